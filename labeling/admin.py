@@ -1,0 +1,92 @@
+from django.contrib import admin
+
+from labeling import models
+
+
+class LabelClassInline(admin.TabularInline):
+    model = models.LabelClass
+    extra = 0
+
+
+class MembershipInline(admin.TabularInline):
+    model = models.Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(models.Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "kind", "created_by", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+    inlines = [LabelClassInline, MembershipInline]
+
+
+@admin.register(models.LabelClass)
+class LabelClassAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "project", "kind", "color", "order"]
+    list_filter = ["kind"]
+    search_fields = ["name", "project__name"]
+
+
+@admin.register(models.Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "user", "role"]
+    list_filter = ["role"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(models.Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ["id", "original_name", "project", "width", "height", "state", "split", "pyramid_status"]
+    list_filter = ["state", "split", "pyramid_status", "format"]
+    search_fields = ["original_name", "sha256"]
+    readonly_fields = ["sha256", "width", "height", "format", "size_bytes", "pyramid_levels"]
+
+
+@admin.register(models.Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ["id", "image", "annotator", "state", "version", "updated_at"]
+    list_filter = ["state"]
+    readonly_fields = ["version"]
+
+
+@admin.register(models.LabelMapTile)
+class LabelMapTileAdmin(admin.ModelAdmin):
+    list_display = ["id", "annotation", "tx", "ty"]
+    readonly_fields = ["annotation", "tx", "ty", "stats"]
+    exclude = ["data"]
+
+
+@admin.register(models.Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "annotation", "segment_id", "label_class", "instance", "source", "area", "review_state"]
+    list_filter = ["source", "review_state"]
+    readonly_fields = ["area", "bbox"]
+
+
+class RevisionTileInline(admin.TabularInline):
+    model = models.RevisionTile
+    extra = 0
+    exclude = ["data"]
+    readonly_fields = ["tx", "ty"]
+
+
+@admin.register(models.Revision)
+class RevisionAdmin(admin.ModelAdmin):
+    list_display = ["id", "annotation", "version", "author", "created_at"]
+    readonly_fields = ["annotation", "version", "author", "segments_changed", "segments_deleted"]
+    inlines = [RevisionTileInline]
+
+
+@admin.register(models.RevisionTile)
+class RevisionTileAdmin(admin.ModelAdmin):
+    list_display = ["id", "revision", "tx", "ty"]
+    exclude = ["data"]
+
+
+@admin.register(models.Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "project", "status", "progress", "attempts", "created_at", "finished_at"]
+    list_filter = ["kind", "status"]
+    readonly_fields = ["params", "result", "error", "attempts", "started_at", "finished_at"]

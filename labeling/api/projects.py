@@ -1,0 +1,82 @@
+from django.db.models import Count
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from labeling import permissions as scopes
+from labeling.api.base import ScopedAPIView
+from labeling.models import Project, ProjectKind
+from labeling.permissions import role_in
+from labeling.services.projects import project_create, project_update
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+    image_count = serializers.IntegerField(read_only=True, default=None)
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "kind", "guidelines", "role", "image_count", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_role(self, project) -> str | None:
+        return role_in(self.context["request"].user, project)
+
+
+class ProjectInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=ProjectKind.choices)
+    guidelines = serializers.CharField(allow_blank=True, required=False, default="")
+
+
+class ProjectListView(ScopedAPIView):
+    model = Project
+    serializer_class = ProjectSerializer
+    scopes = {"GET": scopes.PROJECT_VIEW, "POST": None}
+
+    def get_queryset(self):
+        return super().get_queryset().annotate(image_count=Count("images")).order_by("-created_at", "-id")
+
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ProjectSerializer(page, many=True, context={"request": request}).data)
+
+    @extend_schema(request=ProjectInputSerializer, responses={201: ProjectSerializer})
+    def post(self, request):
+        data = ProjectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = project_create(user=request.user, **data.validated_data)
+        return Response(ProjectSerializer(project, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailView(ScopedAPIView):
+    model = Project
+    serializer_class = ProjectSerializer
+    scopes = {"GET": scopes.PROJECT_VIEW, "PATCH": scopes.PROJECT_EDIT, "PUT": scopes.PROJECT_EDIT,
+              "DELETE": scopes.PROJECT_DELETE}
+
+    def get_queryset(self):
+        return super().get_queryset().annotate(image_count=Count("images"))
+
+    def get(self, request, pk):
+        return Response(ProjectSerializer(self.get_object(), context={"request": request}).data)
+
+    @extend_schema(request=ProjectInputSerializer, responses=ProjectSerializer)
+    def patch(self, request, pk):
+        project = self.get_object()
+        data = ProjectInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        project = project_update(project=project, data=data.validated_data)
+        return Response(ProjectSerializer(self.get_object(), context={"request": request}).data)
+
+    @extend_schema(request=ProjectInputSerializer, responses=ProjectSerializer)
+    def put(self, request, pk):
+        project = self.get_object()
+        data = ProjectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project_update(project=project, data=data.validated_data)
+        return Response(ProjectSerializer(self.get_object(), context={"request": request}).data)
+
+    def delete(self, request, pk):
+        self.get_object().delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,115 @@
+"""COCO run-length encoding of binary masks, through pycocotools.
+
+pycocotools is the codec. The only thing done by hand is reading the run lengths out of a compressed counts
+string to validate them: pycocotools' C decoder does not check that the runs cover the mask exactly and,
+when they fall short, returns uninitialised memory as mask pixels. Imported RLEs are untrusted input.
+"""
+
+import operator
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as coco_mask
+
+_MAX_RUN = 2**32 - 1  # runs are uint32 in pycocotools
+
+
+def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
+    """Compressed COCO RLE of a boolean (h, w) mask, JSON-ready: ``{"size": [h, w], "counts": str}``."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.dtype != bool:
+        raise ValueError(f"a mask must be a 2-D bool array, got {mask.dtype} of shape {mask.shape}")
+    if 0 in mask.shape:
+        raise ValueError(f"a mask must not be empty, got shape {mask.shape}")
+    encoded = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))
+    return {"size": [int(v) for v in encoded["size"]], "counts": encoded["counts"].decode("ascii")}
+
+
+def rle_to_mask(rle: Mapping[str, Any], *, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Boolean (h, w) mask of a COCO RLE: compressed (counts str or bytes) or uncompressed (counts list).
+
+    With ``shape``, an RLE of another size is rejected (e.g. an annotation that does not fit its image).
+    """
+    compressed = _validated(rle)
+    if shape is not None and tuple(compressed["size"]) != tuple(shape):
+        raise ValueError(f"RLE size {compressed['size']} does not match the expected shape {list(shape)}")
+    return coco_mask.decode(compressed).astype(bool, order="C")
+
+
+def rle_area(rle: Mapping[str, Any]) -> int:
+    """Number of foreground pixels of a COCO RLE."""
+    return int(coco_mask.area(_validated(rle)))
+
+
+def rle_bbox(rle: Mapping[str, Any]) -> tuple[int, int, int, int]:
+    """COCO bbox (x, y, width, height) of a COCO RLE's foreground; all zeros for an empty mask."""
+    x, y, w, h = coco_mask.toBbox(_validated(rle)).tolist()
+    return int(x), int(y), int(w), int(h)
+
+
+def _validated(rle: Mapping[str, Any]) -> dict[str, Any]:
+    """The RLE as pycocotools wants it (size list, counts bytes), or ValueError if it is malformed."""
+    if not isinstance(rle, Mapping) or "size" not in rle or "counts" not in rle:
+        raise ValueError("an RLE must be a mapping with 'size' and 'counts'")
+    size = rle["size"]
+    try:
+        height, width = (operator.index(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"RLE size must be [height, width] integers, got {size!r}") from None
+    if height < 1 or width < 1:
+        raise ValueError(f"RLE size must be positive, got {[height, width]}")
+    counts = rle["counts"]
+    if isinstance(counts, str):
+        try:
+            counts = counts.encode("ascii")
+        except UnicodeEncodeError:
+            raise ValueError("RLE counts string must be ASCII") from None
+    if isinstance(counts, bytes | bytearray):
+        total = sum(_compressed_runs(bytes(counts)))
+        compressed = {"size": [height, width], "counts": bytes(counts)}
+    elif isinstance(counts, list | tuple | np.ndarray):
+        try:
+            runs = [operator.index(v) for v in counts]
+        except TypeError:
+            raise ValueError("uncompressed RLE counts must be integers") from None
+        if any(not 0 <= run <= _MAX_RUN for run in runs):
+            raise ValueError("uncompressed RLE counts must lie in 0..2**32-1")
+        total = sum(runs)
+        compressed = None
+    else:
+        raise ValueError(f"RLE counts must be a string, bytes or a list of integers, got {type(counts).__name__}")
+    if total != height * width:
+        raise ValueError(f"RLE runs cover {total} pixels, size {[height, width]} has {height * width}")
+    if compressed is None:
+        compressed = coco_mask.frPyObjects({"size": [height, width], "counts": runs}, height, width)
+    return compressed
+
+
+def _compressed_runs(counts: bytes) -> list[int]:
+    """Run lengths of a compressed counts string, read as pycocotools' rleFrString does, but checked.
+
+    Each run is 5-bit groups as chr(48 + group), low group first, 0x20 meaning "more follows" and 0x10 in
+    the last group a sign bit; runs from the fourth on are stored as the difference to the run two before.
+    """
+    runs: list[int] = []
+    value = shift = 0
+    for char in counts:
+        group = char - 48
+        if not 0 <= group < 64:
+            raise ValueError(f"RLE counts contain an invalid character {chr(char)!r}")
+        value |= (group & 0x1F) << shift
+        shift += 5
+        if group & 0x20:
+            continue
+        if group & 0x10:
+            value -= 1 << shift
+        if len(runs) > 2:
+            value += runs[-2]
+        if not 0 <= value <= _MAX_RUN:
+            raise ValueError(f"RLE counts decode to an invalid run length {value}")
+        runs.append(value)
+        value = shift = 0
+    if shift:
+        raise ValueError("RLE counts string ends in the middle of a run")
+    return runs

@@ -1,0 +1,285 @@
+"""Data model. Models hold data and constraints only; writes go through `labeling.services`, reads through
+`labeling.selectors`.
+
+The one source of truth for an image's labels is its `Annotation`'s label map: `LabelMapTile` rows of uint32
+segment ids (zlib-compressed, see `labeling.masks.tiles`) plus the `Segment` table.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ProjectKind(models.TextChoices):
+    SEMANTIC = "semantic", "Semantic"
+    INSTANCE = "instance", "Instance"
+    PANOPTIC = "panoptic", "Panoptic"
+
+
+class ClassKind(models.TextChoices):
+    THING = "thing", "Thing (countable instances)"
+    STUFF = "stuff", "Stuff (amorphous regions)"
+
+
+# Which class kinds each project kind admits.
+CLASS_KINDS_FOR_PROJECT = {
+    ProjectKind.SEMANTIC: {ClassKind.STUFF},
+    ProjectKind.INSTANCE: {ClassKind.THING},
+    ProjectKind.PANOPTIC: {ClassKind.THING, ClassKind.STUFF},
+}
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    ANNOTATOR = "annotator", "Annotator"
+    REVIEWER = "reviewer", "Reviewer"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=ProjectKind.choices)
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators and reviewers.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_projects"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LabelClass(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="classes")
+    name = models.CharField(max_length=100)
+    color = models.CharField(max_length=7, help_text="#rrggbb")
+    kind = models.CharField(max_length=8, choices=ClassKind.choices)
+    order = models.PositiveIntegerField(default=0)
+    attribute_schema = models.JSONField(
+        default=list, blank=True, help_text="List of {name, type: text|number|boolean|select, options?, required?}."
+    )
+
+    class Meta:
+        ordering = ["project_id", "order", "id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_class_name_per_project")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.project}"
+
+
+class Split(models.TextChoices):
+    NONE = "", "Unassigned"
+    TRAIN = "train", "Train"
+    VAL = "val", "Validation"
+    TEST = "test", "Test"
+
+
+class TaskState(models.TextChoices):
+    NEW = "new", "New"
+    IN_PROGRESS = "in_progress", "In progress"
+    SUBMITTED = "submitted", "Submitted"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class PyramidStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Image(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(max_length=500)
+    original_name = models.CharField(max_length=500)
+    format = models.CharField(max_length=8)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, help_text="Checksum of the uploaded bytes; duplicates are refused.")
+    split = models.CharField(max_length=8, choices=Split.choices, blank=True, default=Split.NONE)
+    state = models.CharField(max_length=16, choices=TaskState.choices, default=TaskState.NEW)
+    thumbnail = models.FileField(max_length=500, blank=True)
+    pyramid_status = models.CharField(max_length=8, choices=PyramidStatus.choices, default=PyramidStatus.PENDING)
+    pyramid_tile_size = models.PositiveIntegerField(default=256)
+    pyramid_format = models.CharField(max_length=8, blank=True, help_text="JPEG, or WEBP for images with alpha")
+    pyramid_levels = models.JSONField(default=list, blank=True, help_text="[[width, height, cols, rows], ...]")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="unique_image_checksum_per_project")]
+        indexes = [models.Index(fields=["project", "state"]), models.Index(fields=["project", "split"])]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class AnnotationState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Annotation(models.Model):
+    """One person's (or one pre-label run's, when `annotator` is empty) label map of an image."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+    state = models.CharField(max_length=16, choices=AnnotationState.choices, default=AnnotationState.DRAFT)
+    version = models.PositiveIntegerField(default=0, help_text="Incremented by every accepted save.")
+    tile_size = models.PositiveIntegerField(default=512)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image", "annotator"], condition=Q(annotator__isnull=False), name="one_annotation_per_annotator"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"annotation {self.pk} of image {self.image_id}"
+
+
+class LabelMapTile(models.Model):
+    """One non-empty tile of a label map: uint32 little-endian, row-major, zlib. All-zero tiles are not stored."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="tiles")
+    tx = models.PositiveIntegerField()
+    ty = models.PositiveIntegerField()
+    data = models.BinaryField()
+    # {segment_id: [area, xmin, ymin, xmax, ymax]} of this tile, so segment area/bbox are kept exact by
+    # summing tile stats instead of decoding the whole map on every save.
+    stats = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["annotation_id", "ty", "tx"]
+        constraints = [models.UniqueConstraint(fields=["annotation", "tx", "ty"], name="unique_tile_position")]
+
+
+class SegmentSource(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    SAM = "sam", "SAM"
+    MODEL = "model", "Model"
+    IMPORT = "import", "Import"
+
+
+class SegmentReview(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class Segment(models.Model):
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="segments")
+    segment_id = models.PositiveBigIntegerField(help_text="The id its pixels carry in the label map (1 .. 2**32-1).")
+    label_class = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="segments")
+    instance = models.PositiveIntegerField(null=True, blank=True, help_text="Instance number; empty for stuff.")
+    attributes = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=8, choices=SegmentSource.choices, default=SegmentSource.MANUAL)
+    score = models.FloatField(null=True, blank=True)
+    review_state = models.CharField(max_length=8, choices=SegmentReview.choices, default=SegmentReview.PENDING)
+    # Vertex rings (outer and holes) while the segment is still an editable polygon; null for pixel segments.
+    rings = models.JSONField(null=True, blank=True)
+    # Derived from the pixels by the save service; never taken from the client.
+    area = models.PositiveBigIntegerField(default=0)
+    bbox = models.JSONField(default=list, blank=True, help_text="[x, y, width, height] or [] when empty")
+
+    class Meta:
+        ordering = ["annotation_id", "segment_id"]
+        constraints = [models.UniqueConstraint(fields=["annotation", "segment_id"], name="unique_segment_id_per_map")]
+
+    def __str__(self) -> str:
+        return f"segment {self.segment_id} of annotation {self.annotation_id}"
+
+
+class Revision(models.Model):
+    """Append-only record of one accepted save: who, when, which tiles (new contents) and which segment rows."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    segments_changed = models.JSONField(default=list)
+    segments_deleted = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["annotation_id", "version"]
+        constraints = [models.UniqueConstraint(fields=["annotation", "version"], name="unique_revision_version")]
+
+
+class RevisionTile(models.Model):
+    """A tile's contents after a revision (empty bytes when the tile became all zeros)."""
+
+    revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="tiles")
+    tx = models.PositiveIntegerField()
+    ty = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["revision_id", "ty", "tx"]
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class Job(models.Model):
+    kind = models.CharField(max_length=40)
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0)
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    # Two active jobs with the same key are one job: enqueueing again returns the existing row.
+    dedup_key = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedup_key"],
+                condition=Q(status__in=["queued", "running"]) & ~Q(dedup_key=""),
+                name="one_active_job_per_dedup_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.status})"

@@ -1,0 +1,166 @@
+"""The one permission gate.
+
+Every API action declares a scope; `can(user, scope, obj)` decides it from the user's role in the object's
+project (plus a few object rules, e.g. annotators see only their own annotations); `visible_to(user, qs)` is
+the single queryset filter. Non-members cannot see a project's objects at all (the API answers 404); members
+whose role lacks the scope get 403.
+"""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Model, Q, QuerySet
+
+from labeling.models import (
+    Annotation,
+    Image,
+    Job,
+    LabelClass,
+    Membership,
+    Project,
+    Revision,
+    Role,
+    Segment,
+)
+
+# Scopes, by area. The API's action tables use exactly these strings.
+PROJECT_VIEW = "project:view"
+PROJECT_EDIT = "project:edit"
+PROJECT_DELETE = "project:delete"
+MEMBER_VIEW = "member:view"
+MEMBER_MANAGE = "member:manage"
+CLASS_VIEW = "class:view"
+CLASS_EDIT = "class:edit"
+IMAGE_VIEW = "image:view"
+IMAGE_UPLOAD = "image:upload"
+IMAGE_EDIT = "image:edit"
+IMAGE_DELETE = "image:delete"
+ANNOTATION_VIEW = "annotation:view"
+ANNOTATION_CREATE = "annotation:create"
+ANNOTATION_EDIT = "annotation:edit"
+JOB_VIEW = "job:view"
+JOB_CANCEL = "job:cancel"
+
+ALL_SCOPES = frozenset(
+    {
+        PROJECT_VIEW,
+        PROJECT_EDIT,
+        PROJECT_DELETE,
+        MEMBER_VIEW,
+        MEMBER_MANAGE,
+        CLASS_VIEW,
+        CLASS_EDIT,
+        IMAGE_VIEW,
+        IMAGE_UPLOAD,
+        IMAGE_EDIT,
+        IMAGE_DELETE,
+        ANNOTATION_VIEW,
+        ANNOTATION_CREATE,
+        ANNOTATION_EDIT,
+        JOB_VIEW,
+        JOB_CANCEL,
+    }
+)
+
+_READ = {PROJECT_VIEW, MEMBER_VIEW, CLASS_VIEW, IMAGE_VIEW, ANNOTATION_VIEW, JOB_VIEW}
+
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    Role.MANAGER: ALL_SCOPES,
+    Role.ANNOTATOR: frozenset(_READ | {ANNOTATION_CREATE, ANNOTATION_EDIT}),
+    # Reviewers may correct a map; the save service records the edit as the reviewer's own revision.
+    Role.REVIEWER: frozenset(_READ | {ANNOTATION_EDIT}),
+}
+
+
+def project_of(obj: Model) -> Project | None:
+    if isinstance(obj, Project):
+        return obj
+    if isinstance(obj, (LabelClass, Membership, Image, Job)):
+        return obj.project
+    if isinstance(obj, Annotation):
+        return obj.image.project
+    if isinstance(obj, (Segment, Revision)):
+        return obj.annotation.image.project
+    raise TypeError(f"no project rule for {type(obj).__name__}")
+
+
+def role_in(user: AbstractBaseUser | AnonymousUser, project: Project) -> str | None:
+    """The user's role in the project; superusers act as managers everywhere."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Role.MANAGER
+    cache = getattr(user, "_project_roles", None)
+    if cache is None:
+        cache = {}
+        user._project_roles = cache  # per request: the user object lives as long as the request
+    if project.pk not in cache:
+        cache[project.pk] = (
+            Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+        )
+    return cache[project.pk]
+
+
+def is_visible(user, obj: Model) -> bool:
+    """May the user know this object exists? (No: the API answers 404.)"""
+    if isinstance(obj, Job) and obj.project is None:
+        return user.is_authenticated and (user.is_superuser or obj.created_by_id == user.pk)
+    project = project_of(obj)
+    role = role_in(user, project)
+    if role is None:
+        return False
+    if isinstance(obj, Annotation) and role == Role.ANNOTATOR:
+        return obj.annotator_id in (None, user.pk)
+    return True
+
+
+def can(user, scope: str, obj: Model) -> bool:
+    if scope not in ALL_SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+    if not is_visible(user, obj):
+        return False
+    if isinstance(obj, Job) and obj.project is None:
+        return scope in (JOB_VIEW, JOB_CANCEL)
+    role = role_in(user, project_of(obj))
+    if scope not in ROLE_SCOPES[role]:
+        # Whoever started a job may cancel it.
+        return scope == JOB_CANCEL and isinstance(obj, Job) and obj.created_by_id == user.pk
+    if isinstance(obj, Annotation) and scope == ANNOTATION_EDIT and role == Role.ANNOTATOR:
+        return obj.annotator_id == user.pk
+    return True
+
+
+# Path from each model to its project id, for the single queryset filter.
+_PROJECT_PATH = {
+    Project: "pk",
+    LabelClass: "project_id",
+    Membership: "project_id",
+    Image: "project_id",
+    Job: "project_id",
+    Annotation: "image__project_id",
+    Segment: "annotation__image__project_id",
+    Revision: "annotation__image__project_id",
+}
+
+
+def visible_to(user, queryset: QuerySet) -> QuerySet:
+    """Only the rows the user may see: rows of projects they belong to (annotators: their own annotations)."""
+    model = queryset.model
+    if model not in _PROJECT_PATH:
+        raise TypeError(f"no visibility rule for {model.__name__}")
+    if not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    path = _PROJECT_PATH[model]
+    member_of = Membership.objects.filter(user=user).values("project_id")
+    visible = Q(**{f"{path}__in": member_of})
+    if model is Job:
+        visible |= Q(project__isnull=True, created_by=user)
+    if model in (Annotation, Segment, Revision):
+        prefix = "" if model is Annotation else "annotation__"
+        seeing_all = Membership.objects.filter(user=user, role__in=[Role.MANAGER, Role.REVIEWER]).values("project_id")
+        visible &= (
+            Q(**{f"{path}__in": seeing_all})
+            | Q(**{f"{prefix}annotator": user})
+            | Q(**{f"{prefix}annotator__isnull": True})
+        )
+    return queryset.filter(visible)

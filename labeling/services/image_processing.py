@@ -1,0 +1,90 @@
+"""Derived display data for uploaded images: the tile pyramid and the thumbnail (run by a worker job)."""
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from labeling.ingest import pyramid
+from labeling.ingest.errors import Cancelled
+from labeling.models import Image, PyramidStatus
+from labeling.services.images import pyramid_tile_path
+from labeling.services.jobs import JobCancelled
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def _local_copy(name: str):
+    """A local path for a stored file: the file itself on local storage, a temporary copy from S3 and the like."""
+    try:
+        local = Path(default_storage.path(name))
+    except NotImplementedError:
+        local = None
+    if local is not None:
+        yield local
+        return
+    with tempfile.NamedTemporaryFile(suffix=Path(name).suffix) as tmp:
+        with default_storage.open(name, "rb") as src:
+            shutil.copyfileobj(src, tmp, length=1024 * 1024)
+        tmp.flush()
+        yield Path(tmp.name)
+
+
+def _save(name: str, data: bytes) -> None:
+    # Redelivered jobs overwrite what a dead worker left half-written.
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    default_storage.save(name, ContentFile(data))
+
+
+def image_build_display(*, image: Image, progress: Callable[[float], bool] | None = None) -> None:
+    """Build and store the pyramid and thumbnail. Safe to repeat; a ready image is left alone."""
+    if image.pyramid_status == PyramidStatus.READY:
+        return
+    with _local_copy(image.file.name) as path:
+        thumb_name = f"thumbnails/{image.pk}.jpg"
+        _save(thumb_name, pyramid.make_thumbnail(path, size=256))
+
+        def write_tile(level: int, x: int, y: int, data: bytes) -> None:
+            _save(pyramid_tile_path(image_id=image.pk, level=level, x=x, y=y), data)
+
+        try:
+            layout = pyramid.build_pyramid(path, write_tile=write_tile, progress=progress)
+        except Cancelled as exc:
+            raise JobCancelled() from exc
+    Image.objects.filter(pk=image.pk).update(
+        thumbnail=thumb_name,
+        pyramid_status=PyramidStatus.READY,
+        pyramid_tile_size=layout.tile_size,
+        pyramid_format=layout.tile_format,
+        pyramid_levels=[list(level) for level in layout.levels],
+    )
+
+
+def images_build_display(*, image_ids: list[int], progress: Callable[[float], bool]) -> dict:
+    """Build display data for a batch of images; one bad image fails alone and the batch goes on."""
+    done, failed = [], []
+    total = max(len(image_ids), 1)
+    for index, image in enumerate(Image.objects.filter(pk__in=image_ids).order_by("pk")):
+
+        def image_progress(fraction: float, index=index) -> bool:
+            return progress((index + fraction) / total)
+
+        try:
+            image_build_display(image=image, progress=image_progress)
+            done.append(image.pk)
+        except JobCancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded per image, the batch goes on
+            logger.exception("display data for image %s failed", image.pk)
+            Image.objects.filter(pk=image.pk).update(pyramid_status=PyramidStatus.FAILED)
+            failed.append({"image_id": image.pk, "error": f"{type(exc).__name__}: {exc}"[:500]})
+        if progress((index + 1) / total) is False:
+            raise JobCancelled()
+    return {"processed": done, "failed": failed}

@@ -1,0 +1,350 @@
+"""Writes to label maps: create an annotation, save a diff of tiles and segment rows.
+
+A save is all-or-nothing: every tile is decoded and every row validated before anything is written, the
+version check is a compare-and-swap inside the same transaction, and any error rolls the whole save back.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from labeling.errors import Conflict, ValidationFailed
+from labeling.masks.tiles import (
+    TileCodecError,
+    decode_tile,
+    merge_stats,
+    tile_is_empty,
+    tile_shape,
+    tile_stats,
+)
+from labeling.models import (
+    Annotation,
+    ClassKind,
+    Image,
+    LabelClass,
+    LabelMapTile,
+    Revision,
+    RevisionTile,
+    Segment,
+    SegmentReview,
+    SegmentSource,
+    TaskState,
+)
+
+MAX_SEGMENT_ID = 2**32 - 1
+MAX_RING_POINTS = 100_000
+
+
+@dataclass(frozen=True)
+class TileUpdate:
+    tx: int
+    ty: int
+    data: bytes  # zlib-compressed little-endian uint32 (labeling.masks.tiles)
+
+
+@dataclass(frozen=True)
+class SegmentInput:
+    segment_id: int
+    class_id: int
+    instance: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    source: str = SegmentSource.MANUAL
+    score: float | None = None
+    rings: list[list[list[float]]] | None = None
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    annotation: Annotation
+    revision: Revision
+    segments: list[Segment]
+    deleted_segment_ids: list[int]
+
+
+def annotation_get_or_create(*, image: Image, user) -> tuple[Annotation, bool]:
+    """The user's own annotation of the image; starting one moves a new task to in progress."""
+    try:
+        with transaction.atomic():
+            annotation, created = Annotation.objects.get_or_create(
+                image=image, annotator=user, defaults={"tile_size": 512}
+            )
+            if created and image.state == TaskState.NEW:
+                Image.objects.filter(pk=image.pk, state=TaskState.NEW).update(state=TaskState.IN_PROGRESS)
+    except IntegrityError:
+        return Annotation.objects.get(image=image, annotator=user), False
+    return annotation, created
+
+
+def _decode_updates(annotation: Annotation, tiles: list[TileUpdate]) -> dict[tuple[int, int], Any]:
+    image = annotation.image
+    decoded = {}
+    for update in tiles:
+        key = (update.tx, update.ty)
+        if key in decoded:
+            raise ValidationFailed(f"tile {key} appears twice in one save", code="duplicate_tile", extra={"tile": key})
+        try:
+            shape = tile_shape(width=image.width, height=image.height, tx=update.tx, ty=update.ty,
+                               tile_size=annotation.tile_size)
+            decoded[key] = decode_tile(update.data, shape=shape)
+        except TileCodecError as exc:
+            raise ValidationFailed(f"tile {key}: {exc}", code="bad_tile", extra={"tile": list(key)}) from exc
+    return decoded
+
+
+def _validate_rings(rings: Any, segment_id: int) -> None:
+    if rings is None:
+        return
+    problem = None
+    if not isinstance(rings, list):
+        problem = "rings must be a list of rings"
+    else:
+        total = 0
+        for ring in rings:
+            if not isinstance(ring, list) or len(ring) < 3:
+                problem = "every ring needs at least 3 points"
+                break
+            for point in ring:
+                if (
+                    not isinstance(point, (list, tuple)) or len(point) != 2
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                               for v in point)
+                ):
+                    problem = "every point must be [x, y] with finite numbers"
+                    break
+            total += len(ring)
+            if problem:
+                break
+        if not problem and total > MAX_RING_POINTS:
+            problem = f"at most {MAX_RING_POINTS} points per segment"
+    if problem:
+        raise ValidationFailed(f"segment {segment_id}: {problem}", code="bad_rings", extra={"segment_id": segment_id})
+
+
+def _validate_inputs(segments: list[SegmentInput], deleted: list[int], classes: dict[int, LabelClass]) -> None:
+    seen = set()
+    for row in segments:
+        sid = row.segment_id
+        if not isinstance(sid, int) or isinstance(sid, bool) or not 1 <= sid <= MAX_SEGMENT_ID:
+            raise ValidationFailed(f"segment id {sid!r} must be in 1..{MAX_SEGMENT_ID}", code="bad_segment_id",
+                                   extra={"segment_id": sid})
+        if sid in seen:
+            raise ValidationFailed(f"segment {sid} appears twice", code="duplicate_segment", extra={"segment_id": sid})
+        seen.add(sid)
+        if row.class_id not in classes:
+            raise ValidationFailed(
+                f"segment {sid}: class {row.class_id} is not a class of this project",
+                code="unknown_class", extra={"segment_id": sid, "class_id": row.class_id},
+            )
+        if row.source not in SegmentSource.values:
+            raise ValidationFailed(f"segment {sid}: unknown source {row.source!r}", code="bad_source",
+                                   extra={"segment_id": sid})
+        if row.score is not None and not (isinstance(row.score, (int, float)) and math.isfinite(row.score)):
+            raise ValidationFailed(f"segment {sid}: score must be a finite number", code="bad_score",
+                                   extra={"segment_id": sid})
+        if not isinstance(row.attributes, dict):
+            raise ValidationFailed(f"segment {sid}: attributes must be an object", code="bad_attributes",
+                                   extra={"segment_id": sid})
+        if classes[row.class_id].kind == ClassKind.STUFF and row.instance is not None:
+            raise ValidationFailed(f"segment {sid}: stuff class {classes[row.class_id].name!r} has no instances",
+                                   code="instance_on_stuff", extra={"segment_id": sid})
+        _validate_rings(row.rings, sid)
+    both = seen.intersection(deleted)
+    if both:
+        raise ValidationFailed("a segment cannot be both updated and deleted", code="update_and_delete",
+                               extra={"segment_ids": sorted(both)})
+
+
+def _check_table(rows: dict[int, Segment], classes: dict[int, LabelClass]) -> None:
+    """Stuff classes have one segment per map; thing instances are unique per class."""
+    stuff_seen: dict[int, int] = {}
+    instances_seen: dict[tuple[int, int], int] = {}
+    for sid, row in sorted(rows.items()):
+        label_class = classes[row.label_class_id]
+        if label_class.kind == ClassKind.STUFF:
+            if row.label_class_id in stuff_seen:
+                raise ValidationFailed(
+                    f"stuff class {label_class.name!r} already has segment {stuff_seen[row.label_class_id]}; "
+                    f"merge segment {sid} into it",
+                    code="duplicate_stuff_segment",
+                    extra={"class_id": label_class.pk, "segment_ids": [stuff_seen[row.label_class_id], sid]},
+                )
+            stuff_seen[row.label_class_id] = sid
+        else:
+            key = (row.label_class_id, row.instance)
+            if key in instances_seen:
+                raise ValidationFailed(
+                    f"instance {row.instance} of {label_class.name!r} is used by segments "
+                    f"{instances_seen[key]} and {sid}",
+                    code="duplicate_instance", extra={"segment_ids": [instances_seen[key], sid]},
+                )
+            instances_seen[key] = sid
+
+
+def _stats_from_json(raw: dict) -> dict[int, tuple[int, int, int, int, int]]:
+    return {int(k): tuple(v) for k, v in raw.items()}
+
+
+def labelmap_save(
+    *,
+    annotation: Annotation,
+    user,
+    base_version: int,
+    tiles: list[TileUpdate],
+    segments: list[SegmentInput],
+    deleted_segment_ids: list[int],
+) -> SaveResult:
+    image = annotation.image
+    decoded = _decode_updates(annotation, tiles)
+    classes = {c.pk: c for c in LabelClass.objects.filter(project_id=image.project_id)}
+    deleted = list(dict.fromkeys(deleted_segment_ids))
+    _validate_inputs(segments, deleted, classes)
+    new_stats = {
+        key: tile_stats(arr, x0=key[0] * annotation.tile_size, y0=key[1] * annotation.tile_size)
+        for key, arr in decoded.items()
+    }
+
+    with transaction.atomic():
+        # Compare-and-swap on the version: of two saves from the same base, exactly one wins.
+        won = Annotation.objects.filter(pk=annotation.pk, version=base_version).update(
+            version=F("version") + 1, updated_at=timezone.now()
+        )
+        if not won:
+            current = Annotation.objects.filter(pk=annotation.pk).values_list("version", flat=True).first()
+            raise Conflict(
+                f"the label map changed since version {base_version}; the current version is {current}",
+                code="stale_version", extra={"current_version": current, "base_version": base_version},
+            )
+        version = base_version + 1
+
+        rows = {s.segment_id: s for s in Segment.objects.select_for_update().filter(annotation=annotation)}
+        unknown_deleted = [sid for sid in deleted if sid not in rows]
+        if unknown_deleted:
+            raise ValidationFailed("cannot delete segments that do not exist", code="unknown_segment",
+                                   extra={"segment_ids": unknown_deleted})
+        for sid in deleted:
+            del rows[sid]
+
+        next_instance: dict[int, int] = {}
+        for row in rows.values():
+            if row.instance is not None:
+                next_instance[row.label_class_id] = max(next_instance.get(row.label_class_id, 0), row.instance)
+        changed: dict[int, Segment] = {}
+        for item in segments:
+            row = rows.get(item.segment_id) or Segment(annotation=annotation, segment_id=item.segment_id)
+            row.label_class_id = item.class_id
+            row.attributes = item.attributes
+            row.source = item.source
+            row.score = item.score
+            row.rings = item.rings
+            if classes[item.class_id].kind == ClassKind.THING:
+                if item.instance is None:
+                    # Thing segments always carry an instance number: the next free one of their class.
+                    next_instance[item.class_id] = next_instance.get(item.class_id, 0) + 1
+                    row.instance = next_instance[item.class_id]
+                else:
+                    row.instance = item.instance
+                    next_instance[item.class_id] = max(next_instance.get(item.class_id, 0), item.instance)
+            else:
+                row.instance = None
+            if row.pk is not None:
+                row.review_state = SegmentReview.PENDING
+            rows[item.segment_id] = row
+            changed[item.segment_id] = row
+        _check_table(rows, classes)
+
+        stored = {(t.tx, t.ty): t for t in LabelMapTile.objects.filter(annotation=annotation).only(
+            "id", "tx", "ty", "stats")}
+        painted_ids: set[int] = set()
+        for key, stats in new_stats.items():
+            painted_ids.update(stats)
+        unknown = sorted(painted_ids.difference(rows))
+        if unknown:
+            raise ValidationFailed(
+                "tiles contain segment ids missing from the segment table", code="unknown_segment",
+                extra={"segment_ids": unknown[:100]},
+            )
+        all_stats = {key: _stats_from_json(t.stats) for key, t in stored.items()}
+        affected = set(changed)
+        for key in new_stats:
+            if key in all_stats:
+                affected.update(all_stats[key])
+        all_stats.update(new_stats)
+        if deleted:
+            still_painted = sorted({sid for stats in all_stats.values() for sid in stats}.intersection(deleted))
+            if still_painted:
+                raise ValidationFailed(
+                    "deleted segments still have pixels in the label map", code="segment_still_painted",
+                    extra={"segment_ids": still_painted},
+                )
+
+        # Tiles: upsert non-empty ones, drop ones that became empty.
+        data_by_key = {(u.tx, u.ty): u.data for u in tiles}
+        for key, arr in decoded.items():
+            data = data_by_key[key]
+            if tile_is_empty(arr):
+                if key in stored:
+                    stored[key].delete()
+                all_stats.pop(key, None)
+                continue
+            stats_json = {str(k): list(v) for k, v in new_stats[key].items()}
+            if key in stored:
+                LabelMapTile.objects.filter(pk=stored[key].pk).update(data=data, stats=stats_json)
+            else:
+                LabelMapTile.objects.create(annotation=annotation, tx=key[0], ty=key[1], data=data, stats=stats_json)
+
+        # Area and bbox come from the pixels, for every segment a changed tile touched.
+        affected.update(painted_ids)
+        merged = merge_stats(
+            {sid: s for sid, s in stats.items() if sid in affected} for stats in all_stats.values()
+        )
+        for sid in affected:
+            row = rows.get(sid)
+            if row is None:
+                continue
+            area, x0, y0, x1, y1 = merged.get(sid, (0, 0, 0, -1, -1))
+            new_bbox = [x0, y0, x1 - x0 + 1, y1 - y0 + 1] if area else []
+            if row.area != area or row.bbox != new_bbox:
+                row.area, row.bbox = area, new_bbox
+                changed[sid] = row
+
+        if deleted:
+            Segment.objects.filter(annotation=annotation, segment_id__in=deleted).delete()
+        to_create = [row for row in changed.values() if row.pk is None]
+        to_update = [row for row in changed.values() if row.pk is not None]
+        Segment.objects.bulk_create(to_create)
+        Segment.objects.bulk_update(
+            to_update,
+            ["label_class", "instance", "attributes", "source", "score", "rings", "area", "bbox", "review_state"],
+        )
+        revision = Revision.objects.create(
+            annotation=annotation,
+            version=version,
+            author=user if user and user.pk else None,
+            segments_changed=[_segment_snapshot(row) for row in sorted(changed.values(), key=lambda r: r.segment_id)],
+            segments_deleted=sorted(deleted),
+        )
+        RevisionTile.objects.bulk_create(
+            [RevisionTile(revision=revision, tx=u.tx, ty=u.ty,
+                          data=b"" if tile_is_empty(decoded[(u.tx, u.ty)]) else u.data) for u in tiles]
+        )
+    annotation.version = version
+    saved = list(Segment.objects.filter(annotation=annotation, segment_id__in=list(changed)).order_by("segment_id"))
+    return SaveResult(annotation=annotation, revision=revision, segments=saved, deleted_segment_ids=sorted(deleted))
+
+
+def _segment_snapshot(row: Segment) -> dict[str, Any]:
+    return {
+        "segment_id": row.segment_id,
+        "class_id": row.label_class_id,
+        "instance": row.instance,
+        "attributes": row.attributes,
+        "source": row.source,
+        "score": row.score,
+        "rings": row.rings,
+        "area": row.area,
+        "bbox": row.bbox,
+    }

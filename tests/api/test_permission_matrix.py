@@ -1,0 +1,176 @@
+"""Role x scope matrix over every API endpoint: non-members get 404, members without the scope 403, members
+with it get through. The table below must name every route in labeling/api/urls.py (checked by a test)."""
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from labeling import permissions as scopes
+from labeling.api.urls import urlpatterns
+from labeling.masks.tiles import encode_tile
+from labeling.models import Job, Role
+from tests.api.conftest import client_for
+from tests.conftest import png_bytes
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    scope: str | None
+    kwargs: Callable  # (world, annotation, job) -> url kwargs
+    body: Callable | None = None
+    fmt: str = "json"
+
+
+def _project(w, a, j):
+    return {"pk": w.project.pk}
+
+
+def _nested(w, a, j):
+    return {"project_pk": w.project.pk}
+
+
+def _annotation(w, a, j):
+    return {"pk": a.pk}
+
+
+def _save_body(w, a, j):
+    tile = np.zeros((480, 512), dtype=np.uint32)
+    tile[10:20, 10:20] = 1
+    return {
+        "base_version": 0,
+        "tiles": [{"tx": 0, "ty": 0, "data": base64.b64encode(encode_tile(tile)).decode()}],
+        "segments": [{"segment_id": 1, "class_id": w.thing.pk}],
+    }
+
+
+ENDPOINTS = [
+    Endpoint("project-list", "get", scopes.PROJECT_VIEW, lambda w, a, j: {}),
+    Endpoint("project-list", "post", None, lambda w, a, j: {}, lambda w, a, j: {"name": "P", "kind": "semantic"}),
+    Endpoint("project-detail", "get", scopes.PROJECT_VIEW, _project),
+    Endpoint("project-detail", "patch", scopes.PROJECT_EDIT, _project, lambda w, a, j: {"name": "Renamed"}),
+    Endpoint("project-detail", "put", scopes.PROJECT_EDIT, _project,
+             lambda w, a, j: {"name": "Renamed", "kind": "panoptic", "guidelines": ""}),
+    Endpoint("project-detail", "delete", scopes.PROJECT_DELETE, _project),
+    Endpoint("project-classes", "get", scopes.CLASS_VIEW, _nested),
+    Endpoint("project-classes", "post", scopes.CLASS_EDIT, _nested,
+             lambda w, a, j: {"name": "bike", "kind": "thing", "color": "#00ff00"}),
+    Endpoint("class-detail", "get", scopes.CLASS_VIEW, lambda w, a, j: {"pk": w.stuff.pk}),
+    Endpoint("class-detail", "patch", scopes.CLASS_EDIT, lambda w, a, j: {"pk": w.stuff.pk},
+             lambda w, a, j: {"color": "#010203"}),
+    Endpoint("class-detail", "delete", scopes.CLASS_EDIT, lambda w, a, j: {"pk": w.stuff.pk}),
+    Endpoint("project-members", "get", scopes.MEMBER_VIEW, _nested),
+    Endpoint("project-members", "post", scopes.MEMBER_MANAGE, _nested,
+             lambda w, a, j: {"username": "outsider", "role": "annotator"}),
+    Endpoint("member-detail", "get", scopes.MEMBER_VIEW,
+             lambda w, a, j: {"pk": w.project.memberships.get(role=Role.REVIEWER).pk}),
+    Endpoint("member-detail", "patch", scopes.MEMBER_MANAGE,
+             lambda w, a, j: {"pk": w.project.memberships.get(role=Role.REVIEWER).pk},
+             lambda w, a, j: {"role": "annotator"}),
+    Endpoint("member-detail", "delete", scopes.MEMBER_MANAGE,
+             lambda w, a, j: {"pk": w.project.memberships.get(role=Role.REVIEWER).pk}),
+    Endpoint("project-images", "get", scopes.IMAGE_VIEW, _nested),
+    Endpoint("project-images", "post", scopes.IMAGE_UPLOAD, _nested,
+             lambda w, a, j: {"files": [SimpleUploadedFile("new.png", png_bytes(20, 10, seed=7))]}, "multipart"),
+    Endpoint("image-detail", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
+    Endpoint("image-detail", "patch", scopes.IMAGE_EDIT, lambda w, a, j: {"pk": w.image.pk},
+             lambda w, a, j: {"split": "train"}),
+    Endpoint("image-detail", "delete", scopes.IMAGE_DELETE, lambda w, a, j: {"pk": w.image.pk}),
+    Endpoint("image-file", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
+    Endpoint("image-thumbnail", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
+    Endpoint("image-tile", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk, "level": 0, "x": 0, "y": 0}),
+    Endpoint("image-annotations", "get", scopes.ANNOTATION_VIEW, lambda w, a, j: {"pk": w.image.pk}),
+    Endpoint("image-annotations", "post", scopes.ANNOTATION_CREATE, lambda w, a, j: {"pk": w.image.pk}),
+    Endpoint("annotation-detail", "get", scopes.ANNOTATION_VIEW, _annotation),
+    Endpoint("annotation-tile", "get", scopes.ANNOTATION_VIEW, lambda w, a, j: {"pk": a.pk, "tx": 0, "ty": 0}),
+    Endpoint("annotation-save", "post", scopes.ANNOTATION_EDIT, _annotation, _save_body),
+    Endpoint("annotation-revisions", "get", scopes.ANNOTATION_VIEW, _annotation),
+    Endpoint("project-jobs", "get", scopes.JOB_VIEW, _nested),
+    Endpoint("job-detail", "get", scopes.JOB_VIEW, lambda w, a, j: {"pk": j.pk}),
+    Endpoint("job-cancel", "post", scopes.JOB_CANCEL, lambda w, a, j: {"pk": j.pk}),
+]
+
+# Routes that are not project objects: open to any logged-in user (or, for the token route, to anyone).
+UNSCOPED_ROUTES = {"auth-token", "auth-me"}
+
+ROLES = ["outsider", Role.MANAGER, Role.ANNOTATOR, Role.REVIEWER]
+
+
+def test_matrix_covers_every_route():
+    covered = {e.name for e in ENDPOINTS} | UNSCOPED_ROUTES
+    routes = {p.name for p in urlpatterns}
+    assert routes == covered, f"routes missing from the matrix: {routes - covered}"
+
+
+def _expected(endpoint: Endpoint, role: str) -> str:
+    if endpoint.scope is None:
+        return "allowed"
+    if role == "outsider":
+        return "empty" if endpoint.name == "project-list" else "hidden"
+    if endpoint.scope in scopes.ROLE_SCOPES[role]:
+        return "allowed"
+    return "forbidden"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method.upper()} {e.name}")
+def test_role_scope_matrix(world, annotation, endpoint, role):
+    job = Job.objects.create(kind="process_uploads", project=world.project, created_by=world.users["manager"])
+    user = world.users[role]
+    url = reverse(endpoint.name, kwargs=endpoint.kwargs(world, annotation, job))
+    body = endpoint.body(world, annotation, job) if endpoint.body else None
+    response = getattr(client_for(user), endpoint.method)(url, body, format=endpoint.fmt)
+    expected = _expected(endpoint, role)
+    if expected == "hidden":
+        assert response.status_code == 404, response.content
+        assert response.json()["code"] == "not_found"
+    elif expected == "forbidden":
+        assert response.status_code == 403, response.content
+        assert response.json()["code"] == "permission_denied"
+    elif expected == "empty":
+        assert response.status_code == 200
+        assert response.json()["results"] == []
+    else:
+        assert 200 <= response.status_code < 300, (response.status_code, response.content[:500])
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method.upper()} {e.name}")
+def test_anonymous_gets_401(world, annotation, endpoint):
+    job = Job.objects.create(kind="process_uploads", project=world.project)
+    url = reverse(endpoint.name, kwargs=endpoint.kwargs(world, annotation, job))
+    response = getattr(client_for(None), endpoint.method)(url, {}, format="json")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_annotator_cannot_see_another_annotators_annotation(world, annotation):
+    from labeling.models import Membership
+
+    from tests.api.conftest import make_user
+
+    other = make_user("other-annotator")
+    Membership.objects.create(project=world.project, user=other, role=Role.ANNOTATOR)
+    client = client_for(other)
+    assert client.get(reverse("annotation-detail", kwargs={"pk": annotation.pk})).status_code == 404
+    assert client.post(reverse("annotation-save", kwargs={"pk": annotation.pk}), {"base_version": 0},
+                       format="json").status_code == 404
+    listed = client.get(reverse("image-annotations", kwargs={"pk": world.image.pk})).json()
+    assert listed == []
+    # The reviewer sees it.
+    reviewer = client_for(world.users[Role.REVIEWER])
+    assert reviewer.get(reverse("annotation-detail", kwargs={"pk": annotation.pk})).status_code == 200
+
+
+def test_annotator_cannot_cancel_someone_elses_job_but_can_cancel_their_own(world):
+    annotator = world.users[Role.ANNOTATOR]
+    own = Job.objects.create(kind="x", project=world.project, created_by=annotator)
+    theirs = Job.objects.create(kind="x", project=world.project, created_by=world.users["manager"])
+    client = client_for(annotator)
+    assert client.post(reverse("job-cancel", kwargs={"pk": theirs.pk})).status_code == 403
+    assert client.post(reverse("job-cancel", kwargs={"pk": own.pk})).status_code == 200
