@@ -196,7 +196,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("ANNOTATOR_CPU_QUEUE", "cpu")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -233,6 +233,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectKindEnum": "labeling.models.ProjectKind",
+        "ClassKindEnum": "labeling.models.ClassKind",
+        "TaskStateEnum": "labeling.models.TaskState",
+        "AnnotationStateEnum": "labeling.models.AnnotationState",
+        "JobStatusEnum": "labeling.models.JobStatus",
+    },
 }
 
 LOGIN_URL = "/admin/login/"

@@ -37,6 +37,7 @@ class ProjectListView(ScopedAPIView):
     def get_queryset(self):
         return super().get_queryset().annotate(image_count=Count("images")).order_by("-created_at", "-id")
 
+    @extend_schema(operation_id="projects_list")
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ProjectSerializer(page, many=True, context={"request": request}).data)

@@ -285,7 +285,7 @@ def _extract(
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error) as exc:
         # Includes a bad CRC, which is also how a header lying about the size shows up.
         temp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and not isinstance(exc, zipfile.BadZipFile) and exc.errno is not None:
+        if isinstance(exc, OSError) and exc.errno is not None:
             raise  # a real I/O problem on our side (disk full...), not bad input
         return MemberRejected(name, "corrupt", f"The member is corrupt ({exc}).")
     except BaseException:

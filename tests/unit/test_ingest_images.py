@@ -195,7 +195,7 @@ def test_multi_frame_images_are_refused(tmp_path, fmt, name):
     error = _rejected(path)
 
     assert error.code == "multi_frame"
-    assert "2" in error.message
+    assert "frames" in error.message
 
 
 # --- pixel limit ----------------------------------------------------------------------------------------------------
@@ -249,6 +249,16 @@ def test_pillow_global_limit_is_neither_relied_on_nor_leaked(tmp_path, monkeypat
 
     assert inspect_image(path, filename="a.png", max_pixels=MAX).width == 200
     assert Image.MAX_IMAGE_PIXELS == 1_000
+
+
+def test_nested_pixel_limits_only_ever_raise_the_global_and_restore_it(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5_000)
+    with images.pillow_pixel_limit(1_000):
+        assert Image.MAX_IMAGE_PIXELS == 5_000  # never lowered under other threads' feet
+        with images.pillow_pixel_limit(80_000):
+            assert Image.MAX_IMAGE_PIXELS == 80_000
+        assert Image.MAX_IMAGE_PIXELS == 5_000
+    assert Image.MAX_IMAGE_PIXELS == 5_000
 
 
 def test_truncation_tolerance_must_stay_off(tmp_path, monkeypatch):

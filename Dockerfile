@@ -1,0 +1,15 @@
+# One image for web and workers; the command decides the role (see docker-compose.yml).
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_ENV=production
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY annotator ./annotator
+COPY labeling ./labeling
+COPY workers ./workers
+COPY manage.py ./
+RUN pip install --no-cache-dir . \
+    && DJANGO_SECRET_KEY=build-only-collectstatic python manage.py collectstatic --noinput --verbosity 0 \
+    && useradd --create-home --uid 1000 annotator && mkdir -p /data/media && chown annotator /data/media
+USER annotator
+EXPOSE 8000
+CMD ["gunicorn", "annotator.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--worker-class", "gthread", "--timeout", "120"]

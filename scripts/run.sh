@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install everything and run the product: web server + a real Celery worker, SQLite and a broker that needs no
+# server (kombu's filesystem transport under var/broker), and the demo project with printed logins.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+export DJANGO_ENV="${DJANGO_ENV:-development}"
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+mkdir -p var
+.venv/bin/python manage.py migrate --noinput
+.venv/bin/python manage.py collectstatic --noinput --verbosity 0
+.venv/bin/python manage.py demo_setup
+.venv/bin/celery -A annotator worker --queues cpu,gpu --concurrency 2 --loglevel INFO &
+WORKER_PID=$!
+trap 'kill "$WORKER_PID" 2>/dev/null || true; wait "$WORKER_PID" 2>/dev/null || true' EXIT INT TERM
+echo
+echo "Open http://$HOST:$PORT/ (API docs at /api/docs/, admin at /admin/) and log in with a login printed above."
+echo
+.venv/bin/python manage.py runserver "$HOST:$PORT"
