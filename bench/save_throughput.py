@@ -298,7 +298,7 @@ def setup_data(base: str, usernames: list[str], password: str) -> tuple[int, lis
 # ---------------------------------------------------------------------------------------------------- client
 
 class Client:
-    def __init__(self, api: Api, annotation_id: int, version: int, bodies: list[bytes]):
+    def __init__(self, api: Api, annotation_id: int, version: int, bodies: list[bytes], keepalive: bool = True):
         self.api = api
         self.url = f"{api.base}/api/annotations/{annotation_id}/save/"
         self.detail_url = f"{api.base}/api/annotations/{annotation_id}/"
@@ -306,6 +306,9 @@ class Client:
         self.bodies = bodies
         self.i = 0
         self.headers = {"Content-Type": "application/json"}
+        if not keepalive:
+            # A new TCP connection per save, as a reverse proxy without upstream keep-alive does.
+            self.headers["Connection"] = "close"
 
     def save_once(self) -> tuple[bool, float, str | None]:
         body = b'{"base_version":%d,' % self.version + self.bodies[self.i % len(self.bodies)]
@@ -396,6 +399,8 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     p.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
     p.add_argument("--worker-class", default="gthread", help="gunicorn worker class (default gthread)")
+    p.add_argument("--no-keepalive", dest="keepalive", action="store_false",
+                   help="close the connection after every save (default: one persistent connection per client)")
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DB),
                    help=f"PostgreSQL URL on 127.0.0.1 (default $DATABASE_URL or {DEFAULT_DB})")
     p.add_argument("--recreate-db", action="store_true",
@@ -439,7 +444,8 @@ def main() -> int:
             class_id, setup = setup_data(server.base, usernames, password)
             log(f"encoding {args.pool} payloads x {args.clients} clients")
             clients = [
-                Client(api, aid, version, encode_payloads(make_frames(args.pool, seed=1000 + k), class_id))
+                Client(api, aid, version, encode_payloads(make_frames(args.pool, seed=1000 + k), class_id),
+                       keepalive=args.keepalive)
                 for k, (api, aid, version) in enumerate(setup)
             ]
             if args.warmup > 0:
@@ -472,6 +478,7 @@ def main() -> int:
         "database": "postgresql",
         "clients": args.clients,
         "client_model": "one user + own annotation of one shared image per client; threads, pre-encoded bodies",
+        "client_keepalive": args.keepalive,
         "map": f"{WIDTH}x{HEIGHT}",
         "tiles_per_save": 2,
         "segments": N_SEGMENTS,

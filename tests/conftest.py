@@ -4,7 +4,6 @@ import numpy as np
 from PIL import Image as PILImage
 
 
-
 def pytest_report_header(config):
     """Name the database and broker the run used (CI output must show them)."""
     try:

@@ -374,7 +374,7 @@ def _lossless_save_options(original: Image.Image, upright: Image.Image, fmt: str
         options["quality"] = 95
         sampling = JpegImagePlugin.get_sampling(original)
         if sampling != -1:
-            pass
+            options["subsampling"] = sampling
         options["exif"] = exif.tobytes()
     elif fmt == "PNG":
         options["exif"] = exif.tobytes()

@@ -25,9 +25,10 @@ parity inside it.
 
 Tracing (``mask_to_rings``) returns the exact pixel boundary: rings of integer corner coordinates, closed
 (the first point is not repeated), with no collinear points, each ring starting at its top-most, then
-left-most vertex, and the rings listed in that order of their first vertices. Orientation: an outer boundary has a positive signed area (``polygon_area``, the shoelace
-formula on the raw (x, y)), i.e. counter-clockwise in the mathematical sense (x right, y up); a hole boundary
-has a negative area. Because y points down in image space, outer rings appear clockwise on screen.
+left-most vertex, and the rings listed in that order of their first vertices. Orientation: an outer
+boundary has a positive signed area (``polygon_area``, the shoelace formula on the raw (x, y)), i.e.
+counter-clockwise in the mathematical sense (x right, y up); a hole boundary has a negative area.
+Because y points down in image space, outer rings appear clockwise on screen.
 Connectivity: pixels that touch only at a corner are not connected, so the foreground is 4-connected (the
 background 8-connected); at such a corner a ring turns to stay with the pixel it came from, so rings may
 touch each other, or themselves, at that corner, but never cross. Rasterising the rings of any mask gives

@@ -10,6 +10,7 @@ stream (RFC 1950, what the browser's ``DecompressionStream('deflate')`` inflates
 
 import zlib
 from collections.abc import Iterable, Mapping
+
 import numpy as np
 
 TILE_SIZE = 512

@@ -154,7 +154,8 @@ def images_upload(*, project: Project, files: Iterable[UploadedFile], user) -> U
     try:
         for upload in files:
             name = _display_name(Path(upload.name or "unnamed").name)
-            if upload.size is not None and upload.size > settings.ANNOTATOR["MAX_UPLOAD_FILE_BYTES"] and not name.lower().endswith(".zip"):
+            too_big = upload.size is not None and upload.size > settings.ANNOTATOR["MAX_UPLOAD_FILE_BYTES"]
+            if too_big and not name.lower().endswith(".zip"):
                 results.append(UploadResult(name=name, status="rejected", code="file_too_large",
                                             message="the file is larger than the upload limit"))
                 continue

@@ -259,7 +259,7 @@ def labelmap_save(
         stored = {(t.tx, t.ty): t for t in LabelMapTile.objects.filter(annotation=annotation).only(
             "id", "tx", "ty", "stats")}
         painted_ids: set[int] = set()
-        for key, stats in new_stats.items():
+        for stats in new_stats.values():
             painted_ids.update(stats)
         unknown = sorted(painted_ids.difference(rows))
         if unknown:

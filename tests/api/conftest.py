@@ -2,9 +2,9 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from django.core.files.uploadedfile import SimpleUploadedFile
 from labeling.models import Annotation, Image, LabelClass, Membership, Project, Role
 from labeling.services.images import images_upload
 from labeling.services.projects import label_class_create, project_create

@@ -95,8 +95,8 @@ def test_openapi_schema_and_docs_are_served(db):
 
 
 def test_admin_lists_every_model(db):
-    from django.contrib import admin
     from django.apps import apps
+    from django.contrib import admin
 
     models = set(apps.get_app_config("labeling").get_models())
     assert models <= set(admin.site._registry)

@@ -226,7 +226,7 @@ def test_opening_an_annotation_creates_it_once_and_moves_the_task(world):
 
 
 def test_nan_in_json_is_a_parse_error_not_a_500(world, annotation, annotator_client):
-    raw = '{"base_version": 0, "segments": [{"segment_id": 1, "class_id": %d, "score": NaN}]}' % world.thing.pk
+    raw = '{"base_version": 0, "segments": [{"segment_id": 1, "class_id": ' + str(world.thing.pk) + ', "score": NaN}]}'
     response = annotator_client.post(reverse("annotation-save", kwargs={"pk": annotation.pk}), raw,
                                      content_type="application/json")
     assert response.status_code == 400

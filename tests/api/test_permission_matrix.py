@@ -151,7 +151,6 @@ def test_anonymous_gets_401(world, annotation, endpoint):
 
 def test_annotator_cannot_see_another_annotators_annotation(world, annotation):
     from labeling.models import Membership
-
     from tests.api.conftest import make_user
 
     other = make_user("other-annotator")

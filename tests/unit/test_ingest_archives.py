@@ -18,12 +18,6 @@ LIMITS = ArchiveLimits(max_member_bytes=10_000_000, max_total_bytes=50_000_000)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8  # member content only needs to look like an image
 
 
-@pytest.fixture(autouse=True)
-def _isolated_media():
-    """Overrides the project fixture (needs pytest-django's `settings`): this pure package never touches storage,
-    and its tests run with `-p no:django`."""
-    yield
-
 
 @pytest.fixture
 def out_dir(tmp_path: Path) -> Path:

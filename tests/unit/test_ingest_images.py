@@ -18,12 +18,6 @@ from labeling.ingest.images import InspectedImage, inspect_image, normalize_imag
 MAX = 10_000_000
 
 
-@pytest.fixture(autouse=True)
-def _isolated_media():
-    """Overrides the project fixture (needs pytest-django's `settings`): this pure package never touches storage,
-    and its tests run with `-p no:django`."""
-    yield
-
 
 def _gradient(width: int = 37, height: int = 23, mode: str = "RGB") -> Image.Image:
     y, x = np.mgrid[0:height, 0:width]

@@ -20,13 +20,6 @@ from labeling.ingest.pyramid import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _isolated_media():
-    """Overrides the project fixture (needs pytest-django's `settings`): this pure package never touches storage,
-    and its tests run with `-p no:django`."""
-    yield
-
-
 def _smooth(width: int, height: int, alpha: bool = False) -> Image.Image:
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     channels = [127 + 120 * np.sin(x / 37), 127 + 120 * np.cos(y / 23), (x + y) * 255 / (width + height)]
@@ -173,7 +166,7 @@ def test_exif_orientation_is_applied_once(tmp_path):
 
 def test_16_bit_images_are_displayable(tmp_path):
     path = tmp_path / "depth.png"
-    Image.fromarray((np.arange(300 * 20, dtype=np.uint16).reshape(20, 300) * 9)).save(path)
+    Image.fromarray(np.arange(300 * 20, dtype=np.uint16).reshape(20, 300) * 9).save(path)
 
     _, tiles = _collect(path)
 
