@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh test
 mkdir -p var
+if [ "$#" -eq 0 ]; then
+    .venv/bin/ruff check --output-format concise annotator labeling workers tests bench
+fi
 exec .venv/bin/python -m pytest "$@"
