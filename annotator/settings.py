@@ -163,6 +163,8 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ANNOTATOR_MAX_REQUEST_BODY_BYTES", 64 * 1024 * 1024)
 FILE_UPLOAD_TEMP_DIR = os.environ.get("ANNOTATOR_UPLOAD_TEMP_DIR") or None
+# Matches labeling.services.images.MAX_FILES_PER_REQUEST; more files belong in ZIP archives.
+DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 
 ANNOTATOR = {
     # 20000 x 20000 fits; a decoded RGB image at this limit needs about 1.9 GB of memory.

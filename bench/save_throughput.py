@@ -174,6 +174,14 @@ def proc_cpu_seconds(pids) -> float:
     return total / tick
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds spent non-idle by the whole machine (all cores) since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def children_of(pid: int) -> list[int]:
     found = [pid]
     for p in found:
@@ -185,24 +193,29 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def postgres_pids() -> list[int]:
+def postgres_pids(database: str) -> list[int]:
+    """The server's own processes (WAL writer, checkpointer...) and the backends connected to `database`."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                    pids.append(int(entry.name))
+                if (entry / "comm").read_text().strip() not in ("postgres", "postmaster"):
+                    continue
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
-                pass
+                continue
+            is_backend = "(" in title or "[local]" in title
+            if not is_backend or f" {database} " in title:
+                pids.append(int(entry.name))
     return pids
 
 
 class Server:
-    def __init__(self, env: dict, *, workers: int, threads: int, worker_class: str, log_path: Path):
+    def __init__(self, env: dict, *, app: str, workers: int, threads: int, worker_class: str, log_path: Path):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.cmd = [
-            sys.executable, "-m", "gunicorn", "annotator.wsgi:application",
+            sys.executable, "-m", "gunicorn", app,
             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--worker-class", worker_class,
             "--timeout", "60", "--graceful-timeout", "5",
         ]
@@ -350,21 +363,23 @@ class Client:
         out.setdefault("results", []).append((ok, latencies, errors))
 
 
-def timed_run(clients: list[Client], seconds: float, server: Server | None) -> dict:
+def timed_run(clients: list[Client], seconds: float, server: Server | None, database: str = "") -> dict:
     out: dict = {}
     barrier = threading.Barrier(len(clients) + 1)
     threads = [threading.Thread(target=c.run_for, args=(seconds, barrier, out), daemon=True) for c in clients]
     for t in threads:
         t.start()
-    server_pids, pg_pids = (server.pids() if server else []), postgres_pids()
-    cpu0 = (time.process_time(), proc_cpu_seconds(server_pids), proc_cpu_seconds(pg_pids))
+    server_pids, pg_pids = (server.pids() if server else []), postgres_pids(database)
+    cpu0 = (time.process_time(), proc_cpu_seconds(server_pids), proc_cpu_seconds(pg_pids), machine_busy_seconds())
     out["start"] = time.perf_counter()
     barrier.wait()
     for t in threads:
         t.join(seconds + REQUEST_TIMEOUT + 10)
     wall = time.perf_counter() - out["start"]
     # Postgres backends may have come and gone; the figure is indicative (persistent connections keep them).
-    cpu1 = (time.process_time(), proc_cpu_seconds(server_pids), proc_cpu_seconds(postgres_pids()))
+    cpu1 = (time.process_time(), proc_cpu_seconds(server_pids), proc_cpu_seconds(postgres_pids(database)),
+            machine_busy_seconds())
+    ours = (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1]) + (cpu1[2] - cpu0[2])
     ok = sum(r[0] for r in out["results"])
     latencies = [x for r in out["results"] for x in r[1]]
     errors = [e for r in out["results"] for e in r[2]]
@@ -375,7 +390,12 @@ def timed_run(clients: list[Client], seconds: float, server: Server | None) -> d
         "error_samples": sorted(set(errors))[:5],
         "latency_ms": percentiles(latencies),
         "cpu_s": {"client": round(cpu1[0] - cpu0[0], 2), "gunicorn": round(cpu1[1] - cpu0[1], 2),
-                  "postgres": round(cpu1[2] - cpu0[2], 2), "wall": round(wall, 2)},
+                  "postgres": round(cpu1[2] - cpu0[2], 2),
+                  # Everything else the machine did meanwhile (other users' jobs, kernel): a noisy neighbour
+                  # shows up here and makes the run not comparable.
+                  "other": round(max(0.0, (cpu1[3] - cpu0[3]) - ours), 2),
+                  "wall": round(wall, 2)},
+        "server_cpu_ms_per_save": round(1000 * (cpu1[1] - cpu0[1]) / ok, 1) if ok else None,
         "_latencies": latencies,
     }
 
@@ -399,6 +419,8 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     p.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
     p.add_argument("--worker-class", default="gthread", help="gunicorn worker class (default gthread)")
+    p.add_argument("--app", default="annotator.wsgi:application",
+                   help="WSGI application for gunicorn (default annotator.wsgi:application; for A/B experiments)")
     p.add_argument("--no-keepalive", dest="keepalive", action="store_false",
                    help="close the connection after every save (default: one persistent connection per client)")
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DB),
@@ -430,7 +452,7 @@ def main() -> int:
         "ANNOTATOR_LOG_LEVEL": "WARNING",
     }
     env.pop("DJANGO_DEBUG", None)
-    server = Server(env, workers=args.workers, threads=args.threads, worker_class=args.worker_class,
+    server = Server(env, app=args.app, workers=args.workers, threads=args.threads, worker_class=args.worker_class,
                     log_path=work / "gunicorn.log")
     try:
         log("migrate")
@@ -454,7 +476,7 @@ def main() -> int:
                 log(f"warm-up: {warm['saves_per_s']} saves/s, {warm['errors']} errors {warm['error_samples']}")
             runs = []
             for i in range(args.repeats):
-                run = timed_run(clients, args.duration, server)
+                run = timed_run(clients, args.duration, server, urlsplit(args.database_url).path.lstrip("/"))
                 log(f"run {i + 1}/{args.repeats}: {run['saves_per_s']} saves/s, p50 {run['latency_ms']['p50']} ms, "
                     f"{run['errors']} errors, cpu {run['cpu_s']}")
                 runs.append(run)

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -70,7 +71,7 @@ def annotation_get_or_create(*, image: Image, user) -> tuple[Annotation, bool]:
     try:
         with transaction.atomic():
             annotation, created = Annotation.objects.get_or_create(
-                image=image, annotator=user, defaults={"tile_size": 512}
+                image=image, annotator=user, defaults={"tile_size": settings.ANNOTATOR["LABELMAP_TILE_SIZE"]}
             )
             if created and image.state == TaskState.NEW:
                 Image.objects.filter(pk=image.pk, state=TaskState.NEW).update(state=TaskState.IN_PROGRESS)
