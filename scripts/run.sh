@@ -17,4 +17,4 @@ trap 'kill "$WORKER_PID" 2>/dev/null || true; wait "$WORKER_PID" 2>/dev/null || 
 echo
 echo "Open http://$HOST:$PORT/ (API docs at /api/docs/, admin at /admin/) and log in with a login printed above."
 echo
-.venv/bin/python manage.py runserver "$HOST:$PORT"
+.venv/bin/python manage.py runserver --noreload "$HOST:$PORT"
