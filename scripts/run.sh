@@ -13,7 +13,13 @@ mkdir -p var
 .venv/bin/python manage.py demo_setup
 .venv/bin/celery -A annotator worker --queues cpu,gpu --concurrency 2 --loglevel INFO &
 WORKER_PID=$!
-trap 'kill "$WORKER_PID" 2>/dev/null || true; wait "$WORKER_PID" 2>/dev/null || true' EXIT INT TERM
+stop_worker() {
+    trap - EXIT INT TERM
+    kill -TERM "$WORKER_PID" 2>/dev/null || true
+    wait "$WORKER_PID" 2>/dev/null || true
+}
+trap stop_worker EXIT
+trap 'stop_worker; exit 130' INT TERM
 echo
 echo "Open http://$HOST:$PORT/ (API docs at /api/docs/, admin at /admin/) and log in with a login printed above."
 echo
