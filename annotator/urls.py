@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
-from django.views.generic import RedirectView
+from django.urls import include, path, re_path
+from annotator.app_shell import app_shell
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    path("", app_shell, name="app"),
+    re_path(r"^app/(?P<path>.*)$", app_shell, name="app-page"),
     path("admin/", admin.site.urls),
     path("api/", include("labeling.api.urls")),
     path("api-auth/", include("rest_framework.urls")),

@@ -506,7 +506,7 @@ def main() -> int:
         "segments": N_SEGMENTS,
         "duration_s": args.duration,
         "repeats": args.repeats,
-        "saves_per_s_median": statistics.median(r["saves_per_s"] for r in runs),
+        "saves_per_s_median": round(statistics.median(r["saves_per_s"] for r in runs), 2),
         "runs": runs,
         "latency_ms": percentiles(all_latencies),
         "errors": sum(r["errors"] for r in runs),

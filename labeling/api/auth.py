@@ -1,4 +1,6 @@
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, login, logout
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_protect
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
@@ -54,3 +56,34 @@ class MeView(APIView):
     def get(self, request):
         user = request.user
         return Response({"id": user.pk, "username": user.get_username(), "is_superuser": user.is_superuser})
+
+
+class SessionLoginView(APIView):
+    """Log in the browser app with a session cookie. CSRF is enforced here too (against login CSRF)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [LoginThrottle]
+
+    @method_decorator(csrf_protect)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    @extend_schema(request=TokenRequestSerializer, responses=MeSerializer)
+    def post(self, request):
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request, **data.validated_data)
+        if user is None or not user.is_active:
+            raise ApplicationError("wrong username or password", code="bad_credentials")
+        login(request._request, user)
+        return Response({"id": user.pk, "username": user.get_username(), "is_superuser": user.is_superuser})
+
+
+class SessionLogoutView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        logout(request._request)
+        return Response(status=204)

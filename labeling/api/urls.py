@@ -5,6 +5,8 @@ from labeling.api import annotations, auth, classes, images, jobs, members, proj
 urlpatterns = [
     path("auth/token/", auth.TokenView.as_view(), name="auth-token"),
     path("auth/me/", auth.MeView.as_view(), name="auth-me"),
+    path("auth/login/", auth.SessionLoginView.as_view(), name="auth-login"),
+    path("auth/logout/", auth.SessionLogoutView.as_view(), name="auth-logout"),
     path("projects/", projects.ProjectListView.as_view(), name="project-list"),
     path("projects/<int:pk>/", projects.ProjectDetailView.as_view(), name="project-detail"),
     path("projects/<int:project_pk>/classes/", classes.ProjectClassesView.as_view(), name="project-classes"),

@@ -107,3 +107,19 @@ def test_schema_generates_without_warnings(db, tmp_path):
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     assert (tmp_path / "schema.yml").read_text().startswith("openapi:")
+
+
+def test_browser_login_needs_csrf_and_sets_a_session(world):
+    client = APIClient(enforce_csrf_checks=True)
+    url = reverse("auth-login")
+    body = {"username": "manager", "password": "pw-manager-123"}
+    assert client.post(url, body, format="json").status_code == 403
+    token = client.get("/").cookies["csrftoken"].value  # the app shell sets the cookie
+    wrong = client.post(url, {**body, "password": "nope"}, format="json", HTTP_X_CSRFTOKEN=token)
+    assert wrong.status_code == 400 and wrong.json()["code"] == "bad_credentials"
+    ok = client.post(url, body, format="json", HTTP_X_CSRFTOKEN=token)
+    assert ok.status_code == 200 and ok.json()["username"] == "manager"
+    assert client.get(reverse("auth-me")).json()["username"] == "manager"
+    token = client.cookies["csrftoken"].value  # rotated at login
+    assert client.post(reverse("auth-logout"), HTTP_X_CSRFTOKEN=token).status_code == 204
+    assert client.get(reverse("auth-me")).status_code == 401

@@ -97,7 +97,7 @@ ENDPOINTS = [
 ]
 
 # Routes that are not project objects: open to any logged-in user (or, for the token route, to anyone).
-UNSCOPED_ROUTES = {"auth-token", "auth-me"}
+UNSCOPED_ROUTES = {"auth-token", "auth-me", "auth-login", "auth-logout"}
 
 ROLES = ["outsider", Role.MANAGER, Role.ANNOTATOR, Role.REVIEWER]
 
