@@ -1,4 +1,11 @@
 # One image for web and workers; the command decides the role (see docker-compose.yml).
+FROM node:20-bookworm-slim AS frontend
+WORKDIR /frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend ./
+RUN npm run build
+
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_ENV=production
 WORKDIR /app
@@ -7,6 +14,7 @@ COPY annotator ./annotator
 COPY labeling ./labeling
 COPY workers ./workers
 COPY manage.py ./
+COPY --from=frontend /frontend/dist ./frontend/dist
 RUN pip install --no-cache-dir . \
     && DJANGO_SECRET_KEY=build-only-collectstatic python manage.py collectstatic --noinput --verbosity 0 \
     && useradd --create-home --uid 1000 annotator && mkdir -p /data/media && chown annotator /data/media

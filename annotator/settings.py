@@ -136,6 +136,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 # The Vite build of frontend/ is served as static/app/ (built by `make run` / `make test`).
 STATICFILES_DIRS = [("app", BASE_DIR / "frontend" / "dist")]
+# Before the first frontend build that folder does not exist; the app shell then says how to build it.
+SILENCED_SYSTEM_CHECKS = ["staticfiles.W004"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
 

@@ -162,16 +162,22 @@ for name in os.environ["BENCH_USERS"].split(","):
 """
 
 
-def proc_cpu_seconds(pids) -> float:
+def proc_cpu_seconds(pids) -> dict[int, float]:
+    """CPU seconds (user + system, all threads) of each live process."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
+            found[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
         except (OSError, IndexError, ValueError):
             pass
-    return total / tick
+    return found
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
+    """Per process CPU used between two snapshots; a process that appeared meanwhile counts from zero."""
+    return {pid: after[pid] - before.get(pid, 0.0) for pid in after}
 
 
 def machine_busy_seconds() -> float:
@@ -369,17 +375,22 @@ def timed_run(clients: list[Client], seconds: float, server: Server | None, data
     threads = [threading.Thread(target=c.run_for, args=(seconds, barrier, out), daemon=True) for c in clients]
     for t in threads:
         t.start()
-    server_pids, pg_pids = (server.pids() if server else []), postgres_pids(database)
-    cpu0 = (time.process_time(), proc_cpu_seconds(server_pids), proc_cpu_seconds(pg_pids), machine_busy_seconds())
+    server_pids = server.pids() if server else []
+    cpu0 = (time.process_time(), proc_cpu_seconds(server_pids), proc_cpu_seconds(postgres_pids(database)),
+            machine_busy_seconds())
     out["start"] = time.perf_counter()
     barrier.wait()
     for t in threads:
         t.join(seconds + REQUEST_TIMEOUT + 10)
     wall = time.perf_counter() - out["start"]
-    # Postgres backends may have come and gone; the figure is indicative (persistent connections keep them).
     cpu1 = (time.process_time(), proc_cpu_seconds(server_pids), proc_cpu_seconds(postgres_pids(database)),
             machine_busy_seconds())
-    ours = (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1]) + (cpu1[2] - cpu0[2])
+    client_cpu = cpu1[0] - cpu0[0]
+    per_worker = cpu_delta(cpu0[1], cpu1[1])
+    server_cpu = sum(per_worker.values())
+    # Postgres backends that exited during the run are lost; persistent connections (CONN_MAX_AGE) keep them.
+    pg_cpu = sum(cpu_delta(cpu0[2], cpu1[2]).values())
+    other_cpu = max(0.0, (cpu1[3] - cpu0[3]) - client_cpu - server_cpu - pg_cpu)
     ok = sum(r[0] for r in out["results"])
     latencies = [x for r in out["results"] for x in r[1]]
     errors = [e for r in out["results"] for e in r[2]]
@@ -389,13 +400,14 @@ def timed_run(clients: list[Client], seconds: float, server: Server | None, data
         "errors": len(errors),
         "error_samples": sorted(set(errors))[:5],
         "latency_ms": percentiles(latencies),
-        "cpu_s": {"client": round(cpu1[0] - cpu0[0], 2), "gunicorn": round(cpu1[1] - cpu0[1], 2),
-                  "postgres": round(cpu1[2] - cpu0[2], 2),
+        "cpu_s": {"client": round(client_cpu, 2), "gunicorn": round(server_cpu, 2), "postgres": round(pg_cpu, 2),
                   # Everything else the machine did meanwhile (other users' jobs, kernel): a noisy neighbour
                   # shows up here and makes the run not comparable.
-                  "other": round(max(0.0, (cpu1[3] - cpu0[3]) - ours), 2),
+                  "other": round(other_cpu, 2),
                   "wall": round(wall, 2)},
-        "server_cpu_ms_per_save": round(1000 * (cpu1[1] - cpu0[1]) / ok, 1) if ok else None,
+        # Master first, then workers: one busy worker and idle others means keep-alive connections piled up.
+        "gunicorn_process_cpu_s": [round(per_worker[p], 2) for p in server_pids if p in per_worker],
+        "server_cpu_ms_per_save": round(1000 * server_cpu / ok, 1) if ok else None,
         "_latencies": latencies,
     }
 
@@ -416,8 +428,11 @@ def main() -> int:
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of untimed saves first (default 3)")
     p.add_argument("--clients", type=int, default=4, help="concurrent clients, one user each (default 4)")
     p.add_argument("--pool", type=int, default=50, help="pre-encoded payloads per client (default 50)")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    p.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    # Default from a sweep on the 2-core machine (4 clients, keep-alive, 3x15 s each, medians):
+    # gthread 4x1 35.4/s > gthread 4x2 32.9 > sync 4 30.1 > gthread 2x4 13.9 (keep-alive connections pile onto
+    # one worker and its threads fight over one GIL: 72 ms of CPU per save instead of 49).
+    p.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    p.add_argument("--threads", type=int, default=1, help="threads per gthread worker (default 1)")
     p.add_argument("--worker-class", default="gthread", help="gunicorn worker class (default gthread)")
     p.add_argument("--app", default="annotator.wsgi:application",
                    help="WSGI application for gunicorn (default annotator.wsgi:application; for A/B experiments)")

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
+scripts/build_frontend.sh
 export DJANGO_ENV="${DJANGO_ENV:-development}"
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"

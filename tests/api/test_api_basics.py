@@ -123,3 +123,16 @@ def test_browser_login_needs_csrf_and_sets_a_session(world):
     token = client.cookies["csrftoken"].value  # rotated at login
     assert client.post(reverse("auth-logout"), HTTP_X_CSRFTOKEN=token).status_code == 204
     assert client.get(reverse("auth-me")).status_code == 401
+
+
+def test_frontend_openapi_copy_is_current(db, tmp_path):
+    """frontend/openapi.yml types the browser's API client; regenerate it with
+    `python manage.py spectacular --file frontend/openapi.yml` when the API changes."""
+    from pathlib import Path
+
+    from django.core.management import call_command
+
+    fresh = tmp_path / "schema.yml"
+    call_command("spectacular", "--file", str(fresh))
+    committed = Path(__file__).resolve().parents[2] / "frontend" / "openapi.yml"
+    assert committed.read_text() == fresh.read_text(), "frontend/openapi.yml is stale: regenerate it"

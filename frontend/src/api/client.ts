@@ -1,0 +1,194 @@
+// The only module that talks to the server. Types come from the OpenAPI schema (src/api/schema.d.ts is
+// generated from frontend/openapi.yml, which a Python test keeps equal to the server's schema).
+import type {
+  AnnotationDetail,
+  Image,
+  Job,
+  LabelClass,
+  LabelClassInputRequest,
+  Me,
+  Membership,
+  Project,
+  ProjectInputRequest,
+  Revision,
+  RoleEnum,
+  SaveInputRequest,
+  SaveOutput,
+  UploadResponse,
+} from "./schema";
+
+export type {
+  AnnotationDetail,
+  Image,
+  Job,
+  LabelClass,
+  Me,
+  Membership,
+  Project,
+  Revision,
+  SaveInputRequest,
+  SaveOutput,
+  UploadResponse,
+};
+export type { Segment, SegmentInputRequest, TaskStateEnum, ProjectKindEnum, ClassKindEnum } from "./schema";
+
+export interface Page<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
+/** Every API error has this shape: {message, code, extra}; `status` 0 means the network failed. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  get isNetwork(): boolean {
+    return this.status === 0;
+  }
+}
+
+function csrfToken(): string {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function toError(response: Response): Promise<ApiError> {
+  try {
+    const body = await response.json();
+    return new ApiError(response.status, body.code ?? "error", body.message ?? response.statusText, body.extra ?? {});
+  } catch {
+    return new ApiError(response.status, "error", response.statusText || `HTTP ${response.status}`);
+  }
+}
+
+async function request(method: string, url: string, body?: unknown, accept = "application/json"): Promise<Response> {
+  const headers: Record<string, string> = { Accept: accept };
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  let payload: BodyInit | undefined;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  let response: Response;
+  try {
+    response = await fetch(url, { method, headers, body: payload, credentials: "same-origin" });
+  } catch (err) {
+    throw new ApiError(0, "network", `network error: ${(err as Error).message}`);
+  }
+  if (!response.ok) throw await toError(response);
+  return response;
+}
+
+async function json<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const response = await request(method, url, body);
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const entries = Object.entries(params).filter(([, v]) => v !== undefined && v !== "");
+  if (!entries.length) return "";
+  return "?" + new URLSearchParams(entries.map(([k, v]) => [k, String(v)])).toString();
+}
+
+// --- auth
+export const me = () => json<Me>("GET", "/api/auth/me/");
+export const login = (username: string, password: string) =>
+  json<Me>("POST", "/api/auth/login/", { username, password });
+export const logout = () => json<void>("POST", "/api/auth/logout/");
+
+// --- projects, classes, members
+export const listProjects = (page = 1) => json<Page<Project>>("GET", `/api/projects/${query({ page })}`);
+export const getProject = (id: number) => json<Project>("GET", `/api/projects/${id}/`);
+export const createProject = (data: ProjectInputRequest) => json<Project>("POST", "/api/projects/", data);
+export const updateProject = (id: number, data: Partial<ProjectInputRequest>) =>
+  json<Project>("PATCH", `/api/projects/${id}/`, data);
+export const deleteProject = (id: number) => json<void>("DELETE", `/api/projects/${id}/`);
+
+export const listClasses = (projectId: number) => json<LabelClass[]>("GET", `/api/projects/${projectId}/classes/`);
+export const createClass = (projectId: number, data: LabelClassInputRequest) =>
+  json<LabelClass>("POST", `/api/projects/${projectId}/classes/`, data);
+export const updateClass = (id: number, data: Partial<LabelClassInputRequest>) =>
+  json<LabelClass>("PATCH", `/api/classes/${id}/`, data);
+export const deleteClass = (id: number) => json<void>("DELETE", `/api/classes/${id}/`);
+
+export const listMembers = (projectId: number) => json<Membership[]>("GET", `/api/projects/${projectId}/members/`);
+export const addMember = (projectId: number, username: string, role: RoleEnum) =>
+  json<Membership>("POST", `/api/projects/${projectId}/members/`, { username, role });
+export const updateMember = (id: number, role: RoleEnum) => json<Membership>("PATCH", `/api/members/${id}/`, { role });
+export const removeMember = (id: number) => json<void>("DELETE", `/api/members/${id}/`);
+
+// --- images
+export interface ImageFilters {
+  page?: number;
+  page_size?: number;
+  state?: string;
+  split?: string;
+  search?: string;
+}
+export const listImages = (projectId: number, filters: ImageFilters = {}) =>
+  json<Page<Image>>("GET", `/api/projects/${projectId}/images/${query({ ...filters })}`);
+export const getImage = (id: number) => json<Image>("GET", `/api/images/${id}/`);
+export const thumbnailUrl = (id: number) => `/api/images/${id}/thumbnail/`;
+export const pyramidTileUrl = (id: number, level: number, x: number, y: number) =>
+  `/api/images/${id}/tiles/${level}/${x}/${y}/`;
+
+/** Upload files (images and ZIPs) with progress: fetch cannot report upload progress, XMLHttpRequest can. */
+export function uploadImages(
+  projectId: number,
+  files: File[],
+  onProgress: (fraction: number) => void,
+): Promise<UploadResponse> {
+  const form = new FormData();
+  for (const file of files) form.append("files", file, file.name);
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/projects/${projectId}/images/`);
+    xhr.setRequestHeader("X-CSRFToken", csrfToken());
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    xhr.onerror = () => reject(new ApiError(0, "network", "network error during upload"));
+    xhr.onload = () => {
+      let body: any = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        /* not JSON: handled below */
+      }
+      if (xhr.status >= 200 && xhr.status < 300 && body) resolve(body as UploadResponse);
+      else reject(new ApiError(xhr.status, body?.code ?? "error", body?.message ?? `HTTP ${xhr.status}`, body?.extra));
+    };
+    xhr.send(form);
+  });
+}
+
+// --- annotations (label maps)
+export const openAnnotation = (imageId: number) =>
+  json<AnnotationDetail>("POST", `/api/images/${imageId}/annotations/`);
+export const getAnnotation = (id: number) => json<AnnotationDetail>("GET", `/api/annotations/${id}/`);
+
+/** One label-map tile as zlib bytes (decode with core/tileCodec). */
+export async function getLabelTile(annotationId: number, tx: number, ty: number): Promise<Uint8Array> {
+  const response = await request("GET", `/api/annotations/${annotationId}/tiles/${tx}/${ty}/`, undefined, "*/*");
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+export const saveAnnotation = (id: number, body: SaveInputRequest) =>
+  json<SaveOutput>("POST", `/api/annotations/${id}/save/`, body);
+export const listRevisions = (id: number) => json<Page<Revision>>("GET", `/api/annotations/${id}/revisions/`);
+
+// --- jobs
+export const getJob = (id: number) => json<Job>("GET", `/api/jobs/${id}/`);
+export const listJobs = (projectId: number) => json<Page<Job>>("GET", `/api/projects/${projectId}/jobs/`);
