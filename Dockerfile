@@ -15,7 +15,7 @@ COPY labeling ./labeling
 COPY workers ./workers
 COPY manage.py ./
 COPY --from=frontend /frontend/dist ./frontend/dist
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir -e . \
     && DJANGO_SECRET_KEY=build-only-collectstatic python manage.py collectstatic --noinput --verbosity 0 \
     && useradd --create-home --uid 1000 annotator && mkdir -p /data/media && chown annotator /data/media
 USER annotator
