@@ -428,12 +428,16 @@ def main() -> int:
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of untimed saves first (default 3)")
     p.add_argument("--clients", type=int, default=4, help="concurrent clients, one user each (default 4)")
     p.add_argument("--pool", type=int, default=50, help="pre-encoded payloads per client (default 50)")
-    # Default from a sweep on the 2-core machine (4 clients, keep-alive, 3x15 s each, medians):
-    # gthread 4x1 35.4/s > gthread 4x2 32.9 > sync 4 30.1 > gthread 2x4 13.9 (keep-alive connections pile onto
-    # one worker and its threads fight over one GIL: 72 ms of CPU per save instead of 49).
+    # Default from a sweep on the 2-core machine (4 keep-alive clients, 3 x 15 s each, median saves/s):
+    #   sync x4 35.5 (runs 35.5-35.7, CPU evenly spread) | gthread 4x1 29-35 | gthread 4x1 without keep-alive 29.5
+    #   | sync x5 31.6 | gthread 4x2 32.9 | gthread 2x2 without keep-alive 29.5 | gthread 2x4 13.9.
+    # gthread workers keep a client's connection, and which worker accepts it is luck: two or more of the
+    # 4 connections often land on one worker (one GIL) while another worker idles, so gthread figures swing from
+    # run to run (2x4: all on one worker, 72 ms CPU per save from GIL contention). Sync workers answer one
+    # request per connection, so every save is balanced; CPU-bound saves gain nothing from threads anyway.
+    p.add_argument("--worker-class", default="sync", help="gunicorn worker class (default sync)")
     p.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
-    p.add_argument("--threads", type=int, default=1, help="threads per gthread worker (default 1)")
-    p.add_argument("--worker-class", default="gthread", help="gunicorn worker class (default gthread)")
+    p.add_argument("--threads", type=int, default=4, help="threads per worker, gthread only (default 4)")
     p.add_argument("--app", default="annotator.wsgi:application",
                    help="WSGI application for gunicorn (default annotator.wsgi:application; for A/B experiments)")
     p.add_argument("--no-keepalive", dest="keepalive", action="store_false",

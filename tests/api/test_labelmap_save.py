@@ -231,3 +231,24 @@ def test_nan_in_json_is_a_parse_error_not_a_500(world, annotation, annotator_cli
                                      content_type="application/json")
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
+
+
+def test_updating_rows_keeps_every_field(world, annotation, annotator_client):
+    label_map = np.zeros((480, 640), dtype=np.uint32)
+    label_map[5:15, 5:15] = 1
+    assert save(annotator_client, annotation, {
+        "base_version": 0, "tiles": tiles_payload(label_map),
+        "segments": [{"segment_id": 1, "class_id": world.thing.pk}],
+    }).status_code == 200
+    rings = [[[5, 5], [15, 5], [15, 15], [5, 15]]]
+    updated = save(annotator_client, annotation, {
+        "base_version": 1,
+        "segments": [{"segment_id": 1, "class_id": world.thing.pk, "instance": 9, "attributes": {"color": "red"},
+                      "source": "sam", "score": 0.5, "rings": rings}],
+    })
+    assert updated.status_code == 200, updated.json()
+    detail = annotator_client.get(reverse("annotation-detail", kwargs={"pk": annotation.pk})).json()
+    (row,) = detail["segments"]
+    assert row == {"segment_id": 1, "class_id": world.thing.pk, "instance": 9, "attributes": {"color": "red"},
+                   "source": "sam", "score": 0.5, "review_state": "pending", "rings": rings, "area": 100,
+                   "bbox": [5, 5, 10, 10]}

@@ -1,0 +1,24 @@
+// How pages turn errors into messages. A 401 anywhere means the session ended: the app sends the user to the
+// login page (keeping where they were) instead of showing a message.
+import { ApiError } from "../api/client";
+
+let onUnauthorized: () => void = () => {};
+
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler;
+}
+
+export function isUnauthorized(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 401;
+}
+
+/** The message to show for `error`, or null when it was a 401 and the login page is taking over. */
+export function errorMessage(error: unknown): string | null {
+  if (isUnauthorized(error)) {
+    onUnauthorized();
+    return null;
+  }
+  if (error instanceof ApiError) return error.message;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
