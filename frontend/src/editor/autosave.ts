@@ -1,0 +1,335 @@
+// Continuous autosave: changed tiles and segment rows go to the server within ~2 s as a diff against the
+// version they were based on. Unsaved edits are mirrored to IndexedDB (pendingStore.ts) so nothing is lost to
+// a reload, a dropped network or an expired session. A 409 (someone else saved) is resolved by a three-way
+// merge (merge.ts) and the save is retried; the user is told.
+import { ApiError, saveAnnotation, getAnnotation } from "../api/client";
+import type { SaveRow } from "../core/segments";
+import { bytesToBase64, encodeTile } from "../core/tileCodec";
+import { mergeLabelMaps, type SegmentRow as MergeRow } from "./merge";
+import type { PendingEdits, PendingStore } from "./pendingStore";
+import { type EditorSession, tileKey } from "./session";
+
+export type SaveState = "saved" | "unsaved" | "saving" | "offline" | "expired" | "error";
+
+export interface SaveStatus {
+  state: SaveState;
+  message: string;
+  /** Set after a conflict was merged: shown once to the user. */
+  merged?: string;
+}
+
+const IDLE_MS = 800; // save after this much quiet...
+const MAX_WAIT_MS = 2000; // ...but never later than this after the first unsaved change
+const MAX_BACKOFF_MS = 30_000;
+
+export class Autosaver {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private firstChangeAt = 0;
+  private inFlight: Promise<void> | null = null;
+  private again = false;
+  private backoff = 2000;
+  private persistTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly listeners = new Set<(status: SaveStatus) => void>();
+  status: SaveStatus = { state: "saved", message: "All changes saved" };
+  private readonly onOnline = () => this.schedule(0);
+  private disposed = false;
+
+  constructor(
+    private readonly session: EditorSession,
+    private readonly store: PendingStore | null,
+  ) {
+    window.addEventListener("online", this.onOnline);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.persistTimer);
+    window.removeEventListener("online", this.onOnline);
+  }
+
+  onStatus(listener: (status: SaveStatus) => void): () => void {
+    this.listeners.add(listener);
+    listener(this.status);
+    return () => this.listeners.delete(listener);
+  }
+
+  private setStatus(status: SaveStatus): void {
+    this.status = status;
+    for (const listener of this.listeners) listener(status);
+  }
+
+  hasUnsaved(): boolean {
+    return this.session.map.dirtyTiles().length > 0 || this.session.table.saveSnapshot().rows.length > 0 ||
+      this.session.table.deletedIds().length > 0;
+  }
+
+  /** Call after every edit. */
+  changed(): void {
+    if (this.status.state === "saved") this.setStatus({ state: "unsaved", message: "Unsaved changes" });
+    if (!this.firstChangeAt) this.firstChangeAt = Date.now();
+    const wait = Math.max(0, Math.min(IDLE_MS, this.firstChangeAt + MAX_WAIT_MS - Date.now()));
+    this.schedule(wait);
+    clearTimeout(this.persistTimer);
+    this.persistTimer = setTimeout(() => void this.persist(), 300);
+  }
+
+  private schedule(ms: number): void {
+    if (this.disposed) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.saveNow(), ms);
+  }
+
+  /** Save now (or right after the save in flight). Resolves when nothing more is pending or saving failed. */
+  async saveNow(): Promise<void> {
+    if (this.inFlight) {
+      this.again = true;
+      return this.inFlight;
+    }
+    this.inFlight = this.saveLoop().finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  private async saveLoop(): Promise<void> {
+    do {
+      this.again = false;
+      await this.saveOnce();
+    } while (this.again && !this.disposed);
+  }
+
+  private async saveOnce(): Promise<void> {
+    const { session } = this;
+    const tiles = session.map.dirtySnapshot();
+    const rows = session.table.saveSnapshot();
+    if (!tiles.length && !rows.rows.length && !rows.deletedIds.length) {
+      this.firstChangeAt = 0;
+      this.setStatus({ state: "saved", message: "All changes saved" });
+      await this.store?.remove(session.annotationId);
+      return;
+    }
+    this.setStatus({ state: "saving", message: "Saving…" });
+    try {
+      const encoded = await Promise.all(
+        tiles.map(async (t) => ({
+          tx: t.tx,
+          ty: t.ty,
+          data: bytesToBase64(await encodeTile(t.pixels ?? new Uint32Array(session.map.tileShape(t.tx, t.ty).reduce((a, b) => a * b)))),
+        })),
+      );
+      const result = await saveAnnotation(session.annotationId, {
+        base_version: session.version,
+        tiles: encoded,
+        segments: rows.rows,
+        deleted_segment_ids: rows.deletedIds,
+      });
+      session.version = result.version;
+      session.map.markClean(tiles.map((t) => [t.tx, t.ty] as const), tiles.map((t) => t.revision));
+      session.table.markSaved(rows, result.segments);
+      for (const t of tiles) {
+        const key = tileKey(t.tx, t.ty);
+        if (t.pixels && t.pixels.some((v) => v !== 0)) session.savedTiles.set(key, t.pixels);
+        else session.savedTiles.delete(key);
+      }
+      for (const row of rows.rows) session.savedRows.set(row.segment_id, row);
+      for (const id of rows.deletedIds) session.savedRows.delete(id);
+      this.backoff = 2000;
+      this.firstChangeAt = 0;
+      session.emit("saved");
+      if (this.hasUnsaved()) {
+        this.again = true;
+      } else {
+        this.setStatus({ state: "saved", message: "All changes saved" });
+        await this.store?.remove(session.annotationId);
+      }
+    } catch (err) {
+      await this.handleFailure(err);
+    }
+  }
+
+  private async handleFailure(err: unknown): Promise<void> {
+    await this.persist();
+    if (!(err instanceof ApiError)) {
+      this.setStatus({ state: "error", message: `Save failed: ${(err as Error).message}` });
+      return;
+    }
+    if (err.status === 409 && err.code === "stale_version") {
+      const summary = await this.mergeWithServer();
+      this.setStatus({ state: "saving", message: "Saving merged changes…", merged: summary });
+      this.again = true;
+      return;
+    }
+    if (err.isNetwork || err.status >= 500) {
+      this.setStatus({ state: "offline", message: "Offline — changes are kept on this device and will be saved" });
+      this.schedule(this.backoff);
+      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+      return;
+    }
+    if (err.status === 401 || err.status === 403) {
+      this.setStatus({ state: "expired", message: "Your session expired — log in again; your changes are kept" });
+      this.schedule(Math.max(this.backoff, 5000));
+      return;
+    }
+    this.setStatus({ state: "error", message: `The server refused the save: ${err.message}` });
+  }
+
+  /** After a 409: load the server's state and replay our unsaved edits on top of it. */
+  private async mergeWithServer(): Promise<string> {
+    const { session } = this;
+    const detail = await getAnnotation(session.annotationId);
+    const dirtyKeys = session.map.dirtyTiles();
+    const serverKeys = detail.tiles.map(([tx, ty]) => [tx, ty] as [number, number]);
+    const allKeys = new Map<string, [number, number]>();
+    for (const k of [...serverKeys, ...dirtyKeys]) allKeys.set(tileKey(k[0], k[1]), k);
+    for (const key of session.savedTiles.keys()) {
+      const [tx, ty] = key.split(",").map(Number);
+      allKeys.set(key, [tx, ty]);
+    }
+    const serverTiles = await session.fetchTiles([...allKeys.values()].filter(([tx, ty]) =>
+      detail.tiles.some(([a, b]) => a === tx && b === ty)));
+    const localTiles = new Map<string, { base: Uint32Array | undefined; local: Uint32Array | undefined }>();
+    for (const [tx, ty] of dirtyKeys) {
+      const key = tileKey(tx, ty);
+      localTiles.set(key, { base: session.savedTiles.get(key), local: session.map.tile(tx, ty)?.slice() });
+    }
+    const snapshot = session.table.saveSnapshot();
+    const localRows = new Map<number, MergeRow>(
+      session.table.toSaveRows(session.table.all()).map((r) => [r.segment_id, r as MergeRow]),
+    );
+    const serverRows = new Map<number, MergeRow>(
+      detail.segments.map((s) => [s.segment_id, {
+        segment_id: s.segment_id, class_id: s.class_id, instance: s.instance,
+        attributes: (s.attributes ?? {}) as Record<string, unknown>, source: s.source, score: s.score,
+        rings: (s.rings ?? null) as number[][][] | null,
+      }]),
+    );
+    const merged = mergeLabelMaps({
+      localTiles,
+      serverTiles,
+      tileLength: (key) => {
+        const [tx, ty] = key.split(",").map(Number);
+        const [rows, cols] = session.map.tileShape(tx, ty);
+        return rows * cols;
+      },
+      baseRows: new Map([...session.savedRows].map(([id, r]) => [id, r as MergeRow])),
+      localRows,
+      serverRows,
+      localChanged: new Set(snapshot.rows.map((r) => r.segment_id)),
+      localDeleted: new Set(snapshot.deletedIds),
+      classKind: (classId) => session.table.classKind(classId),
+    });
+
+    // Start again from the server's state, then re-apply what merged differs from it, as unsaved edits.
+    await session.loadServerState(detail);
+    for (const [key, pixels] of merged.tiles) {
+      const [tx, ty] = key.split(",").map(Number);
+      session.map.setTile(tx, ty, pixels, { dirty: merged.changedTiles.has(key) });
+    }
+    for (const id of merged.deletedRows) if (session.table.has(id)) session.table.remove(id);
+    for (const id of merged.changedRows) {
+      const row = merged.rows.get(id)!;
+      const fields = {
+        classId: row.class_id, instance: row.instance, attributes: row.attributes,
+        source: row.source as SaveRow["source"], score: row.score, rings: row.rings,
+      };
+      if (session.table.has(id)) session.table.update(id, fields);
+      else session.table.add({ segmentId: id, ...fields });
+    }
+    // Undo steps refer to the pre-merge pixels; replaying them could erase the other editor's work.
+    session.history.clear();
+    session.table.setStats(session.map.segmentStats());
+    session.emit("pixels");
+    session.emit("segments");
+    const remapped = merged.remapped.size ? `; ${merged.remapped.size} of your new segments got new ids` : "";
+    return `Someone else saved this image meanwhile: their changes and yours were merged (${merged.changedTiles.size} tile(s) re-sent${remapped}). Undo history was reset.`;
+  }
+
+  /** Mirror unsaved edits to IndexedDB. */
+  async persist(): Promise<void> {
+    if (!this.store) return;
+    const { session } = this;
+    const dirty = session.map.dirtyTiles();
+    const snapshot = session.table.saveSnapshot();
+    if (!dirty.length && !snapshot.rows.length && !snapshot.deletedIds.length) {
+      await this.store.remove(session.annotationId);
+      return;
+    }
+    const entry: PendingEdits = {
+      annotationId: session.annotationId,
+      baseVersion: session.version,
+      updatedAt: Date.now(),
+      tiles: dirty.map(([tx, ty]) => {
+        const key = tileKey(tx, ty);
+        return { key, base: session.savedTiles.get(key) ?? null, local: session.map.tile(tx, ty)?.slice() ?? null };
+      }),
+      baseRows: [...session.savedRows.values()] as MergeRow[],
+      rows: session.table.toSaveRows(session.table.all()) as MergeRow[],
+      changed: snapshot.rows.map((r) => r.segment_id),
+      deleted: snapshot.deletedIds,
+    };
+    try {
+      await this.store.put(entry);
+    } catch {
+      // Storage full or blocked: the server save still runs; nothing else to do here.
+    }
+  }
+
+  /**
+   * On open: replay edits left in IndexedDB by an earlier page (reload, crash, expired session) on top of the
+   * server's current state. Returns a message for the user, or null when there was nothing to restore.
+   */
+  async restorePending(): Promise<string | null> {
+    if (!this.store) return null;
+    const { session } = this;
+    const entry = await this.store.get(session.annotationId);
+    if (!entry) return null;
+    const localTiles = new Map<string, { base: Uint32Array | undefined; local: Uint32Array | undefined }>();
+    for (const t of entry.tiles) localTiles.set(t.key, { base: t.base ?? undefined, local: t.local ?? undefined });
+    const serverTiles = new Map<string, Uint32Array | undefined>();
+    for (const t of entry.tiles) {
+      const [tx, ty] = t.key.split(",").map(Number);
+      serverTiles.set(t.key, session.map.tile(tx, ty)?.slice());
+    }
+    const serverRows = new Map(session.table.toSaveRows(session.table.all()).map((r) => [r.segment_id, r as MergeRow]));
+    const merged = mergeLabelMaps({
+      localTiles,
+      serverTiles,
+      tileLength: (key) => {
+        const [tx, ty] = key.split(",").map(Number);
+        const [rows, cols] = session.map.tileShape(tx, ty);
+        return rows * cols;
+      },
+      baseRows: new Map(entry.baseRows.map((r) => [r.segment_id, r])),
+      localRows: new Map(entry.rows.map((r) => [r.segment_id, r])),
+      serverRows,
+      localChanged: new Set(entry.changed),
+      localDeleted: new Set(entry.deleted),
+      classKind: (classId) => session.table.classKind(classId),
+    });
+    for (const [key, pixels] of merged.tiles) {
+      const [tx, ty] = key.split(",").map(Number);
+      session.map.setTile(tx, ty, pixels, { dirty: merged.changedTiles.has(key) });
+    }
+    for (const id of merged.deletedRows) if (session.table.has(id)) session.table.remove(id);
+    for (const id of merged.changedRows) {
+      const row = merged.rows.get(id)!;
+      if (!session.classes.has(row.class_id)) continue; // the class was deleted meanwhile
+      const fields = {
+        classId: row.class_id, instance: row.instance, attributes: row.attributes,
+        source: row.source as SaveRow["source"], score: row.score, rings: row.rings,
+      };
+      if (session.table.has(id)) session.table.update(id, fields);
+      else session.table.add({ segmentId: id, ...fields });
+    }
+    session.table.setStats(session.map.segmentStats());
+    session.emit("pixels");
+    session.emit("segments");
+    if (!this.hasUnsaved()) {
+      await this.store.remove(session.annotationId);
+      return null;
+    }
+    this.changed();
+    return `Restored ${merged.changedTiles.size} tile(s) and ${merged.changedRows.size} segment(s) of unsaved edits from this device.`;
+  }
+}

@@ -1,0 +1,339 @@
+// One open annotation in the editor: the label map, the segment table and their undo history, plus the
+// editing operations the tools and panels call. Every operation is one undo step and ends with `changed()`,
+// which refreshes area/bbox and tells listeners (UI, renderer, autosave). No DOM here.
+import * as api from "../api/client";
+import { History } from "../core/history";
+import { ChangeRecorder, LabelMap, type TileChange } from "../core/labelMap";
+import { brushStroke, rasterizeRings, type RegionMask, type Ring } from "../core/raster";
+import { SegmentRuleError, SegmentTable, type SaveRow, type SegmentChange, type SegmentRow } from "../core/segments";
+import { decodeTile } from "../core/tileCodec";
+
+export type ChangeKind = "pixels" | "segments" | "selection" | "view" | "saved";
+
+export interface LoadedAnnotation {
+  image: api.Image;
+  project: api.Project;
+  classes: api.LabelClass[];
+  annotation: api.AnnotationDetail;
+}
+
+export const tileKey = (tx: number, ty: number) => `${tx},${ty}`;
+
+export class EditorSession {
+  readonly map: LabelMap;
+  readonly table: SegmentTable;
+  readonly history: History;
+  readonly classes: Map<number, api.LabelClass>;
+  version: number;
+  /** Server-confirmed pixels of every non-empty tile: the base of a three-way merge after a 409. */
+  readonly savedTiles = new Map<string, Uint32Array>();
+  /** Server-confirmed rows, in the save API's shape (the merge's base rows). */
+  readonly savedRows = new Map<number, SaveRow>();
+
+  activeSegment: number | null = null;
+  currentClassId: number | null;
+  protectExisting = false;
+  readonly hiddenSegments = new Set<number>();
+  readonly hiddenClasses = new Set<number>();
+  readonly lockedSegments = new Set<number>();
+  hoverSegment: number | null = null;
+
+  private readonly listeners = new Set<(kind: ChangeKind) => void>();
+  private stroke: { recorder: ChangeRecorder; target: number; rows: SegmentChange[]; last: [number, number] | null;
+    radius: number; erase: boolean; created: boolean } | null = null;
+
+  constructor(readonly data: LoadedAnnotation) {
+    const { image, annotation, classes } = data;
+    this.map = new LabelMap(image.width, image.height, annotation.tile_size);
+    this.classes = new Map(classes.map((c) => [c.id, c]));
+    this.table = new SegmentTable(classes.map((c) => ({ id: c.id, kind: c.kind })));
+    this.history = new History({ map: this.map, table: this.table });
+    this.version = annotation.version;
+    this.currentClassId = classes[0]?.id ?? null;
+  }
+
+  static async load(imageId: number): Promise<EditorSession> {
+    const image = await api.getImage(imageId);
+    const [project, classes, annotation] = await Promise.all([
+      api.getProject(image.project),
+      api.listClasses(image.project),
+      api.openAnnotation(imageId),
+    ]);
+    const session = new EditorSession({ image, project, classes, annotation });
+    await session.loadServerState(annotation);
+    return session;
+  }
+
+  get annotationId(): number {
+    return this.data.annotation.id;
+  }
+
+  /** Replace local state by the server's (tiles and rows), all saved. */
+  async loadServerState(detail: api.AnnotationDetail): Promise<void> {
+    const tiles = await this.fetchTiles(detail.tiles.map(([tx, ty]) => [tx, ty] as [number, number]));
+    for (let ty = 0; ty < this.map.rows; ty++) {
+      for (let tx = 0; tx < this.map.cols; tx++) this.map.setTile(tx, ty, tiles.get(tileKey(tx, ty)));
+    }
+    this.savedTiles.clear();
+    for (const [key, pixels] of tiles) if (pixels) this.savedTiles.set(key, pixels.slice());
+    this.table.load(detail.segments);
+    this.savedRows.clear();
+    for (const row of this.table.toSaveRows(this.table.all())) this.savedRows.set(row.segment_id, row);
+    this.version = detail.version;
+    this.table.setStats(this.map.segmentStats());
+    this.emit("pixels");
+    this.emit("segments");
+  }
+
+  async fetchTiles(keys: Array<[number, number]>): Promise<Map<string, Uint32Array | undefined>> {
+    const result = new Map<string, Uint32Array | undefined>();
+    // A few requests at a time: tiles are small, but a big map has many.
+    const queue = [...keys];
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const [tx, ty] = next;
+        const [rows, cols] = this.map.tileShape(tx, ty);
+        const bytes = await api.getLabelTile(this.annotationId, tx, ty);
+        const pixels = await decodeTile(bytes, rows, cols);
+        result.set(tileKey(tx, ty), pixels.some((v) => v !== 0) ? pixels : undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(6, keys.length) }, worker));
+    return result;
+  }
+
+  onChange(listener: (kind: ChangeKind) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(kind: ChangeKind): void {
+    for (const listener of this.listeners) listener(kind);
+  }
+
+  private changed(): void {
+    this.table.setStats(this.map.segmentStats());
+    this.emit("pixels");
+    this.emit("segments");
+  }
+
+  // --- selection and visibility -------------------------------------------------------------------------
+
+  select(segmentId: number | null): void {
+    this.activeSegment = segmentId !== null && this.table.has(segmentId) ? segmentId : null;
+    if (this.activeSegment !== null) this.currentClassId = this.table.get(this.activeSegment)!.classId;
+    this.emit("selection");
+  }
+
+  setCurrentClass(classId: number): void {
+    this.currentClassId = classId;
+    // Painting with another class starts a new segment; with stuff, the class's one segment.
+    const active = this.activeSegment !== null ? this.table.get(this.activeSegment) : undefined;
+    if (!active || active.classId !== classId) this.activeSegment = null;
+    this.emit("selection");
+  }
+
+  isVisible(row: SegmentRow): boolean {
+    return !this.hiddenSegments.has(row.segmentId) && !this.hiddenClasses.has(row.classId);
+  }
+
+  toggleHidden(segmentId: number): void {
+    if (!this.hiddenSegments.delete(segmentId)) this.hiddenSegments.add(segmentId);
+    this.emit("view");
+  }
+
+  toggleLocked(segmentId: number): void {
+    if (!this.lockedSegments.delete(segmentId)) this.lockedSegments.add(segmentId);
+    this.emit("view");
+  }
+
+  /** Pixels of these ids are never overwritten: locked or hidden segments, and others with "protect existing". */
+  private protectFor(target: number): (id: number) => boolean {
+    return (id: number) => {
+      if (id === 0 || id === target) return false;
+      if (this.protectExisting) return true;
+      if (this.lockedSegments.has(id) || this.hiddenSegments.has(id)) return true;
+      const row = this.table.get(id);
+      return row ? this.hiddenClasses.has(row.classId) : false;
+    };
+  }
+
+  // --- painting -------------------------------------------------------------------------------------------
+
+  /** The segment new paint goes into: the active one, the class's stuff segment, or a new one. */
+  private paintTarget(rows: SegmentChange[]): { id: number; created: boolean } {
+    if (this.activeSegment !== null && this.table.has(this.activeSegment)) return { id: this.activeSegment, created: false };
+    if (this.currentClassId === null) throw new SegmentRuleError("create a class first (project settings)", "no_class");
+    const stuff = this.table.segmentForStuff(this.currentClassId);
+    if (stuff) return { id: stuff.segmentId, created: false };
+    const id = Math.max(this.table.nextSegmentId(), this.map.nextFreeId());
+    rows.push(this.table.add({ segmentId: id, classId: this.currentClassId }));
+    return { id, created: true };
+  }
+
+  beginStroke(x: number, y: number, radius: number, erase: boolean): void {
+    const rows: SegmentChange[] = [];
+    let target = 0;
+    let created = false;
+    if (!erase) {
+      ({ id: target, created } = this.paintTarget(rows));
+      const row = this.table.get(target)!;
+      // A brush stroke on a polygon segment turns it into a pixel segment.
+      if (row.rings) rows.push(this.table.update(target, { rings: null, reviewState: row.reviewState }));
+      this.activeSegment = target;
+    }
+    this.stroke = { recorder: new ChangeRecorder(this.map), target, rows, last: null, radius, erase, created };
+    this.extendStroke(x, y);
+  }
+
+  extendStroke(x: number, y: number): void {
+    const stroke = this.stroke;
+    if (!stroke) return;
+    const points: [number, number][] = stroke.last ? [stroke.last, [x, y]] : [[x, y]];
+    const mask = brushStroke(points, stroke.radius, this.map.width, this.map.height);
+    stroke.last = [x, y];
+    const protect = stroke.erase ? this.protectFor(0) : this.protectFor(stroke.target);
+    this.map.paint(mask, stroke.target, { protect, recorder: stroke.recorder });
+    this.emit("pixels");
+  }
+
+  endStroke(): void {
+    const stroke = this.stroke;
+    if (!stroke) return;
+    this.stroke = null;
+    const tiles = stroke.recorder.finish();
+    const stats = this.map.segmentStats();
+    if (stroke.created && !stats.has(stroke.target)) {
+      // Nothing was painted (all protected): the new segment would be empty, so it is not created.
+      this.table.applyChanges(stroke.rows, "undo");
+      this.activeSegment = null;
+      this.changed();
+      return;
+    }
+    this.history.push({ label: stroke.erase ? "Erase" : "Brush", tiles, rows: stroke.rows });
+    this.changed();
+  }
+
+  get stroking(): boolean {
+    return this.stroke !== null;
+  }
+
+  /** Rasterise finished polygon rings into a segment: a new one, or `segmentId` when editing its vertices. */
+  commitPolygon(rings: Ring[], segmentId: number | null = null): number {
+    const mask = rasterizeRings(rings, this.map.width, this.map.height);
+    const rows: SegmentChange[] = [];
+    const tiles: TileChange[] = [];
+    let target: number;
+    if (segmentId !== null) {
+      target = segmentId;
+      // Editing: the segment's old pixels go, the new polygon's come in (other segments keep theirs).
+      tiles.push(...this.map.replaceIds(new Set([target]), 0));
+      rows.push(this.table.update(target, { rings }));
+    } else {
+      this.activeSegment = null;
+      const made = this.paintTarget(rows);
+      target = made.id;
+      const row = this.table.get(target)!;
+      // A new polygon keeps its rings; adding a polygon to an existing (stuff) segment makes it pixels.
+      rows.push(this.table.update(target, { rings: made.created ? rings : null, reviewState: row.reviewState }));
+    }
+    tiles.push(...this.map.paint(mask, target, { protect: this.protectFor(target) }));
+    this.history.push({ label: segmentId !== null ? "Edit polygon" : "Polygon", tiles, rows });
+    this.activeSegment = target;
+    this.changed();
+    return target;
+  }
+
+  paintMask(mask: RegionMask, label: string): void {
+    const rows: SegmentChange[] = [];
+    const { id } = this.paintTarget(rows);
+    const tiles = this.map.paint(mask, id, { protect: this.protectFor(id) });
+    this.history.push({ label, tiles, rows });
+    this.activeSegment = id;
+    this.changed();
+  }
+
+  // --- segment operations ---------------------------------------------------------------------------------
+
+  deleteSegment(segmentId: number): void {
+    const tiles = this.map.replaceIds(new Set([segmentId]), 0);
+    const rows = [this.table.remove(segmentId)];
+    this.history.push({ label: "Delete segment", tiles, rows });
+    if (this.activeSegment === segmentId) this.activeSegment = null;
+    this.changed();
+  }
+
+  /** Merge `others` into `target`: their pixels take its id, their rows go. */
+  mergeSegments(target: number, others: number[]): void {
+    const from = new Set(others.filter((id) => id !== target));
+    if (from.size === 0) return;
+    const tiles = this.map.replaceIds(from, target);
+    const rows = [...from].map((id) => this.table.remove(id));
+    this.history.push({ label: "Merge segments", tiles, rows });
+    this.activeSegment = target;
+    this.changed();
+  }
+
+  /** Split a segment into its 4-connected parts; the largest keeps the id, each other part becomes a segment. */
+  splitSegment(segmentId: number): number {
+    const row = this.table.get(segmentId);
+    if (!row) return 0;
+    if (this.table.classKind(row.classId) === "stuff") {
+      throw new SegmentRuleError("a stuff class has one segment per image; it cannot be split", "split_stuff");
+    }
+    const parts = this.map.connectedComponents(segmentId).sort(
+      (a, b) => countPixels(b) - countPixels(a),
+    );
+    if (parts.length < 2) return 0;
+    const rows: SegmentChange[] = [];
+    const tiles: TileChange[] = [];
+    if (row.rings) rows.push(this.table.update(segmentId, { rings: null, reviewState: row.reviewState }));
+    const only = new Set([segmentId]);
+    for (const part of parts.slice(1)) {
+      const id = Math.max(this.table.nextSegmentId(), this.map.nextFreeId());
+      rows.push(this.table.add({ segmentId: id, classId: row.classId, attributes: { ...row.attributes } }));
+      tiles.push(...this.map.paint(part, id, { onlyIds: only }));
+    }
+    this.history.push({ label: "Split segment", tiles, rows });
+    this.changed();
+    return parts.length;
+  }
+
+  setSegmentClass(segmentId: number, classId: number): void {
+    const row = this.table.get(segmentId);
+    if (!row || row.classId === classId) return;
+    const stuff = this.table.classKind(classId) === "stuff" ? this.table.segmentForStuff(classId) : undefined;
+    if (stuff) {
+      // Stuff has one segment per class: relabelling into it merges.
+      this.history.group("Change class", () => this.mergeSegments(stuff.segmentId, [segmentId]));
+      return;
+    }
+    this.history.push({ label: "Change class", rows: [this.table.update(segmentId, { classId })] });
+    this.changed();
+  }
+
+  setInstance(segmentId: number, instance: number): void {
+    this.history.push({ label: "Change instance", rows: [this.table.update(segmentId, { instance })] });
+    this.changed();
+  }
+
+  setAttributes(segmentId: number, attributes: Record<string, unknown>): void {
+    this.history.push({ label: "Edit attributes", rows: [this.table.update(segmentId, { attributes })] });
+    this.changed();
+  }
+
+  undo(): void {
+    if (this.stroke) this.endStroke();
+    if (this.history.undo()) this.changed();
+  }
+
+  redo(): void {
+    if (this.history.redo()) this.changed();
+  }
+}
+
+function countPixels(mask: RegionMask): number {
+  let n = 0;
+  for (const v of mask.data) n += v;
+  return n;
+}
