@@ -258,14 +258,15 @@ class Server:
             return ""
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)  # gunicorn master stops its workers
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # our own session only
-            self.proc.wait(timeout=5)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # gunicorn master stops its workers
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the session we started, nothing else
+                self.proc.wait(timeout=5)
         self.log_file.close()
 
 
@@ -473,6 +474,8 @@ def main() -> int:
     env.pop("DJANGO_DEBUG", None)
     server = Server(env, app=args.app, workers=args.workers, threads=args.threads, worker_class=args.worker_class,
                     log_path=work / "gunicorn.log")
+    runs: list[dict] = []
+    gunicorn_log_tail = ""
     try:
         log("migrate")
         manage(env, "migrate", "--noinput")
@@ -493,7 +496,6 @@ def main() -> int:
                 log(f"warm-up {args.warmup:g}s")
                 warm = timed_run(clients, args.warmup, None)
                 log(f"warm-up: {warm['saves_per_s']} saves/s, {warm['errors']} errors {warm['error_samples']}")
-            runs = []
             for i in range(args.repeats):
                 run = timed_run(clients, args.duration, server, urlsplit(args.database_url).path.lstrip("/"))
                 log(f"run {i + 1}/{args.repeats}: {run['saves_per_s']} saves/s, p50 {run['latency_ms']['p50']} ms, "
@@ -501,9 +503,10 @@ def main() -> int:
                 runs.append(run)
         finally:
             server.stop()
+            if any(r["errors"] for r in runs):
+                gunicorn_log_tail = server.tail(10)
     finally:
         signal.alarm(0)
-        gunicorn_log_tail = server.tail(10) if any(r.get("errors") for r in locals().get("runs", [])) else ""
         shutil.rmtree(work, ignore_errors=True)
 
     all_latencies = [x for r in runs for x in r.pop("_latencies")]

@@ -114,7 +114,7 @@ void main() {
     rgb = mix(rgb, vec3(1.0), 0.35);
     a = max(a, min(1.0, uOpacity + 0.25));
   }
-  if (uOutline == 1 && !edge) a *= 0.35;              // interior of the highlighted/selected segment
+  if (uOutline == 1) a = edge ? min(1.0, 2.0 * a) : a * 0.35; // outlines stronger; highlighted interior faint
   if (edge && id == uSelected) { rgb = uSelectedColor; a = 1.0; }
   else if (edge && id == uHighlight) { rgb = vec3(1.0); a = 1.0; }
   outColor = vec4(rgb * a, a);                        // premultiplied: blend ONE, ONE_MINUS_SRC_ALPHA

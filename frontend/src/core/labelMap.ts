@@ -4,6 +4,7 @@
 // revision moves), dirty tracking for autosave, and per-segment stats. Pure: no DOM.
 
 import { type Box, type RegionMask, emptyMask } from "./raster";
+import { type Run, type TileStats, connectedRuns, maskFromRuns, scanRuns } from "./runs";
 import { TILE_SIZE, tileGrid, tileShape } from "./tileCodec";
 
 /** One tile's content before and after an edit; copies owned by the record (undefined = all zeros). */
@@ -36,9 +37,6 @@ export interface DirtyTile {
   revision: number;
   pixels: Uint32Array | undefined;
 }
-
-// Per-tile stats: id -> [area, xmin, ymin, xmax, ymax] with inclusive bounds in image coordinates.
-type TileStats = Map<number, [number, number, number, number, number]>;
 
 const MAX_ID = 2 ** 32 - 1;
 
@@ -345,9 +343,9 @@ export class LabelMap {
   }
 
   /** Runs [y, xStart, xEnd) of `id` in raster order over a box, reading across tile borders. */
-  private runsOf(id: number, box: Box): Array<[number, number, number]> {
+  private runsOf(id: number, box: Box): Run[] {
     const [bx, by, bw, bh] = box;
-    const runs: Array<[number, number, number]> = [];
+    const runs: Run[] = [];
     const ts = this.tileSize;
     for (let y = by; y < by + bh; y++) {
       const ty = Math.floor(y / ts);
@@ -386,52 +384,14 @@ export class LabelMap {
 
   /**
    * The 4-connected pieces of a segment, ordered by their top-most, then left-most pixel. Pixels touching only
-   * at a corner are separate, like the Python boundary tracer (labeling/masks/polygons.py). Works on runs, so
-   * memory follows the segment's outline, not its bbox area.
+   * at a corner are separate, like the Python boundary tracer (labeling/masks/polygons.py). Each piece is a
+   * mask cropped to its bbox. The grouping works on runs, so it costs little beyond reading the pixels.
    */
   connectedComponents(id: number): RegionMask[] {
     const box = this.boxOf(id);
     if (!box) return [];
     const runs = this.runsOf(id, box);
-    const parent = new Int32Array(runs.length);
-    for (let i = 0; i < runs.length; i++) parent[i] = i;
-    const find = (i: number): number => {
-      while (parent[i] !== i) {
-        parent[i] = parent[parent[i]];
-        i = parent[i];
-      }
-      return i;
-    };
-    // Runs of consecutive rows connect when they share a column; both lists are sorted by x (two pointers).
-    let prevStart = 0;
-    let i = 0;
-    while (i < runs.length) {
-      const y = runs[i][0];
-      let end = i;
-      while (end < runs.length && runs[end][0] === y) end++;
-      let p = prevStart;
-      while (p < i && runs[p][0] !== y - 1) p++;
-      for (let c = i; c < end && p < i; c++) {
-        while (p < i && runs[p][2] <= runs[c][1]) p++;
-        for (let q = p; q < i && runs[q][1] < runs[c][2]; q++) {
-          const a = find(q);
-          const b = find(c);
-          // Keep the earlier run as root, so roots stay in raster order of first pixels.
-          if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
-        }
-      }
-      prevStart = i;
-      i = end;
-    }
-    const groups = new Map<number, number[]>();
-    for (let r = 0; r < runs.length; r++) {
-      const root = find(r);
-      const group = groups.get(root);
-      if (group) group.push(r);
-      else groups.set(root, [r]);
-    }
-    // A root is the smallest run index of its piece, i.e. its first run in raster order.
-    return [...groups.keys()].sort((a, b) => a - b).map((root) => maskFromRuns(groups.get(root)!.map((r) => runs[r])));
+    return connectedRuns(runs).map(maskFromRuns);
   }
 
   /** The whole map as one row-major array (tests and small maps only). */
@@ -449,49 +409,4 @@ export class LabelMap {
     }
     return out;
   }
-}
-
-/** Per-id run stats of one tile whose top-left pixel is (x0, y0) (Python: tiles.tile_stats). */
-function scanRuns(tile: Uint32Array, rows: number, cols: number, x0: number, y0: number, stats: TileStats): void {
-  for (let r = 0; r < rows; r++) {
-    const rowStart = r * cols;
-    const end = rowStart + cols;
-    let i = rowStart;
-    while (i < end) {
-      const id = tile[i];
-      let j = i + 1;
-      while (j < end && tile[j] === id) j++;
-      if (id !== 0) {
-        const xa = i - rowStart + x0;
-        const xb = j - 1 - rowStart + x0;
-        const s = stats.get(id);
-        // Rows are scanned top-down, so the first run fixes ymin and the latest one ymax.
-        if (!s) stats.set(id, [j - i, xa, r + y0, xb, r + y0]);
-        else {
-          s[0] += j - i;
-          if (xa < s[1]) s[1] = xa;
-          if (xb > s[3]) s[3] = xb;
-          s[4] = r + y0;
-        }
-      }
-      i = j;
-    }
-  }
-}
-
-/** One mask holding the given runs [y, xStart, xEnd) (in raster order), cropped to their bbox. */
-function maskFromRuns(runs: ReadonlyArray<readonly [number, number, number]>): RegionMask {
-  if (runs.length === 0) return emptyMask();
-  let xmin = Infinity;
-  let xmax = -Infinity;
-  for (const [, a, b] of runs) {
-    if (a < xmin) xmin = a;
-    if (b > xmax) xmax = b;
-  }
-  const y0 = runs[0][0];
-  const width = xmax - xmin;
-  const height = runs[runs.length - 1][0] - y0 + 1;
-  const data = new Uint8Array(width * height);
-  for (const [y, a, b] of runs) data.fill(1, (y - y0) * width + a - xmin, (y - y0) * width + b - xmin);
-  return { x0: xmin, y0, width, height, data };
 }

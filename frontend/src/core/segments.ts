@@ -234,7 +234,8 @@ export class SegmentTable {
 
   /** Rows created or changed since they were last saved. */
   dirtyRows(): SegmentRow[] {
-    return this.all().filter((row) => (this.revisions.get(row.segmentId) ?? 0) > (this.savedRevisions.get(row.segmentId) ?? -1));
+    // Loaded rows have no revision (0); every local change stamps one >= 1.
+    return this.all().filter((row) => (this.revisions.get(row.segmentId) ?? 0) > (this.savedRevisions.get(row.segmentId) ?? 0));
   }
 
   /** Ids the server has but the table no longer does. */
@@ -259,7 +260,7 @@ export class SegmentTable {
     for (const row of snapshot.rows) this.onServer.add(row.segment_id);
     for (const id of snapshot.deletedIds) this.onServer.delete(id);
     for (const [id, revision] of snapshot.revisions) {
-      this.savedRevisions.set(id, Math.max(this.savedRevisions.get(id) ?? -1, revision));
+      this.savedRevisions.set(id, Math.max(this.savedRevisions.get(id) ?? 0, revision));
     }
     for (const server of serverRows) {
       const id = server.segment_id;

@@ -50,7 +50,11 @@ export function classEditor(initial: ClassDraft[], projectKind: ProjectKind): Cl
       kind = next;
       const allowed = allowedClassKinds(kind);
       // Unsaved classes simply follow the project kind; saved ones keep theirs and show an error instead.
-      for (const draft of editor.drafts) if (draft.id === null && !allowed.includes(draft.kind)) draft.kind = allowed[0];
+      for (const draft of editor.drafts) {
+        if (allowed.includes(draft.kind)) continue;
+        if (draft.id === null) draft.kind = allowed[0];
+        else showErrors.add(draft.key);
+      }
       editor.render();
     },
     validate() {
@@ -144,7 +148,7 @@ export function classEditor(initial: ClassDraft[], projectKind: ProjectKind): Cl
       "select",
       { testid: "class-kind", id: nextId("class-kind") },
       CLASS_KINDS.filter((k) => allowed.includes(k.value) || k.value === draft.kind).map((k) =>
-        h("option", { value: k.value, selected: k.value === draft.kind }, allowed.includes(k.value) ? k.label : `${k.label} (not allowed)`),
+        h("option", { value: k.value, selected: k.value === draft.kind }, allowed.includes(k.value) ? k.label : `${k.label} (invalid)`),
       ),
     );
     kindSelect.addEventListener("change", () => {

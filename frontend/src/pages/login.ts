@@ -21,7 +21,6 @@ export function loginPage(ctx: PageContext): void {
   const form = h(
     "form",
     { class: "login-card card", novalidate: true, "aria-labelledby": "login-title" },
-    h("div", { class: "login-brand" }, h("span", { class: "brand-mark", "aria-hidden": "true" }), "Annotator"),
     h("h1", { id: "login-title" }, "Log in"),
     ctx.query.get("next") ? h("p", { class: "muted" }, "Log in to continue where you were.") : null,
     error.el,

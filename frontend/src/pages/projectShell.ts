@@ -22,6 +22,7 @@ export async function projectPage(ctx: PageContext, tab: ProjectTab, subtitle?: 
     { label: "Projects", href: "/app/projects" },
     { label: project.name, href: projectUrl(id) },
   ];
+  if (tab === "settings" && !isManager(project)) subtitle = "Classes & guidelines";
   if (subtitle) crumbs.push({ label: subtitle });
   ctx.setCrumbs(crumbs);
   ctx.el.append(projectHeader(project, tab));

@@ -16,11 +16,22 @@ export interface Layout {
   setWide(wide: boolean): void;
 }
 
+// The brand mark as the tab icon (the HTML shell declares none, and a data URL saves a 404 for /favicon.ico).
+const FAVICON =
+  "data:image/svg+xml," +
+  encodeURIComponent(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="8" height="8" fill="#2563eb"/>' +
+      '<rect x="8" width="8" height="8" fill="#22c3a6"/><rect y="8" width="8" height="8" fill="#e5484d"/>' +
+      '<rect x="8" y="8" width="8" height="8" fill="#f59e0b"/></svg>',
+  );
+
 export function createLayout(root: HTMLElement, onLogout: () => void): Layout {
+  if (!document.querySelector("link[rel~='icon']")) document.head.append(h("link", { rel: "icon", href: FAVICON }));
   const crumbs = h("ol", { class: "crumbs" });
   const userName = h("span", { class: "user-name", testid: "current-user" });
   const logout = h("button", { type: "button", class: "btn btn-ghost btn-sm", testid: "logout", onclick: onLogout }, "Log out");
-  const user = h("div", { class: "user", hidden: true }, h("span", { class: "user-icon", "aria-hidden": "true" }), userName, logout);
+  const initial = h("span", { class: "avatar", "aria-hidden": "true" });
+  const user = h("div", { class: "user", hidden: true }, initial, userName, logout);
   const bar = h(
     "header",
     { class: "topbar" },
@@ -56,6 +67,7 @@ export function createLayout(root: HTMLElement, onLogout: () => void): Layout {
     },
     setUser(username) {
       userName.textContent = username ?? "";
+      initial.textContent = (username ?? "").slice(0, 1).toUpperCase();
       user.hidden = !username;
     },
     setWide(wide) {

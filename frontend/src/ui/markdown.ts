@@ -163,6 +163,15 @@ export function parseInline(text: string, inLink = false): Inline[] {
         continue;
       }
     }
+    if ((ch === "*" || ch === "_") && text.startsWith(ch.repeat(3), i)) {
+      const close = text.indexOf(ch.repeat(3), i + 3);
+      if (close > i + 3 && !/\s/.test(text[i + 3]) && !/\s/.test(text[close - 1])) {
+        pushText();
+        out.push({ type: "em", children: [{ type: "strong", children: parseInline(text.slice(i + 3, close), inLink) }] });
+        i = close + 3;
+        continue;
+      }
+    }
     if (ch === "*" || ch === "_") {
       const double = text[i + 1] === ch;
       const delim = double ? ch + ch : ch;
@@ -223,7 +232,8 @@ function matchLink(text: string, start: number): { label: string; url: string; e
     } else if (text[i] === "]") {
       depth--;
       if (depth === 0) {
-        const target = /^\(\s*([^\s()]*)\s*\)/.exec(text.slice(i + 1));
+        // The target may hold balanced parentheses one level deep, e.g. https://en.wikipedia.org/wiki/Foo_(bar).
+        const target = /^\(\s*((?:[^\s()]|\([^\s()]*\))*)\s*\)/.exec(text.slice(i + 1));
         if (!target) return null;
         return { label: text.slice(start + 1, i), url: target[1], end: i + 1 + target[0].length };
       }

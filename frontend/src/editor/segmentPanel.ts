@@ -1,0 +1,210 @@
+// The segment panel: every segment with its class, instance number, area, visibility and lock; select one to
+// change its class, instance number or attributes, merge another into it, split it, or delete it.
+import type { LabelClass } from "../api/client";
+import { SegmentRuleError, type SegmentRow } from "../core/segments";
+import { h, replaceChildren } from "../ui/dom";
+import type { EditorSession } from "./session";
+
+export interface SegmentPanelOptions {
+  notify(message: string, kind?: "info" | "error"): void;
+  canEdit: boolean;
+}
+
+interface AttributeSpec {
+  name: string;
+  type: "text" | "number" | "boolean" | "select";
+  options?: string[];
+  required?: boolean;
+}
+
+export class SegmentPanel {
+  readonly el: HTMLElement;
+  private readonly list: HTMLElement;
+  private readonly details: HTMLElement;
+  private mergeSource: number | null = null;
+
+  constructor(
+    private readonly session: EditorSession,
+    private readonly options: SegmentPanelOptions,
+  ) {
+    this.list = h("ul", { class: "segment-list", testid: "segment-list" });
+    this.details = h("div", { class: "segment-details", testid: "segment-details" });
+    this.el = h("section", { class: "panel segment-panel" }, h("h3", null, "Segments"), this.list, this.details);
+    session.onChange((kind) => {
+      if (kind === "segments" || kind === "selection" || kind === "view" || kind === "saved") this.render();
+    });
+    this.render();
+  }
+
+  private classOf(row: SegmentRow): LabelClass | undefined {
+    return this.session.classes.get(row.classId);
+  }
+
+  private guard(action: () => void): void {
+    try {
+      action();
+    } catch (err) {
+      if (err instanceof SegmentRuleError) this.options.notify(err.message, "error");
+      else throw err;
+    }
+  }
+
+  render(): void {
+    const { session } = this;
+    const rows = session.table.all().sort((a, b) => {
+      const ca = this.classOf(a)?.order ?? 0;
+      const cb = this.classOf(b)?.order ?? 0;
+      return ca - cb || (a.instance ?? 0) - (b.instance ?? 0) || a.segmentId - b.segmentId;
+    });
+    replaceChildren(
+      this.list,
+      rows.length ? rows.map((row) => this.item(row)) : h("li", { class: "muted empty" }, "No segments yet: paint or draw one."),
+    );
+    this.renderDetails();
+  }
+
+  private item(row: SegmentRow): HTMLElement {
+    const { session } = this;
+    const cls = this.classOf(row);
+    const selected = session.activeSegment === row.segmentId;
+    const hidden = session.hiddenSegments.has(row.segmentId);
+    const locked = session.lockedSegments.has(row.segmentId);
+    const label = `${cls?.name ?? "?"}${row.instance !== null ? ` #${row.instance}` : ""}`;
+    return h(
+      "li",
+      {
+        class: `segment-item${selected ? " selected" : ""}${hidden ? " hidden" : ""}`,
+        testid: "segment-item",
+        "data-segment-id": row.segmentId,
+        "data-class": cls?.name ?? "",
+        "data-instance": row.instance ?? "",
+        "data-area": row.area,
+        onmouseenter: () => {
+          session.hoverSegment = row.segmentId;
+          session.emit("view");
+        },
+        onmouseleave: () => {
+          if (session.hoverSegment === row.segmentId) session.hoverSegment = null;
+          session.emit("view");
+        },
+      },
+      h("span", { class: "swatch", style: `background:${cls?.color ?? "#999"}` }),
+      h("button", {
+        class: "link segment-name", testid: "segment-select", title: `Segment ${row.segmentId}`,
+        onclick: () => session.select(selected ? null : row.segmentId),
+      }, label),
+      h("span", { class: "muted area", title: "area in pixels" }, row.area.toLocaleString()),
+      row.rings ? h("span", { class: "badge", title: "still an editable polygon" }, "poly") : null,
+      h("button", {
+        class: "icon", testid: "segment-visibility", title: hidden ? "Show" : "Hide", "aria-pressed": hidden,
+        onclick: () => session.toggleHidden(row.segmentId),
+      }, hidden ? "🙈" : "👁"),
+      h("button", {
+        class: "icon", testid: "segment-lock", title: locked ? "Unlock" : "Lock (protect from edits)", "aria-pressed": locked,
+        onclick: () => session.toggleLocked(row.segmentId),
+      }, locked ? "🔒" : "🔓"),
+    );
+  }
+
+  private renderDetails(): void {
+    const { session } = this;
+    const id = session.activeSegment;
+    const row = id !== null ? session.table.get(id) : undefined;
+    if (!row) {
+      replaceChildren(this.details, h("p", { class: "muted" }, "Select a segment to edit it."));
+      return;
+    }
+    const cls = this.classOf(row);
+    const canEdit = this.options.canEdit;
+    const classSelect = h(
+      "select",
+      {
+        testid: "segment-class", disabled: !canEdit,
+        onchange: (e: Event) => this.guard(() => session.setSegmentClass(row.segmentId, Number((e.target as HTMLSelectElement).value))),
+      },
+      [...session.classes.values()].map((c) => h("option", { value: c.id, selected: c.id === row.classId }, `${c.name} (${c.kind})`)),
+    );
+    const instance = cls?.kind === "thing"
+      ? h("input", {
+        type: "number", min: 1, value: row.instance ?? "", testid: "segment-instance", disabled: !canEdit,
+        onchange: (e: Event) => {
+          const value = Number((e.target as HTMLInputElement).value);
+          if (!Number.isInteger(value) || value < 1) {
+            this.options.notify("Instance numbers are whole numbers from 1", "error");
+            this.render();
+            return;
+          }
+          this.guard(() => session.setInstance(row.segmentId, value));
+        },
+      })
+      : h("span", { class: "muted" }, "stuff: one segment per class");
+    const others = session.table.all().filter((r) => r.segmentId !== row.segmentId);
+    const mergeSelect = h(
+      "select",
+      { testid: "merge-source", onchange: (e: Event) => (this.mergeSource = Number((e.target as HTMLSelectElement).value) || null) },
+      h("option", { value: "" }, "merge another segment into this…"),
+      others.map((r) => h("option", { value: r.segmentId }, `${this.classOf(r)?.name ?? "?"}${r.instance !== null ? ` #${r.instance}` : ""} (${r.area} px)`)),
+    );
+    this.mergeSource = null;
+    replaceChildren(
+      this.details,
+      h("h4", null, `Segment ${row.segmentId}`),
+      h("label", { class: "field-row" }, "Class ", classSelect),
+      h("label", { class: "field-row" }, "Instance ", instance),
+      h("div", { class: "muted" }, `Area ${row.area.toLocaleString()} px · source ${row.source}${row.score !== null ? ` · score ${row.score.toFixed(2)}` : ""}`),
+      this.attributeEditor(row, (cls?.attribute_schema ?? []) as AttributeSpec[]),
+      canEdit
+        ? h("div", { class: "button-row" },
+          mergeSelect,
+          h("button", {
+            testid: "segment-merge",
+            onclick: () => {
+              if (this.mergeSource === null) return this.options.notify("Choose the segment to merge in first", "info");
+              this.guard(() => session.mergeSegments(row.segmentId, [this.mergeSource!]));
+            },
+          }, "Merge"),
+          h("button", {
+            testid: "segment-split", title: "Split into connected parts",
+            onclick: () => this.guard(() => {
+              const parts = session.splitSegment(row.segmentId);
+              this.options.notify(parts ? `Split into ${parts} segments` : "This segment is one connected piece", "info");
+            }),
+          }, "Split"),
+          h("button", { class: "danger", testid: "segment-delete", onclick: () => this.guard(() => session.deleteSegment(row.segmentId)) }, "Delete"),
+        )
+        : null,
+    );
+  }
+
+  private attributeEditor(row: SegmentRow, schema: AttributeSpec[]): HTMLElement | null {
+    if (!schema.length) return null;
+    const { session } = this;
+    const set = (name: string, value: unknown) =>
+      this.guard(() => session.setAttributes(row.segmentId, { ...row.attributes, [name]: value }));
+    return h(
+      "fieldset",
+      { class: "attributes", testid: "segment-attributes" },
+      h("legend", null, "Attributes"),
+      schema.map((spec) => {
+        const current = row.attributes[spec.name];
+        let input: HTMLElement;
+        if (spec.type === "boolean") {
+          input = h("input", { type: "checkbox", checked: Boolean(current), onchange: (e: Event) => set(spec.name, (e.target as HTMLInputElement).checked) });
+        } else if (spec.type === "select") {
+          input = h("select", { onchange: (e: Event) => set(spec.name, (e.target as HTMLSelectElement).value) },
+            h("option", { value: "" }, "—"),
+            (spec.options ?? []).map((o) => h("option", { value: o, selected: current === o }, o)));
+        } else {
+          input = h("input", {
+            type: spec.type === "number" ? "number" : "text", value: current ?? "",
+            onchange: (e: Event) => {
+              const raw = (e.target as HTMLInputElement).value;
+              set(spec.name, spec.type === "number" ? (raw === "" ? null : Number(raw)) : raw);
+            },
+          });
+        }
+        return h("label", { class: "field-row", "data-attribute": spec.name }, `${spec.name}${spec.required ? " *" : ""} `, input);
+      }),
+    );
+  }
+}

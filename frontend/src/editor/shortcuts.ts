@@ -1,0 +1,38 @@
+// The editor's keyboard shortcuts, listed once: the help overlay (?) is generated from this table.
+import { h } from "../ui/dom";
+
+export const SHORTCUTS: ReadonlyArray<readonly [string, string]> = [
+  ["V", "Select / pan tool (click a segment to select it, drag to pan)"],
+  ["P", "Polygon tool: click vertices, click the first vertex or Enter to close; H adds a hole"],
+  ["B", "Brush: paints the selected segment, or a new one of the current class"],
+  ["E", "Eraser (with the polygon tool and a polygon segment selected: edit its vertices)"],
+  ["[ / ]", "Smaller / larger brush"],
+  ["1 … 9", "Choose the current class"],
+  ["N", "Start a new segment with the next stroke or polygon"],
+  ["Enter / Esc", "Commit / cancel the polygon being drawn"],
+  ["Delete", "Delete the selected segment (or the hovered polygon vertex)"],
+  ["H", "Hide / show the selected segment"],
+  ["O", "Fill or outline overlay"],
+  ["Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"],
+  ["Ctrl+S", "Save now (saving is automatic)"],
+  ["Wheel, + / -", "Zoom"],
+  ["Space+drag, middle drag, arrows", "Pan"],
+  ["F or 0", "Fit the image"],
+  ["?", "Show or hide this help"],
+];
+
+export function helpOverlay(): { el: HTMLElement; toggle(): void; hide(): void } {
+  const el = h("div", { class: "help-overlay", testid: "help-overlay", hidden: true, role: "dialog", "aria-label": "Keyboard shortcuts" },
+    h("div", { class: "help-card" },
+      h("h2", null, "Keyboard shortcuts"),
+      h("table", null, h("tbody", null, SHORTCUTS.map(([key, what]) => h("tr", null, h("th", null, h("kbd", null, key)), h("td", null, what))))),
+      h("p", { class: "muted" }, "Press ? or Esc to close.")));
+  el.addEventListener("click", (e) => {
+    if (e.target === el) el.hidden = true;
+  });
+  return {
+    el,
+    toggle: () => (el.hidden = !el.hidden),
+    hide: () => (el.hidden = true),
+  };
+}

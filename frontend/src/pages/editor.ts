@@ -1,0 +1,381 @@
+// The editor page: canvas (image pyramid + label map on the GPU), tools, segment panel, guidelines, autosave.
+import * as api from "../api/client";
+import { Overlay } from "../canvas/overlay";
+import { Renderer, type RGBA } from "../canvas/renderer";
+import { fitImage, panBy, screenToImage, zoomAt, type Viewport } from "../canvas/viewport";
+import { Autosaver, type SaveStatus } from "../editor/autosave";
+import { PendingStore } from "../editor/pendingStore";
+import { SegmentPanel } from "../editor/segmentPanel";
+import { EditorSession } from "../editor/session";
+import { SHORTCUTS, helpOverlay } from "../editor/shortcuts";
+import { BrushTool } from "../tools/brush";
+import { PolygonTool } from "../tools/polygon";
+import { SelectTool } from "../tools/select";
+import type { Tool, ToolContext } from "../tools/tool";
+import { h, replaceChildren } from "../ui/dom";
+import { markdownToDom } from "../ui/markdown";
+import { toast } from "../ui/toast";
+
+const SCALE_LIMITS = { min: 1 / 256, max: 64 };
+
+function hexToRgba(hex: string, alpha: number): RGBA {
+  const n = parseInt(hex.slice(1), 16);
+  return [(n >> 16) & 255, (n >> 8) & 255, n & 255, alpha];
+}
+
+export function mountEditor(el: HTMLElement, imageId: number): () => void {
+  let disposed = false;
+  let cleanup: (() => void) | null = null;
+  replaceChildren(el, h("p", { class: "muted", testid: "editor-loading" }, "Loading the label map…"));
+  EditorSession.load(imageId)
+    .then((session) => {
+      if (disposed) return;
+      cleanup = buildEditor(el, session);
+    })
+    .catch((err) => {
+      if (disposed) return;
+      replaceChildren(el, h("div", { class: "page-error", testid: "editor-error" },
+        h("h2", null, "The editor could not open this image"),
+        h("p", null, err instanceof api.ApiError ? err.message : String(err))));
+    });
+  return () => {
+    disposed = true;
+    cleanup?.();
+  };
+}
+
+function buildEditor(root: HTMLElement, session: EditorSession): () => void {
+  const { image, project } = session.data;
+  const canEdit = project.role !== null;
+  const glCanvas = h("canvas", { class: "editor-gl", testid: "editor-canvas" });
+  const overlayCanvas = h("canvas", { class: "editor-overlay", testid: "editor-overlay", tabindex: 0 });
+  const stage = h("div", { class: "editor-stage" }, glCanvas, overlayCanvas);
+  const renderer = new Renderer(glCanvas);
+  const overlay = new Overlay(overlayCanvas);
+  let viewport: Viewport = { scale: 1, x: 0, y: 0 };
+  let brushRadius = 12;
+  let fitted = false;
+
+  const store = typeof indexedDB !== "undefined" ? new PendingStore() : null;
+  const autosave = new Autosaver(session, store);
+
+  // --- view ---------------------------------------------------------------------------------------------
+  const setViewport = (v: Viewport) => {
+    viewport = v;
+    renderer.setViewport(v);
+    overlay.setViewport(v);
+  };
+  const fit = () => {
+    const { width, height } = renderer.size;
+    if (!width || !height) return;
+    setViewport(fitImage(image.width, image.height, width, height, 16));
+    fitted = true;
+  };
+  const levels = (image.pyramid_levels ?? []) as [number, number, number, number][];
+  if (image.pyramid_status === "ready" && levels.length) {
+    renderer.setImage({
+      width: image.width,
+      height: image.height,
+      tileSize: image.pyramid_tile_size,
+      levels,
+      tileUrl: (level, x, y) => api.pyramidTileUrl(image.id, level, x, y),
+      hasAlpha: image.pyramid_format === "WEBP",
+    });
+  }
+  renderer.setLabels(session.map);
+
+  let opacity = 0.55;
+  let mode: "fill" | "outline" = "fill";
+  const updatePalette = () => {
+    const colors = new Map<number, RGBA>();
+    for (const row of session.table.all()) {
+      const cls = session.classes.get(row.classId);
+      colors.set(row.segmentId, hexToRgba(cls?.color ?? "#999999", session.isVisible(row) ? 255 : 0));
+    }
+    renderer.setPalette(colors);
+    renderer.setStyle({ opacity, mode, highlight: session.hoverSegment, selected: session.activeSegment });
+  };
+
+  // --- tools --------------------------------------------------------------------------------------------
+  const ctx: ToolContext = {
+    session,
+    overlay,
+    viewport: () => viewport,
+    brushRadius: () => brushRadius,
+    redraw: () => overlay.requestDraw(),
+    notify: (message, kind = "info") => toast(message, kind),
+    panBy: (dx, dy) => setViewport(panBy(viewport, dx, dy)),
+  };
+  const polygon = new PolygonTool(ctx);
+  const tools: Record<string, Tool> = {
+    select: new SelectTool(ctx),
+    polygon,
+    brush: new BrushTool(ctx, false),
+    eraser: new BrushTool(ctx, true),
+  };
+  let tool: Tool = tools.select;
+  overlay.addPainter((o) => tool.drawOverlay?.(o));
+  const toolButtons = new Map<string, HTMLButtonElement>();
+  const hintLine = h("div", { class: "tool-hint muted", testid: "tool-hint" });
+  const setTool = (name: string) => {
+    if (!canEdit && name !== "select") return;
+    tool.deactivate?.();
+    tool = tools[name];
+    tool.activate?.();
+    overlayCanvas.style.cursor = tool.cursor;
+    for (const [key, button] of toolButtons) button.classList.toggle("active", key === name);
+    hintLine.textContent = tool.hint?.() ?? "";
+    overlay.requestDraw();
+  };
+
+  const toolbar = h("div", { class: "editor-toolbar", role: "toolbar", "aria-label": "Tools" });
+  for (const [name, label, key] of [["select", "Select / pan", "V"], ["polygon", "Polygon", "P"], ["brush", "Brush", "B"], ["eraser", "Eraser", "E"]] as const) {
+    const button = h("button", { class: "tool", testid: `tool-${name}`, title: `${label} (${key})`, onclick: () => setTool(name), disabled: !canEdit && name !== "select" }, `${label} · ${key}`);
+    toolButtons.set(name, button);
+    toolbar.append(button);
+  }
+  const sizeLabel = h("span", { testid: "brush-size-value" }, String(brushRadius));
+  const sizeInput = h("input", {
+    type: "range", min: 1, max: 200, value: brushRadius, testid: "brush-size",
+    oninput: (e: Event) => {
+      brushRadius = Number((e.target as HTMLInputElement).value);
+      sizeLabel.textContent = String(brushRadius);
+      overlay.requestDraw();
+    },
+  });
+  const setBrush = (r: number) => {
+    brushRadius = Math.max(1, Math.min(200, Math.round(r)));
+    sizeInput.value = String(brushRadius);
+    sizeLabel.textContent = String(brushRadius);
+    overlay.requestDraw();
+  };
+  const protect = h("input", {
+    type: "checkbox", testid: "protect-existing",
+    onchange: (e: Event) => (session.protectExisting = (e.target as HTMLInputElement).checked),
+  });
+  const opacityInput = h("input", {
+    type: "range", min: 0, max: 100, value: opacity * 100, testid: "overlay-opacity",
+    oninput: (e: Event) => {
+      opacity = Number((e.target as HTMLInputElement).value) / 100;
+      updatePalette();
+    },
+  });
+  const modeButton = h("button", {
+    testid: "overlay-mode",
+    onclick: () => {
+      mode = mode === "fill" ? "outline" : "fill";
+      modeButton.textContent = mode === "fill" ? "Outline" : "Fill";
+      updatePalette();
+    },
+  }, "Outline");
+  toolbar.append(
+    h("label", { class: "tool-option" }, "Brush size ", sizeInput, sizeLabel),
+    h("label", { class: "tool-option" }, protect, " Protect existing"),
+    h("label", { class: "tool-option" }, "Opacity ", opacityInput),
+    modeButton,
+    h("button", { testid: "fit", onclick: fit, title: "Fit the image (F)" }, "Fit"),
+  );
+
+  // --- header: status, undo/redo, help -----------------------------------------------------------------
+  const status = h("span", { class: "save-status", testid: "save-status", "data-state": "saved", role: "status" });
+  const undoButton = h("button", { testid: "undo", title: "Undo (Ctrl+Z)", onclick: () => session.undo() }, "Undo");
+  const redoButton = h("button", { testid: "redo", title: "Redo (Ctrl+Shift+Z)", onclick: () => session.redo() }, "Redo");
+  const help = helpOverlay();
+  const header = h("div", { class: "editor-header" },
+    h("strong", { testid: "editor-image-name" }, image.original_name),
+    h("span", { class: "muted" }, `${image.width}×${image.height} · ${project.name}`),
+    h("span", { class: "spacer" }),
+    undoButton, redoButton, status,
+    h("button", { testid: "help", title: "Keyboard shortcuts (?)", onclick: () => help.toggle() }, "?"),
+  );
+  const renderStatus = (s: SaveStatus) => {
+    status.textContent = s.message;
+    status.dataset.state = s.state;
+    if (s.merged) toast(s.merged, "info", 8000);
+  };
+  const unsubscribeStatus = autosave.onStatus(renderStatus);
+  const updateUndo = () => {
+    undoButton.disabled = !session.history.canUndo;
+    redoButton.disabled = !session.history.canRedo;
+    undoButton.title = session.history.undoLabel ? `Undo ${session.history.undoLabel} (Ctrl+Z)` : "Undo (Ctrl+Z)";
+  };
+  session.history.onChange(updateUndo);
+
+  // --- side panel: classes, segments, guidelines --------------------------------------------------------
+  const classList = h("div", { class: "class-picker", testid: "class-picker" });
+  const renderClasses = () => {
+    replaceChildren(classList, [...session.classes.values()].map((c, i) => h("button", {
+      class: `class-choice${session.currentClassId === c.id ? " active" : ""}`,
+      testid: "class-choice", "data-class-id": c.id, "data-class-name": c.name,
+      title: `${c.name} (${c.kind})${i < 9 ? ` — key ${i + 1}` : ""}`,
+      onclick: () => session.setCurrentClass(c.id),
+    }, h("span", { class: "swatch", style: `background:${c.color}` }), ` ${c.name}`, h("small", { class: "muted" }, ` ${c.kind}`))));
+  };
+  const panel = new SegmentPanel(session, { notify: ctx.notify, canEdit });
+  const guidelines = h("details", { class: "panel guidelines", testid: "guidelines" },
+    h("summary", null, "Guidelines"),
+    h("div", { class: "markdown" }, ...markdownToDom(project.guidelines || "_No guidelines yet._")));
+  const side = h("aside", { class: "editor-side" },
+    h("section", { class: "panel" }, h("h3", null, "Class"), classList), panel.el, guidelines);
+
+  replaceChildren(root, h("div", { class: "editor", testid: "editor" }, header,
+    h("div", { class: "editor-body" }, h("div", { class: "editor-left" }, toolbar, hintLine), stage, side)), help.el);
+
+  // --- events -------------------------------------------------------------------------------------------
+  const unsubscribe = session.onChange((kind) => {
+    if (kind === "pixels") renderer.requestRender();
+    if (kind === "segments" || kind === "view" || kind === "selection") updatePalette();
+    if (kind === "selection") renderClasses();
+    if (kind === "pixels" || kind === "segments") autosave.changed();
+    updateUndo();
+  });
+  const imagePoint = (e: MouseEvent) => {
+    const rect = overlayCanvas.getBoundingClientRect();
+    return screenToImage(viewport, { x: e.clientX - rect.left, y: e.clientY - rect.top });
+  };
+  let spacePan: { x: number; y: number } | null = null;
+  let spaceDown = false;
+  overlayCanvas.addEventListener("pointerdown", (e) => {
+    overlayCanvas.focus();
+    overlayCanvas.setPointerCapture(e.pointerId);
+    if (spaceDown || e.button === 1) {
+      spacePan = { x: e.clientX, y: e.clientY };
+      return;
+    }
+    tool.pointerDown?.(imagePoint(e), e);
+  });
+  overlayCanvas.addEventListener("pointermove", (e) => {
+    if (spacePan) {
+      setViewport(panBy(viewport, e.clientX - spacePan.x, e.clientY - spacePan.y));
+      spacePan = { x: e.clientX, y: e.clientY };
+      return;
+    }
+    // Coalesced events keep fast strokes smooth without drawing every sample separately.
+    const events = e.getCoalescedEvents?.() ?? [];
+    if (tool instanceof BrushTool && events.length > 1) for (const ce of events) tool.pointerMove(imagePoint(ce));
+    else tool.pointerMove?.(imagePoint(e), e);
+  });
+  const pointerEnd = (e: PointerEvent) => {
+    if (spacePan) {
+      spacePan = null;
+      return;
+    }
+    tool.pointerUp?.(imagePoint(e), e);
+  };
+  overlayCanvas.addEventListener("pointerup", pointerEnd);
+  overlayCanvas.addEventListener("pointercancel", pointerEnd);
+  overlayCanvas.addEventListener("dblclick", (e) => tool.doubleClick?.(imagePoint(e), e));
+  overlayCanvas.addEventListener("contextmenu", (e) => e.preventDefault());
+  overlayCanvas.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const rect = overlayCanvas.getBoundingClientRect();
+    const factor = Math.exp(-e.deltaY * (e.deltaMode === 1 ? 0.05 : 0.0015));
+    setViewport(zoomAt(viewport, { x: e.clientX - rect.left, y: e.clientY - rect.top }, factor, SCALE_LIMITS));
+  }, { passive: false });
+
+  const zoomCenter = (factor: number) => {
+    const { width, height } = renderer.size;
+    setViewport(zoomAt(viewport, { x: width / 2, y: height / 2 }, factor, SCALE_LIMITS));
+  };
+  const onKey = (e: KeyboardEvent) => {
+    const target = e.target as HTMLElement;
+    if (target.closest("input, select, textarea")) return;
+    if (e.key === " ") {
+      spaceDown = e.type === "keydown";
+      e.preventDefault();
+      return;
+    }
+    if (e.type !== "keydown") return;
+    const mod = e.ctrlKey || e.metaKey;
+    if (mod && e.key.toLowerCase() === "z") {
+      e.preventDefault();
+      if (e.shiftKey) session.redo();
+      else session.undo();
+      return;
+    }
+    if (mod && e.key.toLowerCase() === "y") {
+      e.preventDefault();
+      session.redo();
+      return;
+    }
+    if (mod && e.key.toLowerCase() === "s") {
+      e.preventDefault();
+      void autosave.saveNow();
+      return;
+    }
+    if (mod || e.altKey) return;
+    if (tool.key?.(e)) {
+      e.preventDefault();
+      return;
+    }
+    const classes = [...session.classes.values()];
+    switch (e.key) {
+      case "v": case "V": setTool("select"); break;
+      case "p": case "P": setTool("polygon"); break;
+      case "b": case "B": setTool("brush"); break;
+      case "e": case "E": setTool("eraser"); break;
+      case "[": setBrush(brushRadius / 1.25); break;
+      case "]": setBrush(brushRadius * 1.25); break;
+      case "n": case "N": session.select(null); toast("Next stroke or polygon starts a new segment", "info", 1500); break;
+      case "f": case "F": case "0": fit(); break;
+      case "+": case "=": zoomCenter(1.25); break;
+      case "-": case "_": zoomCenter(0.8); break;
+      case "ArrowLeft": setViewport(panBy(viewport, 60, 0)); break;
+      case "ArrowRight": setViewport(panBy(viewport, -60, 0)); break;
+      case "ArrowUp": setViewport(panBy(viewport, 0, 60)); break;
+      case "ArrowDown": setViewport(panBy(viewport, 0, -60)); break;
+      case "o": case "O": modeButton.click(); break;
+      case "h": case "H":
+        if (session.activeSegment !== null) session.toggleHidden(session.activeSegment);
+        break;
+      case "Delete": case "Backspace":
+        if (session.activeSegment !== null && canEdit) session.deleteSegment(session.activeSegment);
+        break;
+      case "Escape": session.select(null); help.hide(); break;
+      case "?": help.toggle(); break;
+      default:
+        if (/^[1-9]$/.test(e.key) && classes[Number(e.key) - 1]) session.setCurrentClass(classes[Number(e.key) - 1].id);
+        else return;
+    }
+    e.preventDefault();
+  };
+  window.addEventListener("keydown", onKey);
+  window.addEventListener("keyup", onKey);
+  const beforeUnload = (e: BeforeUnloadEvent) => {
+    if (autosave.hasUnsaved()) {
+      void autosave.persist();
+      e.preventDefault();
+    }
+  };
+  window.addEventListener("beforeunload", beforeUnload);
+  const onResize = new ResizeObserver(() => {
+    renderer.resize();
+    overlay.resize();
+    if (!fitted) fit();
+    else setViewport(viewport);
+  });
+  onResize.observe(stage);
+
+  renderClasses();
+  updatePalette();
+  updateUndo();
+  setTool(canEdit ? "brush" : "select");
+  void autosave.restorePending().then((message) => message && toast(message, "info", 6000));
+  // For tests and benchmarks: the live session and renderer (read-only use).
+  (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, shortcuts: SHORTCUTS };
+
+  return () => {
+    void autosave.persist();
+    void autosave.saveNow();
+    autosave.dispose();
+    unsubscribe();
+    unsubscribeStatus();
+    window.removeEventListener("keydown", onKey);
+    window.removeEventListener("keyup", onKey);
+    window.removeEventListener("beforeunload", beforeUnload);
+    onResize.disconnect();
+    renderer.destroy();
+    overlay.destroy();
+    help.el.remove();
+  };
+}
