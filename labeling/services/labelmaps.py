@@ -235,14 +235,20 @@ def labelmap_save(
                 next_instance[row.label_class_id] = max(next_instance.get(row.label_class_id, 0), row.instance)
         changed: dict[int, Segment] = {}
         for item in segments:
-            row = rows.get(item.segment_id) or Segment(annotation=annotation, segment_id=item.segment_id)
+            existing = rows.get(item.segment_id)
+            if existing is not None and _same_content(existing, item):
+                continue  # resent unchanged: keep its instance number and review state
+            row = existing or Segment(annotation=annotation, segment_id=item.segment_id)
+            class_changed = row.pk is None or row.label_class_id != item.class_id
             row.label_class_id = item.class_id
             row.attributes = item.attributes
             row.source = item.source
             row.score = item.score
             row.rings = item.rings
             if classes[item.class_id].kind == ClassKind.THING:
-                if item.instance is None:
+                if item.instance is None and not class_changed and row.instance is not None:
+                    pass  # an existing thing keeps its number unless the client sets one
+                elif item.instance is None:
                     # Thing segments always carry an instance number: the next free one of their class.
                     next_instance[item.class_id] = next_instance.get(item.class_id, 0) + 1
                     row.instance = next_instance[item.class_id]
@@ -354,6 +360,17 @@ def _update_segments(rows: list[Segment]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def _same_content(row: Segment, item: SegmentInput) -> bool:
+    return (
+        row.label_class_id == item.class_id
+        and (item.instance is None or row.instance == item.instance)
+        and row.attributes == item.attributes
+        and row.source == item.source
+        and row.score == item.score
+        and row.rings == item.rings
+    )
 
 
 def _segment_snapshot(row: Segment) -> dict[str, Any]:

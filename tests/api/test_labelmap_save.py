@@ -252,3 +252,19 @@ def test_updating_rows_keeps_every_field(world, annotation, annotator_client):
     assert row == {"segment_id": 1, "class_id": world.thing.pk, "instance": 9, "attributes": {"color": "red"},
                    "source": "sam", "score": 0.5, "review_state": "pending", "rings": rings, "area": 100,
                    "bbox": [5, 5, 10, 10]}
+
+
+def test_resending_a_thing_without_instance_keeps_its_number(world, annotation, annotator_client):
+    label_map = np.zeros((480, 640), dtype=np.uint32)
+    label_map[5:15, 5:15] = 1
+    body = {"base_version": 0, "tiles": tiles_payload(label_map),
+            "segments": [{"segment_id": 1, "class_id": world.thing.pk}]}
+    assert save(annotator_client, annotation, body).json()["segments"][0]["instance"] == 1
+    for version in (1, 2, 3):
+        label_map[20 + version, 5:15] = 1
+        body = {"base_version": version, "tiles": tiles_payload(label_map),
+                "segments": [{"segment_id": 1, "class_id": world.thing.pk}]}
+        assert save(annotator_client, annotation, body).status_code == 200
+    row = Segment.objects.get(annotation=annotation, segment_id=1)
+    assert row.instance == 1
+    assert row.area == 100 + 3 * 10

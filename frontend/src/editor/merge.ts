@@ -67,7 +67,8 @@ function planRemap(input: MergeInput): Map<number, number> {
     const stuffTarget = input.classKind(row.class_id) === "stuff" ? serverStuff.get(row.class_id) : undefined;
     if (stuffTarget !== undefined && stuffTarget !== id) {
       remap.set(id, stuffTarget);
-    } else if (input.serverRows.has(id) && !sameRow(input.serverRows.get(id), row)) {
+    } else if (input.serverRows.has(id)) {
+      // The other editor created a segment with the same id: equal rows are still two different segments.
       remap.set(id, nextId++);
     }
   }

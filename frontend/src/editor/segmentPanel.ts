@@ -81,28 +81,28 @@ export class SegmentPanel {
         "data-area": row.area,
         onmouseenter: () => {
           session.hoverSegment = row.segmentId;
-          session.emit("view");
+          session.emit("hover");
         },
         onmouseleave: () => {
           if (session.hoverSegment === row.segmentId) session.hoverSegment = null;
-          session.emit("view");
+          session.emit("hover");
         },
       },
       h("span", { class: "swatch", style: `background:${cls?.color ?? "#999"}` }),
       h("button", {
         class: "link segment-name", testid: "segment-select", title: `Segment ${row.segmentId}`,
-        onclick: () => session.select(selected ? null : row.segmentId),
+        onclick: () => session.select(row.segmentId),
       }, label),
       h("span", { class: "muted area", title: "area in pixels" }, row.area.toLocaleString()),
       row.rings ? h("span", { class: "badge", title: "still an editable polygon" }, "poly") : null,
       h("button", {
         class: "icon", testid: "segment-visibility", title: hidden ? "Show" : "Hide", "aria-pressed": hidden,
         onclick: () => session.toggleHidden(row.segmentId),
-      }, hidden ? "🙈" : "👁"),
+      }, hidden ? "show" : "hide"),
       h("button", {
         class: "icon", testid: "segment-lock", title: locked ? "Unlock" : "Lock (protect from edits)", "aria-pressed": locked,
         onclick: () => session.toggleLocked(row.segmentId),
-      }, locked ? "🔒" : "🔓"),
+      }, locked ? "unlock" : "lock"),
     );
   }
 

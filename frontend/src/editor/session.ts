@@ -8,7 +8,8 @@ import { brushStroke, rasterizeRings, type RegionMask, type Ring } from "../core
 import { SegmentRuleError, SegmentTable, type SaveRow, type SegmentChange, type SegmentRow } from "../core/segments";
 import { decodeTile } from "../core/tileCodec";
 
-export type ChangeKind = "pixels" | "segments" | "selection" | "view" | "saved";
+/** What changed: "hover" only moves the highlight (cheap; panels must not re-render on it). */
+export type ChangeKind = "pixels" | "segments" | "selection" | "view" | "hover" | "saved";
 
 export interface LoadedAnnotation {
   image: api.Image;

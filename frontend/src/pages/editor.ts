@@ -224,7 +224,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
   // --- events -------------------------------------------------------------------------------------------
   const unsubscribe = session.onChange((kind) => {
     if (kind === "pixels") renderer.requestRender();
-    if (kind === "segments" || kind === "view" || kind === "selection") updatePalette();
+    if (kind === "segments" || kind === "view" || kind === "selection" || kind === "hover") updatePalette();
     if (kind === "selection") renderClasses();
     if (kind === "pixels" || kind === "segments") autosave.changed();
     updateUndo();

@@ -22,6 +22,8 @@ export class PolygonTool implements Tool {
   private pointer: Point | null = null;
   private hover: { ring: number; index: number } | null = null;
   private dragging: { ring: number; index: number } | null = null;
+  /** After H: the next click starts a hole ring instead of editing the closed rings. */
+  private holeMode = false;
 
   constructor(private readonly ctx: ToolContext) {}
 
@@ -92,7 +94,7 @@ export class PolygonTool implements Tool {
       return;
     }
     if (event.button !== 0) return;
-    if (this.drawing.length === 0) {
+    if (this.drawing.length === 0 && !this.holeMode) {
       const vertex = this.vertexAt(p);
       if (vertex) {
         this.dragging = vertex;
@@ -107,7 +109,7 @@ export class PolygonTool implements Tool {
           return;
         }
       }
-      if (this.rings.length > 0) {
+      if (this.rings.length > 0 && !this.holeMode) {
         this.ctx.notify("Press H to draw a hole, Enter to finish, Escape to cancel.", "info");
         return;
       }
@@ -167,6 +169,7 @@ export class PolygonTool implements Tool {
       case "h":
       case "H":
         if (this.rings.length && this.drawing.length === 0) {
+          this.holeMode = true;
           this.ctx.notify("Drawing a hole: click its vertices, then click the first one.", "info");
           return true;
         }
@@ -197,6 +200,7 @@ export class PolygonTool implements Tool {
   private closeRing(): void {
     this.rings.push(this.drawing);
     this.drawing = [];
+    this.holeMode = false;
     this.ctx.redraw();
   }
 
@@ -214,6 +218,7 @@ export class PolygonTool implements Tool {
   }
 
   cancel(): void {
+    this.holeMode = false;
     this.rings = [];
     this.drawing = [];
     this.editingSegment = null;

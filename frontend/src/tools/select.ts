@@ -30,7 +30,7 @@ export class SelectTool implements Tool {
     const hover = id && session.table.has(id) ? id : null;
     if (hover !== session.hoverSegment) {
       session.hoverSegment = hover;
-      session.emit("view");
+      session.emit("hover");
     }
   }
 

@@ -79,3 +79,17 @@ describe("mergeLabelMaps", () => {
     expect(result.rows.size).toBe(0);
   });
 });
+
+describe("mergeLabelMaps identity", () => {
+  it("treats an identical-looking new row with the same id as a different segment", () => {
+    const result = mergeLabelMaps(input({
+      localTiles: new Map([["0,0", { base: undefined, local: new Uint32Array([1, 0, 0, 0]) }]]),
+      serverTiles: new Map([["0,0", new Uint32Array([0, 0, 0, 1])]]),
+      localRows: new Map([[1, row(1, 1, 1)]]),
+      serverRows: new Map([[1, row(1, 1, 1)]]),
+      localChanged: new Set([1]),
+    }));
+    expect([...result.tiles.get("0,0")!]).toEqual([2, 0, 0, 1]);
+    expect(result.rows.get(2)!.instance).toBe(2);
+  });
+});
