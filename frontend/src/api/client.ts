@@ -108,7 +108,8 @@ export const login = (username: string, password: string) =>
 export const logout = () => json<void>("POST", "/api/auth/logout/");
 
 // --- projects, classes, members
-export const listProjects = (page = 1) => json<Page<Project>>("GET", `/api/projects/${query({ page })}`);
+export const listProjects = (page = 1, pageSize?: number) =>
+  json<Page<Project>>("GET", `/api/projects/${query({ page, page_size: pageSize })}`);
 export const getProject = (id: number) => json<Project>("GET", `/api/projects/${id}/`);
 export const createProject = (data: ProjectInputRequest) => json<Project>("POST", "/api/projects/", data);
 export const updateProject = (id: number, data: Partial<ProjectInputRequest>) =>
@@ -139,6 +140,8 @@ export interface ImageFilters {
 export const listImages = (projectId: number, filters: ImageFilters = {}) =>
   json<Page<Image>>("GET", `/api/projects/${projectId}/images/${query({ ...filters })}`);
 export const getImage = (id: number) => json<Image>("GET", `/api/images/${id}/`);
+export const updateImage = (id: number, data: { split: "" | "train" | "val" | "test" }) =>
+  json<Image>("PATCH", `/api/images/${id}/`, data);
 export const thumbnailUrl = (id: number) => `/api/images/${id}/thumbnail/`;
 export const pyramidTileUrl = (id: number, level: number, x: number, y: number) =>
   `/api/images/${id}/tiles/${level}/${x}/${y}/`;
@@ -192,3 +195,4 @@ export const listRevisions = (id: number) => json<Page<Revision>>("GET", `/api/a
 // --- jobs
 export const getJob = (id: number) => json<Job>("GET", `/api/jobs/${id}/`);
 export const listJobs = (projectId: number) => json<Page<Job>>("GET", `/api/projects/${projectId}/jobs/`);
+export const cancelJob = (id: number) => json<Job>("POST", `/api/jobs/${id}/cancel/`);

@@ -1,10 +1,12 @@
-// The label overlay: visible label tiles live in one R32UI 2D-array texture (one layer per tile, LRU reuse of
-// layers), so the shader can read a neighbouring tile's pixels for outlines with the same fetch. Tiles are
-// uploaded when first seen or when their revision changes (only the dirty rect when `invalidate` gave one),
-// within a per-frame time budget; zoomed out, coarser point-sampled label levels keep the tile count small.
+// The label overlay: visible label tiles live in one RG32UI 2D-array texture (one layer per tile, LRU reuse of
+// layers), each texel (segment id, edge flags; see labelTexels.ts). Tiles are uploaded when first seen or when
+// their revision changes (only the dirty rect, grown by 1 px for the flags, when `invalidate` gave one),
+// within a per-frame time budget; an upload also patches the facing border column/row of resident neighbours,
+// whose edge flags depend on it. Zoomed out, coarser point-sampled label levels keep the tile count small.
 import type { Program } from "./glUtil";
 import type { FrameContext } from "./imageLayer";
-import { buildPaletteTable, type PaletteTable, type RGBA } from "./palette";
+import { packLabelTexels, sampleLabelLevel, tileOutside } from "./labelTexels";
+import { buildPaletteTexels, paletteTextureSize, SegmentIndex, type PaletteFallback, type RGBA } from "./palette";
 import {
   labelLevel,
   labelLevelCount,
@@ -34,11 +36,14 @@ export interface LabelStyle {
   selectedColor?: [number, number, number];
 }
 
-/** Colour for ids missing from the palette: "id-hash" (default) derives one from the id; [0,0,0,0] hides them. */
-export type PaletteFallback = RGBA | "id-hash";
 
 export interface LabelLayerOptions {
   maxLayers: number;
+}
+
+export interface LabelPrograms {
+  fill: Program;
+  outline: Program;
 }
 
 interface Resident {
@@ -68,15 +73,17 @@ export class LabelLayer {
   private freeLayers: number[] = [];
   /** Level-0 tiles invalidated by the caller: the union of dirty rects, or null for the whole tile. */
   private readonly dirty = new Map<string, Rect | null>();
-  private table: PaletteTable = buildPaletteTable(new Map());
-  private tableTexture: WebGLTexture | null = null;
-  private tableStale = true;
+  private segments = new SegmentIndex();
+  private colors: ReadonlyMap<number, RGBA> = new Map();
   private fallback: PaletteFallback = "id-hash";
+  private paletteTexture: WebGLTexture | null = null;
+  /** SegmentIndex.version the palette texture was built for; -1 = rebuild. */
+  private paletteVersion = -1;
   style: LabelStyle = { opacity: 0.5, mode: "fill", highlight: null, selected: null };
 
   constructor(
     private gl: WebGL2RenderingContext,
-    private program: Program,
+    private programs: LabelPrograms,
     private readonly options: LabelLayerOptions,
   ) {}
 
@@ -84,6 +91,8 @@ export class LabelLayer {
     this.dropTiles();
     this.dirty.clear();
     this.source = source;
+    this.segments = new SegmentIndex();
+    this.paletteVersion = -1;
     this.levelCount = source ? labelLevelCount(source.width, source.height, source.tileSize) : 1;
   }
 
@@ -92,13 +101,9 @@ export class LabelLayer {
   }
 
   setPalette(colors: ReadonlyMap<number, RGBA>, fallback: PaletteFallback = "id-hash"): void {
-    this.table = buildPaletteTable(colors);
+    this.colors = colors;
     this.fallback = fallback;
-    this.tableStale = true;
-  }
-
-  get paletteTable(): PaletteTable {
-    return this.table;
+    this.paletteVersion = -1;
   }
 
   /** Pixels of level-0 tile (tx, ty) changed; `rect` (tile-local) limits the re-upload to that area. */
@@ -148,12 +153,13 @@ export class LabelLayer {
       }
       if (res) toDraw.push([x, y, res]);
     }
-    if (this.tableStale) this.uploadTable();
+    if (this.paletteVersion !== this.segments.version) this.uploadPalette();
     if (!toDraw.length || !this.texture) return stats;
 
-    gl.useProgram(this.program.program);
-    const u = this.program.uniforms;
-    this.setCommonUniforms(frame, geo.step);
+    const program = this.style.mode === "outline" ? this.programs.outline : this.programs.fill;
+    gl.useProgram(program.program);
+    const u = program.uniforms;
+    this.setCommonUniforms(u, frame, geo.step);
     const v = frame.viewport;
     for (const [x, y, res] of toDraw) {
       const x0 = x * extent;
@@ -164,42 +170,24 @@ export class LabelLayer {
       gl.uniform2f(u.uTexSize, (x1 - x0) / geo.step, (y1 - y0) / geo.step);
       gl.uniform2i(u.uSize, res.width, res.height);
       gl.uniform1i(u.uLayer, res.layer);
-      gl.uniform4i(
-        u.uNeighbours,
-        this.neighbourLayer(level, x - 1, y, geo.cols, geo.rows),
-        this.neighbourLayer(level, x + 1, y, geo.cols, geo.rows),
-        this.neighbourLayer(level, x, y - 1, geo.cols, geo.rows),
-        this.neighbourLayer(level, x, y + 1, geo.cols, geo.rows),
-      );
       gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
       stats.drawn++;
     }
     return stats;
   }
 
-  private setCommonUniforms(frame: FrameContext, step: number): void {
+  private setCommonUniforms(u: Program["uniforms"], frame: FrameContext, step: number): void {
     const gl = this.gl;
-    const u = this.program.uniforms;
-    const t = this.table;
     const s = this.style;
     gl.enable(gl.BLEND);
     gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
     gl.activeTexture(gl.TEXTURE1);
     gl.bindTexture(gl.TEXTURE_2D_ARRAY, this.texture);
     gl.activeTexture(gl.TEXTURE2);
-    gl.bindTexture(gl.TEXTURE_2D, this.tableTexture);
+    gl.bindTexture(gl.TEXTURE_2D, this.paletteTexture);
     gl.uniform1i(u.uLabels, 1);
-    gl.uniform1i(u.uTable, 2);
+    gl.uniform1i(u.uPalette, 2);
     gl.uniform2f(u.uCanvas, frame.cssWidth, frame.cssHeight);
-    gl.uniform1i(u.uLast, this.source!.tileSize - 1);
-    gl.uniform1ui(u.uHashShift, 32 - t.bits);
-    gl.uniform1ui(u.uSlotMask, t.capacity - 1);
-    gl.uniform1ui(u.uRowShift, Math.log2(t.width));
-    gl.uniform1ui(u.uColMask, t.width - 1);
-    gl.uniform1i(u.uFallbackHash, this.fallback === "id-hash" ? 1 : 0);
-    const fb = this.fallback === "id-hash" ? [0, 0, 0, 0] : this.fallback;
-    gl.uniform4f(u.uFallback, fb[0] / 255, fb[1] / 255, fb[2] / 255, fb[3] / 255);
-    gl.uniform1i(u.uOutline, s.mode === "outline" ? 1 : 0);
     gl.uniform1f(u.uOpacity, Math.min(1, Math.max(0, s.opacity)));
     const texelCss = frame.viewport.scale * step;
     gl.uniform1f(u.uEdge, (s.outlineWidth ?? 1) / texelCss);
@@ -207,15 +195,6 @@ export class LabelLayer {
     gl.uniform1ui(u.uSelected, (s.selected ?? 0) >>> 0);
     const sc = s.selectedColor ?? [255, 214, 0];
     gl.uniform3f(u.uSelectedColor, sc[0] / 255, sc[1] / 255, sc[2] / 255);
-  }
-
-  /** Layer of a neighbouring tile for the shader: -1 = outside the map or all zeros, -2 = unknown yet. */
-  private neighbourLayer(level: number, x: number, y: number, cols: number, rows: number): number {
-    if (x < 0 || y < 0 || x >= cols || y >= rows) return -1;
-    const key = keyOf(level, x, y);
-    const res = this.resident.peek(key);
-    if (res) return res.layer;
-    return this.empty.has(key) ? -1 : -2;
   }
 
   private upload(
@@ -228,19 +207,20 @@ export class LabelLayer {
     dirty: Rect | null | undefined,
     inFrame: Set<string>,
   ): Resident | undefined {
-    const gl = this.gl;
     const src = this.source!;
     this.dirty.delete(key);
     const data = labelTileData(src, level, x, y);
     if (!data) {
       if (res) this.release(key, res);
       this.empty.set(key, revision);
+      this.patchNeighbours(level, x, y, { x: 0, y: 0, width: src.tileSize, height: src.tileSize });
       return undefined;
     }
     this.empty.delete(key);
     const { width, height } = labelTileSize(src, level, x, y);
     if (data.length !== width * height) throw new Error(`label tile ${key} has ${data.length} ids, expected ${width}×${height}`);
-    const partial = res && dirty ? clipRect(dirty, width, height) : null;
+    // A pixel's flags depend on its neighbours, so a dirty rect grows by 1 px.
+    const region = res && dirty ? clipRect(growRect(dirty, 1), width, height) : { x: 0, y: 0, width, height };
     if (!res) {
       const layer = this.allocLayer(inFrame);
       if (layer < 0) return undefined;
@@ -248,20 +228,41 @@ export class LabelLayer {
       this.resident.set(key, res);
     }
     res.revision = revision;
-    gl.bindTexture(gl.TEXTURE_2D_ARRAY, this.texture);
-    if (partial) {
-      if (partial.width > 0 && partial.height > 0) {
-        gl.pixelStorei(gl.UNPACK_ROW_LENGTH, width);
-        gl.texSubImage3D(
-          gl.TEXTURE_2D_ARRAY, 0, partial.x, partial.y, res.layer, partial.width, partial.height, 1,
-          gl.RED_INTEGER, gl.UNSIGNED_INT, data, partial.y * width + partial.x,
-        );
-        gl.pixelStorei(gl.UNPACK_ROW_LENGTH, 0);
-      }
-    } else {
-      gl.texSubImage3D(gl.TEXTURE_2D_ARRAY, 0, 0, 0, res.layer, width, height, 1, gl.RED_INTEGER, gl.UNSIGNED_INT, data);
-    }
+    this.writeTexels(res.layer, region, packLabelTexels(width, height, region, data, tileOutside(src, level, x, y), this.indexOf));
+    this.patchNeighbours(level, x, y, region);
     return res;
+  }
+
+  /** Rewrite the border texels of resident neighbours facing `region` of tile (x, y): their flags changed. */
+  private patchNeighbours(level: number, x: number, y: number, region: Rect): void {
+    const src = this.source!;
+    const last = src.tileSize - 1;
+    const { width, height } = labelTileSize(src, level, x, y);
+    if (region.x === 0) this.patchStrip(level, x - 1, y, { x: last, y: region.y, width: 1, height: region.height });
+    if (region.x + region.width >= width) this.patchStrip(level, x + 1, y, { x: 0, y: region.y, width: 1, height: region.height });
+    if (region.y === 0) this.patchStrip(level, x, y - 1, { x: region.x, y: last, width: region.width, height: 1 });
+    if (region.y + region.height >= height) this.patchStrip(level, x, y + 1, { x: region.x, y: 0, width: region.width, height: 1 });
+  }
+
+  private patchStrip(level: number, x: number, y: number, strip: Rect): void {
+    const res = this.resident.peek(keyOf(level, x, y));
+    if (!res) return;
+    const region = clipRect(strip, res.width, res.height);
+    if (region.width <= 0 || region.height <= 0) return;
+    const src = this.source!;
+    const ts = src.tileSize;
+    const inside = (lx: number, ly: number) => sampleLabelLevel(src, level, x * ts + lx, y * ts + ly);
+    this.writeTexels(res.layer, region, packLabelTexels(res.width, res.height, region, inside, tileOutside(src, level, x, y), this.indexOf));
+  }
+
+  private writeTexels(layer: number, region: Rect, texels: Uint32Array): void {
+    if (region.width <= 0 || region.height <= 0) return;
+    const gl = this.gl;
+    gl.bindTexture(gl.TEXTURE_2D_ARRAY, this.texture);
+    gl.texSubImage3D(
+      gl.TEXTURE_2D_ARRAY, 0, region.x, region.y, layer, region.width, region.height, 1,
+      gl.RG_INTEGER, gl.UNSIGNED_INT, texels,
+    );
   }
 
   private allocLayer(inFrame: Set<string>): number {
@@ -288,21 +289,24 @@ export class LabelLayer {
     gl.bindTexture(gl.TEXTURE_2D_ARRAY, texture);
     gl.texParameteri(gl.TEXTURE_2D_ARRAY, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
     gl.texParameteri(gl.TEXTURE_2D_ARRAY, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
-    gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.R32UI, ts, ts, capacity);
+    gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RG32UI, ts, ts, capacity);
     this.texture = texture;
     this.capacity = capacity;
     this.freeLayers = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
   }
 
-  private uploadTable(): void {
+  private readonly indexOf = (id: number): number => this.segments.indexOf(id);
+
+  private uploadPalette(): void {
     const gl = this.gl;
-    const t = this.table;
-    if (!this.tableTexture) this.tableTexture = gl.createTexture();
-    gl.bindTexture(gl.TEXTURE_2D, this.tableTexture);
+    const { width, height } = paletteTextureSize(this.segments.size);
+    const texels = buildPaletteTexels(this.segments, this.colors, this.fallback);
+    if (!this.paletteTexture) this.paletteTexture = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, this.paletteTexture);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RG32UI, t.width, t.height, 0, gl.RG_INTEGER, gl.UNSIGNED_INT, t.data);
-    this.tableStale = false;
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, width, height, 0, gl.RGBA, gl.UNSIGNED_BYTE, texels);
+    this.paletteVersion = this.segments.version;
   }
 
   /** Forget every uploaded tile and free the array texture (it is re-created at the right size on next draw). */
@@ -317,20 +321,20 @@ export class LabelLayer {
 
   loseContext(): void {
     this.texture = null;
-    this.tableTexture = null;
+    this.paletteTexture = null;
     this.dropTiles();
   }
 
-  restoreContext(gl: WebGL2RenderingContext, program: Program): void {
+  restoreContext(gl: WebGL2RenderingContext, programs: LabelPrograms): void {
     this.gl = gl;
-    this.program = program;
-    this.tableStale = true;
+    this.programs = programs;
+    this.paletteVersion = -1;
   }
 
   destroy(): void {
     this.dropTiles();
-    if (this.tableTexture && !this.gl.isContextLost()) this.gl.deleteTexture(this.tableTexture);
-    this.tableTexture = null;
+    if (this.paletteTexture && !this.gl.isContextLost()) this.gl.deleteTexture(this.paletteTexture);
+    this.paletteTexture = null;
     this.source = null;
   }
 }
@@ -339,6 +343,10 @@ function unionRect(a: Rect, b: Rect): Rect {
   const x = Math.min(a.x, b.x);
   const y = Math.min(a.y, b.y);
   return { x, y, width: Math.max(a.x + a.width, b.x + b.width) - x, height: Math.max(a.y + a.height, b.y + b.height) - y };
+}
+
+function growRect(r: Rect, by: number): Rect {
+  return { x: r.x - by, y: r.y - by, width: r.width + 2 * by, height: r.height + 2 * by };
 }
 
 function clipRect(r: Rect, width: number, height: number): Rect {

@@ -9,15 +9,15 @@
 // Every setter schedules a render on the next animation frame; renderNow() draws synchronously.
 import { createProgram, type Program } from "./glUtil";
 import { ImageLayer, type FetchTile, type FrameContext } from "./imageLayer";
-import { LabelLayer, type LabelStyle, type PaletteFallback } from "./labelLayer";
-import type { RGBA } from "./palette";
-import { IMAGE_FS, LABEL_FS, QUAD_VS } from "./shaders";
+import { LabelLayer, type LabelPrograms, type LabelStyle } from "./labelLayer";
+import type { PaletteFallback, RGBA } from "./palette";
+import { IMAGE_FS, labelFragmentShader, QUAD_VS } from "./shaders";
 import { labelAt, type ImagePyramid, type LabelSource } from "./tiles";
 import { screenToImage, visibleImageRect, type Rect, type Viewport } from "./viewport";
 
 export type { FetchTile } from "./imageLayer";
-export type { LabelStyle, PaletteFallback } from "./labelLayer";
-export type { RGBA } from "./palette";
+export type { LabelStyle } from "./labelLayer";
+export type { PaletteFallback, RGBA } from "./palette";
 export type { ImagePyramid, LabelSource } from "./tiles";
 
 export interface RendererOptions {
@@ -27,7 +27,7 @@ export interface RendererOptions {
   maxImageTextures?: number;
   /** Image tile requests in flight at once. Default 6. */
   maxConcurrentLoads?: number;
-  /** Label tiles resident on the GPU at most (1 MB each at 512 px). Default 128. */
+  /** Label tiles resident on the GPU at most (2 MB each at 512 px: id + edge flags). Default 128. */
   maxLabelLayers?: number;
   /** Label uploads per frame stop after this many ms (at least one is done); the rest follow next frames. Default 8. */
   uploadBudgetMs?: number;
@@ -59,9 +59,8 @@ type Listener<T> = (event: T) => void;
 
 const IMAGE_UNIFORMS = ["uRect", "uCanvas", "uTexSize", "uImage"];
 const LABEL_UNIFORMS = [
-  "uRect", "uCanvas", "uTexSize", "uLabels", "uTable", "uLayer", "uNeighbours", "uSize", "uLast", "uHashShift",
-  "uSlotMask", "uRowShift", "uColMask", "uFallbackHash", "uFallback", "uOutline", "uOpacity", "uEdge",
-  "uHighlight", "uSelected", "uSelectedColor",
+  "uRect", "uCanvas", "uTexSize", "uLabels", "uPalette", "uLayer", "uSize", "uOpacity", "uEdge", "uHighlight",
+  "uSelected", "uSelectedColor",
 ];
 
 // The one place the canvas layer touches the network; the editor may pass an `src/api` loader instead.
@@ -75,7 +74,7 @@ export class Renderer {
   readonly canvas: HTMLCanvasElement;
   private gl: WebGL2RenderingContext;
   private imageProgram!: Program;
-  private labelProgram!: Program;
+  private labelPrograms!: LabelPrograms;
   private vao: WebGLVertexArrayObject | null = null;
   private quad: WebGLBuffer | null = null;
   private readonly image: ImageLayer;
@@ -125,7 +124,7 @@ export class Renderer {
       onTileLoaded: () => this.requestRender(),
       onTileError: (tile, error) => this.emit("tileerror", { ...tile, error }),
     });
-    this.labels = new LabelLayer(gl, this.labelProgram, {
+    this.labels = new LabelLayer(gl, this.labelPrograms, {
       maxLayers: this.options.maxLabelLayers,
     });
     canvas.addEventListener("webglcontextlost", this.onContextLost);
@@ -158,7 +157,8 @@ export class Renderer {
   /**
    * Colours per segment id, [r, g, b, a] 0-255; a = 0 hides a segment. Ids not in the map are drawn with
    * `fallback`: "id-hash" (default, a stable colour derived from the id, so new segments never go invisible)
-   * or a fixed RGBA ([0, 0, 0, 0] hides them). Cost: a table rebuild, O(segments).
+   * or a fixed RGBA ([0, 0, 0, 0] hides them). Cost: rebuilding a 4-byte-per-id palette texture; no tile
+   * is re-uploaded.
    */
   setPalette(colors: ReadonlyMap<number, RGBA>, fallback: PaletteFallback = "id-hash"): void {
     this.labels.setPalette(colors, fallback);
@@ -313,7 +313,10 @@ export class Renderer {
   private initGl(): void {
     const gl = this.gl;
     this.imageProgram = createProgram(gl, QUAD_VS, IMAGE_FS, IMAGE_UNIFORMS);
-    this.labelProgram = createProgram(gl, QUAD_VS, LABEL_FS, LABEL_UNIFORMS);
+    this.labelPrograms = {
+      fill: createProgram(gl, QUAD_VS, labelFragmentShader("fill"), LABEL_UNIFORMS),
+      outline: createProgram(gl, QUAD_VS, labelFragmentShader("outline"), LABEL_UNIFORMS),
+    };
     this.vao = gl.createVertexArray();
     gl.bindVertexArray(this.vao);
     this.quad = gl.createBuffer();
@@ -340,7 +343,7 @@ export class Renderer {
     this.lost = false;
     this.initGl();
     this.image.restoreContext(this.gl, this.imageProgram);
-    this.labels.restoreContext(this.gl, this.labelProgram);
+    this.labels.restoreContext(this.gl, this.labelPrograms);
     this.emit("contextrestored", undefined);
     this.requestRender();
   };
@@ -358,7 +361,8 @@ export class Renderer {
     const gl = this.gl;
     if (!gl.isContextLost()) {
       gl.deleteProgram(this.imageProgram.program);
-      gl.deleteProgram(this.labelProgram.program);
+      gl.deleteProgram(this.labelPrograms.fill.program);
+      gl.deleteProgram(this.labelPrograms.outline.program);
       gl.deleteBuffer(this.quad);
       gl.deleteVertexArray(this.vao);
     }

@@ -1,6 +1,6 @@
 // GLSL ES 3.00 sources. Every draw is one tile quad: the vertex shader places a unit quad at `uRect` (CSS
 // pixels, computed on the CPU in double precision so large images stay exact at high zoom).
-import { HASH_MULTIPLIER, MAX_PROBE } from "./palette";
+import { PALETTE_WIDTH } from "./palette";
 
 export const QUAD_VS = `#version 300 es
 in vec2 aUnit;
@@ -24,98 +24,60 @@ void main() {
   outColor = texture(uImage, vTex);
 }`;
 
-const hex = (n: number) => "0x" + n.toString(16).toUpperCase() + "u";
-
 /*
- * Label fragment shader. Per pixel, fill mode: 1 texelFetch of the id; id 0 is discarded; then the palette
- * lookup: a multiply and shift for the home slot and usually 1 (average ~1.5 at load 1/2) RG32UI texelFetch.
- * Outline mode adds 4 neighbour fetches and skips the lookup for interior pixels (discarded). In fill mode the
- * neighbours are only fetched for the highlighted and selected segments (a branch that is coherent in practice).
- *
- * Neighbours across a tile border come from the neighbouring tile's layer of the same array texture
- * (uNeighbours: left, right, up, down layer; -1 = outside the map or an all-zero tile, read as id 0;
- * -2 = not resident yet, read as "same id" so no false outline flashes while it uploads).
+ * Label fragment shader, compiled once per mode (fill / outline). Each label texel is
+ * [id, edge flags | palette index << 4], computed on the CPU at upload (see labelTexels.ts), because in
+ * SwiftShader every texture fetch and instruction is paid per pixel whatever the branches (`discard` skips
+ * nothing). Per pixel: 1 RG32UI texelFetch of the texel, 1 RGBA8 texelFetch of the colour, a few ALU ops.
  */
-export const LABEL_FS = `#version 300 es
+export function labelFragmentShader(mode: "fill" | "outline"): string {
+  return `#version 300 es
+#define OUTLINE ${mode === "outline" ? 1 : 0}
 precision highp float;
 precision highp int;
-precision highp usampler2D;
 precision highp usampler2DArray;
 
-uniform usampler2DArray uLabels;
-uniform usampler2D uTable;
+uniform usampler2DArray uLabels; // RG32UI: id, edge flags (1 left, 2 right, 4 up, 8 down differ) | index << 4
+uniform sampler2D uPalette;      // RGBA8, straight alpha, ${PALETTE_WIDTH} texels wide, texel = palette index
 uniform int uLayer;
-uniform ivec4 uNeighbours;
-uniform ivec2 uSize;          // cropped tile size in texels
-uniform int uLast;            // tileSize - 1: the far column/row of a left/up neighbour
-uniform uint uHashShift;      // 32 - log2(capacity)
-uniform uint uSlotMask;       // capacity - 1
-uniform uint uRowShift;       // log2(table width)
-uniform uint uColMask;        // table width - 1
-uniform int uFallbackHash;    // 1: ids missing from the palette get a colour from their hash; 0: uFallback
-uniform vec4 uFallback;
-uniform int uOutline;         // 0 fill, 1 outline
+uniform ivec2 uSize;             // cropped tile size in texels
 uniform float uOpacity;
-uniform float uEdge;          // outline width in texels
-uniform uint uHighlight;      // 0 = none
-uniform uint uSelected;       // 0 = none
+uniform float uEdge;             // outline width in texels
+uniform uint uHighlight;         // 0 = none
+uniform uint uSelected;          // 0 = none
 uniform vec3 uSelectedColor;
 
 in vec2 vTex;
 out vec4 outColor;
 
-uint neighbour(ivec2 q, bool inside, int layer, uint self) {
-  ivec3 c = inside ? ivec3(q, uLayer) : ivec3(q, max(layer, 0));
-  uint v = texelFetch(uLabels, c, 0).r;
-  if (!inside && layer < 0) v = layer == -1 ? 0u : self;
-  return v;
-}
-
-vec4 paletteColor(uint id) {
-  uint slot = (id * ${hex(HASH_MULTIPLIER)}) >> uHashShift;
-  for (int i = 0; i < ${MAX_PROBE}; i++) {
-    uvec2 e = texelFetch(uTable, ivec2(int(slot & uColMask), int(slot >> uRowShift)), 0).rg;
-    if (e.r == id) return vec4(uvec4(e.g, e.g >> 8, e.g >> 16, e.g >> 24) & 255u) / 255.0;
-    if (e.r == 0u) break;
-    slot = (slot + 1u) & uSlotMask;
-  }
-  if (uFallbackHash == 0) return uFallback;
-  uint h = id * ${hex(HASH_MULTIPLIER)};
-  h ^= h >> 16;
-  h *= 0x85EBCA6Bu;
-  h ^= h >> 13;
-  vec3 rgb = (64.0 + vec3(uvec3(h, h >> 8, h >> 16) & 255u) * (191.0 / 255.0)) / 255.0;
-  return vec4(rgb, 1.0);
-}
-
 void main() {
-  ivec2 p = clamp(ivec2(vTex), ivec2(0), uSize - 1);
-  uint id = texelFetch(uLabels, ivec3(p, uLayer), 0).r;
-  if (id == 0u) discard;
+  ivec2 p = min(ivec2(vTex), uSize - 1);
+  uvec2 texel = texelFetch(uLabels, ivec3(p, uLayer), 0).rg;
+  uint id = texel.r;
+  uint index = texel.g >> 4;
+  vec4 c = texelFetch(uPalette, ivec2(index & ${PALETTE_WIDTH - 1}u, index >> ${Math.log2(PALETTE_WIDTH)}), 0);
+  // Zoomed in, a texel spans many screen pixels: only its part within uEdge texels of a differing neighbour
+  // is edge, so outlines stay about uEdge screen pixels wide at every zoom.
+  vec2 f = vTex - vec2(p);
+  uint flags = texel.g;
+  bool edge = ((flags & 1u) != 0u && f.x < uEdge) || ((flags & 2u) != 0u && 1.0 - f.x < uEdge)
+      || ((flags & 4u) != 0u && f.y < uEdge) || ((flags & 8u) != 0u && 1.0 - f.y < uEdge);
   bool special = id == uHighlight || id == uSelected;
-  bool edge = false;
-  if (uOutline == 1 || special) {
-    vec2 f = vTex - vec2(p);
-    uint l = neighbour(ivec2(p.x > 0 ? p.x - 1 : uLast, p.y), p.x > 0, uNeighbours.x, id);
-    uint r = neighbour(ivec2(p.x < uSize.x - 1 ? p.x + 1 : 0, p.y), p.x < uSize.x - 1, uNeighbours.y, id);
-    uint u = neighbour(ivec2(p.x, p.y > 0 ? p.y - 1 : uLast), p.y > 0, uNeighbours.z, id);
-    uint d = neighbour(ivec2(p.x, p.y < uSize.y - 1 ? p.y + 1 : 0), p.y < uSize.y - 1, uNeighbours.w, id);
-    // At high zoom a texel spans many screen pixels: only its part within uEdge texels of a differing
-    // neighbour is edge, so outlines stay about uEdge screen pixels wide at every zoom.
-    edge = (l != id && f.x < uEdge) || (r != id && 1.0 - f.x < uEdge)
-        || (u != id && f.y < uEdge) || (d != id && 1.0 - f.y < uEdge);
-    if (uOutline == 1 && !edge && !special) discard;
-  }
-  vec4 c = paletteColor(id);
-  if (c.a == 0.0) discard;
+#if OUTLINE
+  if (!(edge || special)) discard;
+#endif
+  if (id == 0u || c.a == 0.0) discard;                // unlabeled or hidden
   float a = c.a * uOpacity;
   vec3 rgb = c.rgb;
   if (id == uHighlight) {
     rgb = mix(rgb, vec3(1.0), 0.35);
     a = max(a, min(1.0, uOpacity + 0.25));
   }
-  if (uOutline == 1) a = edge ? min(1.0, 2.0 * a) : a * 0.35; // outlines stronger; highlighted interior faint
+#if OUTLINE
+  a = edge ? min(1.0, 2.0 * a) : a * 0.35;           // outlines stronger; highlighted/selected interior faint
+#endif
   if (edge && id == uSelected) { rgb = uSelectedColor; a = 1.0; }
   else if (edge && id == uHighlight) { rgb = vec3(1.0); a = 1.0; }
   outColor = vec4(rgb * a, a);                        // premultiplied: blend ONE, ONE_MINUS_SRC_ALPHA
 }`;
+}

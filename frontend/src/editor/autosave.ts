@@ -236,6 +236,9 @@ export class Autosaver {
       if (session.table.has(id)) session.table.update(id, fields);
       else session.table.add({ segmentId: id, ...fields });
     }
+    if (session.activeSegment !== null) {
+      session.activeSegment = merged.remapped.get(session.activeSegment) ?? session.activeSegment;
+    }
     // Undo steps refer to the pre-merge pixels; replaying them could erase the other editor's work.
     session.history.clear();
     session.table.setStats(session.map.segmentStats());
