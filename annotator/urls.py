@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from annotator.app_shell import app_shell
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from annotator.app_shell import app_shell
 
 urlpatterns = [
     path("", app_shell, name="app"),

@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from PIL import Image as PILImage
 
-from labeling.models import Annotation, Image, LabelMapTile, Segment
 from labeling.masks.tiles import assemble_map, decode_tile, tile_shape
+from labeling.models import Annotation, Image, LabelMapTile, Segment
 from tests.e2e.conftest import shot
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -186,9 +186,10 @@ def test_new_user_labels_an_image_and_finds_it_after_reload(live_server, new_pag
 
 
 def test_offline_edit_survives_a_reload(live_server, new_page, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
     from labeling.services.images import images_upload
     from labeling.services.projects import label_class_create, project_create
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     user = get_user_model().objects.create_user("offline", password=PASSWORD)
     project = project_create(user=user, name="Offline", kind="instance")
@@ -226,9 +227,10 @@ def test_offline_edit_survives_a_reload(live_server, new_page, tmp_path):
 
 
 def test_two_editors_conflict_is_merged_without_losing_a_stroke(live_server, new_page, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
     from labeling.services.images import images_upload
     from labeling.services.projects import label_class_create, project_create
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     user = get_user_model().objects.create_user("twotabs", password=PASSWORD)
     project = project_create(user=user, name="Two tabs", kind="instance")

@@ -221,8 +221,11 @@ export class Renderer {
 
   private applySize(cssW: number, cssH: number, dpr: number, deviceW: number, deviceH: number): void {
     if (cssW <= 0 || cssH <= 0) return; // hidden: keep the last size
-    const width = deviceW || Math.round(cssW * dpr);
-    const height = deviceH || Math.round(cssH * dpr);
+    // The device-pixel box is exact where supported, but emulated devicePixelRatio (e.g. headless Chromium)
+    // reports CSS pixels there: only trust it when it agrees with css × dpr.
+    const near = (device: number, css: number) => (device && Math.abs(device - css * dpr) <= 1 ? device : Math.round(css * dpr));
+    const width = near(deviceW, cssW);
+    const height = near(deviceH, cssH);
     this.cssWidth = cssW;
     this.cssHeight = cssH;
     this.dpr = dpr;

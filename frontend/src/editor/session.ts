@@ -143,6 +143,11 @@ export class EditorSession {
     this.emit("view");
   }
 
+  toggleClassHidden(classId: number): void {
+    if (!this.hiddenClasses.delete(classId)) this.hiddenClasses.add(classId);
+    this.emit("view");
+  }
+
   toggleLocked(segmentId: number): void {
     if (!this.lockedSegments.delete(segmentId)) this.lockedSegments.add(segmentId);
     this.emit("view");

@@ -204,12 +204,21 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
   // --- side panel: classes, segments, guidelines --------------------------------------------------------
   const classList = h("div", { class: "class-picker", testid: "class-picker" });
   const renderClasses = () => {
-    replaceChildren(classList, [...session.classes.values()].map((c, i) => h("button", {
-      class: `class-choice${session.currentClassId === c.id ? " active" : ""}`,
-      testid: "class-choice", "data-class-id": c.id, "data-class-name": c.name,
-      title: `${c.name} (${c.kind})${i < 9 ? ` — key ${i + 1}` : ""}`,
-      onclick: () => session.setCurrentClass(c.id),
-    }, h("span", { class: "swatch", style: `background:${c.color}` }), ` ${c.name}`, h("small", { class: "muted" }, ` ${c.kind}`))));
+    replaceChildren(classList, [...session.classes.values()].map((c, i) => {
+      const hidden = session.hiddenClasses.has(c.id);
+      return h("span", { class: `class-chip${hidden ? " hidden" : ""}` },
+        h("button", {
+          class: `class-choice${session.currentClassId === c.id ? " active" : ""}`,
+          testid: "class-choice", "data-class-id": c.id, "data-class-name": c.name,
+          title: `${c.name} (${c.kind})${i < 9 ? ` — key ${i + 1}` : ""}`,
+          onclick: () => session.setCurrentClass(c.id),
+        }, h("span", { class: "swatch", style: `background:${c.color}` }), ` ${c.name}`, h("small", { class: "muted" }, ` ${c.kind}`)),
+        h("button", {
+          class: "class-visibility", testid: "class-visibility", "aria-pressed": hidden,
+          title: hidden ? `Show all ${c.name} segments` : `Hide all ${c.name} segments`,
+          onclick: () => session.toggleClassHidden(c.id),
+        }, hidden ? "show" : "hide"));
+    }));
   };
   const panel = new SegmentPanel(session, { notify: ctx.notify, canEdit });
   const guidelines = h("details", { class: "panel guidelines", testid: "guidelines" },
@@ -225,7 +234,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
   const unsubscribe = session.onChange((kind) => {
     if (kind === "pixels") renderer.requestRender();
     if (kind === "segments" || kind === "view" || kind === "selection" || kind === "hover") updatePalette();
-    if (kind === "selection") renderClasses();
+    if (kind === "selection" || kind === "view") renderClasses();
     if (kind === "pixels" || kind === "segments") autosave.changed();
     updateUndo();
   });
