@@ -405,6 +405,19 @@ async function bench(scenario: Scenario, frames = 120, waitForGpu = true) {
   return { scenario, waitForGpu, ...percentiles(cpu), uploadsPerFrame: percentiles(uploads).mean };
 }
 
+/** Pan through requestAnimationFrame as a user would; returns the intervals between displayed frames. */
+async function rafPan(frames = 120) {
+  const intervals: number[] = [];
+  let last = performance.now();
+  for (let i = 0; i < frames; i++) {
+    setView(panBy(view, 40 * Math.cos(i / 10), 25 * Math.sin(i / 7)));
+    const now = await new Promise<number>((r) => requestAnimationFrame(r));
+    if (i > 0) intervals.push(now - last);
+    last = now;
+  }
+  return { scenario: "raf-pan", ...percentiles(intervals) };
+}
+
 function loseContext(restoreAfterMs = 200) {
   const ext = (glCanvas.getContext("webgl2") as WebGL2RenderingContext).getExtension("WEBGL_lose_context");
   ext?.loseContext();
@@ -412,5 +425,5 @@ function loseContext(restoreAfterMs = 200) {
 }
 
 Object.assign(window, {
-  demo: { renderer, overlay, labels, palette, SPECIAL, setView, get view() { return view; }, idle, bench, loseContext, fitImage, zoomAt, panBy },
+  demo: { renderer, overlay, labels, palette, SPECIAL, setView, get view() { return view; }, idle, bench, rafPan, loseContext, fitImage, zoomAt, panBy },
 });

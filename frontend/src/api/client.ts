@@ -146,6 +146,13 @@ export const thumbnailUrl = (id: number) => `/api/images/${id}/thumbnail/`;
 export const pyramidTileUrl = (id: number, level: number, x: number, y: number) =>
   `/api/images/${id}/tiles/${level}/${x}/${y}/`;
 
+/** Load one display-pyramid tile (the renderer decodes it off the main thread with createImageBitmap). */
+export async function fetchImageTile(url: string, signal: AbortSignal): Promise<Blob> {
+  const response = await fetch(url, { credentials: "same-origin", signal });
+  if (!response.ok) throw new ApiError(response.status, "tile_error", `tile ${url}: HTTP ${response.status}`);
+  return response.blob();
+}
+
 /** Upload files (images and ZIPs) with progress: fetch cannot report upload progress, XMLHttpRequest can. */
 export function uploadImages(
   projectId: number,

@@ -1,5 +1,5 @@
-// The label overlay: visible label tiles live in one RG32UI 2D-array texture (one layer per tile, LRU reuse of
-// layers), each texel (segment id, edge flags; see labelTexels.ts). Tiles are uploaded when first seen or when
+// The label overlay: visible label tiles live in one R32UI 2D-array texture (one layer per tile, LRU reuse of
+// layers), each texel a palette index and edge flags (see labelTexels.ts). Tiles are uploaded when first seen or when
 // their revision changes (only the dirty rect, grown by 1 px for the flags, when `invalidate` gave one),
 // within a per-frame time budget; an upload also patches the facing border column/row of resident neighbours,
 // whose edge flags depend on it. Zoomed out, coarser point-sampled label levels keep the tile count small.
@@ -36,7 +36,6 @@ export interface LabelStyle {
   selectedColor?: [number, number, number];
 }
 
-
 export interface LabelLayerOptions {
   maxLayers: number;
 }
@@ -61,6 +60,7 @@ export interface LabelDrawStats {
 }
 
 const keyOf = (level: number, x: number, y: number) => `${level}/${x}/${y}`;
+const NO_INDEX = 0xffffffff;
 
 export class LabelLayer {
   private source: LabelSource | null = null;
@@ -191,8 +191,10 @@ export class LabelLayer {
     gl.uniform1f(u.uOpacity, Math.min(1, Math.max(0, s.opacity)));
     const texelCss = frame.viewport.scale * step;
     gl.uniform1f(u.uEdge, (s.outlineWidth ?? 1) / texelCss);
-    gl.uniform1ui(u.uHighlight, (s.highlight ?? 0) >>> 0);
-    gl.uniform1ui(u.uSelected, (s.selected ?? 0) >>> 0);
+    // The shader compares palette indices; NO_INDEX matches no texel.
+    const indexOf = (id: number | null) => (id ? (this.segments.find(id >>> 0) ?? NO_INDEX) : NO_INDEX);
+    gl.uniform1ui(u.uHighlight, indexOf(s.highlight));
+    gl.uniform1ui(u.uSelected, indexOf(s.selected));
     const sc = s.selectedColor ?? [255, 214, 0];
     gl.uniform3f(u.uSelectedColor, sc[0] / 255, sc[1] / 255, sc[2] / 255);
   }
@@ -261,7 +263,7 @@ export class LabelLayer {
     gl.bindTexture(gl.TEXTURE_2D_ARRAY, this.texture);
     gl.texSubImage3D(
       gl.TEXTURE_2D_ARRAY, 0, region.x, region.y, layer, region.width, region.height, 1,
-      gl.RG_INTEGER, gl.UNSIGNED_INT, texels,
+      gl.RED_INTEGER, gl.UNSIGNED_INT, texels,
     );
   }
 
@@ -289,7 +291,7 @@ export class LabelLayer {
     gl.bindTexture(gl.TEXTURE_2D_ARRAY, texture);
     gl.texParameteri(gl.TEXTURE_2D_ARRAY, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
     gl.texParameteri(gl.TEXTURE_2D_ARRAY, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
-    gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RG32UI, ts, ts, capacity);
+    gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.R32UI, ts, ts, capacity);
     this.texture = texture;
     this.capacity = capacity;
     this.freeLayers = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);

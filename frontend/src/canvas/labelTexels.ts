@@ -1,8 +1,8 @@
-// What the label shader reads per texel: [segment id, edge flags | dense segment index << 4]. The flags say
-// which 4-neighbours carry a different id. Both are computed on the CPU when a tile is uploaded, so outlines
-// cost the shader no neighbour fetches (in SwiftShader every texture fetch is paid by every pixel) and are
-// exact across tile borders: neighbours outside the tile are read from the label source, ids outside the map
-// count as 0. Pure: no DOM, no WebGL.
+// What the label shader reads per texel, one uint32: dense segment index << 4 | edge flags (see palette.ts
+// for the index). The flags say which 4-neighbours carry a different id. Both are computed on the CPU when a
+// tile is uploaded, so outlines cost the shader no neighbour fetches (in SwiftShader every texture fetch is paid
+// by every pixel) and are exact across tile borders: neighbours outside the tile are read from the label
+// source, ids outside the map count as 0. Pure: no DOM, no WebGL.
 import type { LabelSource } from "./tiles";
 import type { Rect } from "./viewport";
 
@@ -31,7 +31,7 @@ export function sampleLabelLevel(src: LabelSource, level: number, gx: number, gy
 }
 
 /**
- * Interleaved texels (row-major, 2 uint32 each) for `region` of a width × height tile whose ids are `data`
+ * Texels (row-major) for `region` of a width × height tile whose ids are `data`
  * (or, for small strips, read through `inside(x, y)`); `outside(x, y)` gives the id at tile-local coordinates
  * just outside the tile (x = -1 or width, y = -1 or height); `indexOf` gives an id's dense palette index.
  */
@@ -43,7 +43,7 @@ export function packLabelTexels(
   outside: (x: number, y: number) => number,
   indexOf: (id: number) => number,
 ): Uint32Array {
-  const out = new Uint32Array(region.width * region.height * 2);
+  const out = new Uint32Array(region.width * region.height);
   const x0 = region.x;
   const x1 = region.x + region.width;
   let o = 0;
@@ -59,8 +59,7 @@ export function packLabelTexels(
           lastId = id;
           lastIndex = indexOf(id) << 4;
         }
-        out[o++] = id;
-        out[o++] = (lastIndex | flagsOf(id, at(x - 1, y), at(x + 1, y), at(x, y - 1), at(x, y + 1))) >>> 0;
+        out[o++] = lastIndex | flagsOf(id, at(x - 1, y), at(x + 1, y), at(x, y - 1), at(x, y + 1));
       }
     }
     return out;
@@ -78,8 +77,7 @@ export function packLabelTexels(
       const r = x < width - 1 ? data[i + 1] : outside(width, y);
       const u = y > 0 ? data[i - width] : outside(x, -1);
       const d = y < height - 1 ? data[i + width] : outside(x, height);
-      out[o++] = id;
-      out[o++] = (lastIndex | (l !== id ? EDGE_LEFT : 0) | (r !== id ? EDGE_RIGHT : 0) | (u !== id ? EDGE_UP : 0) | (d !== id ? EDGE_DOWN : 0)) >>> 0;
+      out[o++] = lastIndex | (l !== id ? EDGE_LEFT : 0) | (r !== id ? EDGE_RIGHT : 0) | (u !== id ? EDGE_UP : 0) | (d !== id ? EDGE_DOWN : 0);
     }
   }
   return out;

@@ -1,7 +1,8 @@
 // Segment id → colour, the GPU side. Ids are arbitrary uint32 values, so each id the renderer meets while
-// uploading label tiles gets a small dense index (SegmentIndex), stored in the label texel next to the id; the
-// shader then reads the colour from an RGBA8 palette texture at that index: one fetch, no hashing or probing
-// per pixel (in SwiftShader an open-addressing hash table with linear probing made the label pass ~40% slower).
+// uploading label tiles gets a small dense index (SegmentIndex), and the label texel stores that index instead
+// of the id; the shader reads the colour from an RGBA8 palette texture at the index: one fetch, no hashing or
+// probing per pixel (in SwiftShader an open-addressing hash table with linear probing made the label pass
+// ~40% slower), and highlight/selection compare indices.
 // Changing colours only rebuilds the palette texture (one texel per id seen); tiles are not re-uploaded.
 // Pure: no DOM, no WebGL.
 
@@ -37,6 +38,11 @@ export class SegmentIndex {
       this.version++;
     }
     return i;
+  }
+
+  /** The id's index, or undefined if it was never indexed (then no uploaded texel carries it). */
+  find(id: number): number | undefined {
+    return this.index.get(id);
   }
 
   idAt(i: number): number {

@@ -27,7 +27,7 @@ export interface RendererOptions {
   maxImageTextures?: number;
   /** Image tile requests in flight at once. Default 6. */
   maxConcurrentLoads?: number;
-  /** Label tiles resident on the GPU at most (2 MB each at 512 px: id + edge flags). Default 128. */
+  /** Label tiles resident on the GPU at most (1 MB each at 512 px). Default 128. */
   maxLabelLayers?: number;
   /** Label uploads per frame stop after this many ms (at least one is done); the rest follow next frames. Default 8. */
   uploadBudgetMs?: number;

@@ -38,6 +38,11 @@ export class EditorSession {
   readonly hiddenClasses = new Set<number>();
   readonly lockedSegments = new Set<number>();
   hoverSegment: number | null = null;
+  /**
+   * Image-space box of the pixels the last "pixels" event changed, when it is known to be all of them (brush
+   * dabs); null means "anything may have changed". The renderer then re-uploads just that part of a tile.
+   */
+  lastPaintBox: { x: number; y: number; width: number; height: number } | null = null;
 
   private readonly listeners = new Set<(kind: ChangeKind) => void>();
   private stroke: { recorder: ChangeRecorder; target: number; rows: SegmentChange[]; last: [number, number] | null;
@@ -200,7 +205,9 @@ export class EditorSession {
     stroke.last = [x, y];
     const protect = stroke.erase ? this.protectFor(0) : this.protectFor(stroke.target);
     this.map.paint(mask, stroke.target, { protect, recorder: stroke.recorder });
+    this.lastPaintBox = { x: mask.x0, y: mask.y0, width: mask.width, height: mask.height };
     this.emit("pixels");
+    this.lastPaintBox = null;
   }
 
   endStroke(): void {

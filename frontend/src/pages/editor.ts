@@ -50,7 +50,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
   const glCanvas = h("canvas", { class: "editor-gl", testid: "editor-canvas" });
   const overlayCanvas = h("canvas", { class: "editor-overlay", testid: "editor-overlay", tabindex: 0 });
   const stage = h("div", { class: "editor-stage" }, glCanvas, overlayCanvas);
-  const renderer = new Renderer(glCanvas);
+  const renderer = new Renderer(glCanvas, { fetchTile: api.fetchImageTile });
   const overlay = new Overlay(overlayCanvas);
   let viewport: Viewport = { scale: 1, x: 0, y: 0 };
   let brushRadius = 12;
@@ -231,8 +231,33 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     h("div", { class: "editor-body" }, h("div", { class: "editor-left" }, toolbar, hintLine), stage, side)), help.el);
 
   // --- events -------------------------------------------------------------------------------------------
+  /** A brush dab re-uploads only the touched rect of each tile (a whole 512² tile costs ~15 ms of CPU). */
+  const invalidatePixels = () => {
+    const painted = session.lastPaintBox;
+    if (!painted || !painted.width || !painted.height) {
+      renderer.requestRender();
+      return;
+    }
+    // One pixel more on every side: the outline flags of the neighbours of changed pixels change too.
+    const box = { x: painted.x - 1, y: painted.y - 1, width: painted.width + 2, height: painted.height + 2 };
+    const ts = session.map.tileSize;
+    for (let ty = Math.floor(box.y / ts); ty <= Math.floor((box.y + box.height - 1) / ts); ty++) {
+      for (let tx = Math.floor(box.x / ts); tx <= Math.floor((box.x + box.width - 1) / ts); tx++) {
+        if (tx < 0 || ty < 0 || tx >= session.map.cols || ty >= session.map.rows) continue;
+        const x0 = Math.max(box.x, tx * ts) - tx * ts;
+        const y0 = Math.max(box.y, ty * ts) - ty * ts;
+        const [rows, cols] = session.map.tileShape(tx, ty);
+        const x1 = Math.min(box.x + box.width - tx * ts, cols);
+        const y1 = Math.min(box.y + box.height - ty * ts, rows);
+        if (x1 <= x0 || y1 <= y0) continue;
+        renderer.invalidate(tx, ty, { x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
+      }
+    }
+  };
+
+
   const unsubscribe = session.onChange((kind) => {
-    if (kind === "pixels") renderer.requestRender();
+    if (kind === "pixels") invalidatePixels();
     if (kind === "segments" || kind === "view" || kind === "selection" || kind === "hover") updatePalette();
     if (kind === "selection" || kind === "view") renderClasses();
     if (kind === "pixels" || kind === "segments") autosave.changed();

@@ -1,4 +1,5 @@
-// A LabelSource over a whole in-memory map, for tests: tiles that are all zeros come back undefined.
+// A LabelSource over a whole in-memory map, for tests: tiles that are all zeros come back undefined, and
+// coordinates outside the grid throw (as core/labelMap does), so the canvas code must never ask for them.
 import type { LabelSource } from "../../src/canvas/tiles";
 
 export function mapSource(width: number, height: number, tileSize: number, ids: Uint32Array): LabelSource & { revisions: Map<string, number> } {
@@ -11,7 +12,7 @@ export function mapSource(width: number, height: number, tileSize: number, ids: 
     tile(tx, ty) {
       const w = Math.min(tileSize, width - tx * tileSize);
       const h = Math.min(tileSize, height - ty * tileSize);
-      if (w <= 0 || h <= 0 || tx < 0 || ty < 0) return undefined;
+      if (w <= 0 || h <= 0 || tx < 0 || ty < 0) throw new RangeError(`tile ${tx},${ty} outside the grid`);
       const out = new Uint32Array(w * h);
       let any = false;
       for (let y = 0; y < h; y++) {
@@ -24,6 +25,7 @@ export function mapSource(width: number, height: number, tileSize: number, ids: 
       return any ? out : undefined;
     },
     tileRevision(tx, ty) {
+      if (tx < 0 || ty < 0 || tx * tileSize >= width || ty * tileSize >= height) throw new RangeError(`tile ${tx},${ty} outside the grid`);
       return revisions.get(`${tx},${ty}`) ?? 0;
     },
   };

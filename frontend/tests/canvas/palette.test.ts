@@ -20,6 +20,9 @@ describe("SegmentIndex", () => {
     expect(s.size).toBe(3);
     expect(s.idAt(1)).toBe(0xffffffff);
     expect(s.idAt(2)).toBe(7);
+    expect(s.find(7)).toBe(2);
+    expect(s.find(8)).toBeUndefined();
+    expect(s.size).toBe(3);
   });
 
   it("bumps its version only for new ids", () => {
