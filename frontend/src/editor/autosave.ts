@@ -32,6 +32,9 @@ export class Autosaver {
   private readonly listeners = new Set<(status: SaveStatus) => void>();
   status: SaveStatus = { state: "saved", message: "All changes saved" };
   private readonly onOnline = () => this.schedule(0);
+  // IndexedDB writes run one after another, each reading the editor's state when it runs, so a slow
+  // "persist" can never land after the "remove" of a save that covered it.
+  private storeQueue: Promise<void> = Promise.resolve();
   private disposed = false;
 
   constructor(
@@ -106,7 +109,7 @@ export class Autosaver {
     if (!tiles.length && !rows.rows.length && !rows.deletedIds.length) {
       this.firstChangeAt = 0;
       this.setStatus({ state: "saved", message: "All changes saved" });
-      await this.store?.remove(session.annotationId);
+      await this.persist();
       return;
     }
     this.setStatus({ state: "saving", message: "Saving…" });
@@ -141,7 +144,7 @@ export class Autosaver {
         this.again = true;
       } else {
         this.setStatus({ state: "saved", message: "All changes saved" });
-        await this.store?.remove(session.annotationId);
+        await this.persist();
       }
     } catch (err) {
       await this.handleFailure(err);
@@ -248,8 +251,14 @@ export class Autosaver {
     return `Someone else saved this image meanwhile: their changes and yours were merged (${merged.changedTiles.size} tile(s) re-sent${remapped}). Undo history was reset.`;
   }
 
-  /** Mirror unsaved edits to IndexedDB. */
-  async persist(): Promise<void> {
+  /** Mirror unsaved edits to IndexedDB (or forget them when everything is saved). */
+  persist(): Promise<void> {
+    const run = this.storeQueue.then(() => this.writePending());
+    this.storeQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writePending(): Promise<void> {
     if (!this.store) return;
     const { session } = this;
     const dirty = session.map.dirtyTiles();
@@ -287,6 +296,11 @@ export class Autosaver {
     const { session } = this;
     const entry = await this.store.get(session.annotationId);
     if (!entry) return null;
+    if (alreadyOnServer(entry, session)) {
+      // The save went through but the page closed before this copy was dropped: nothing to replay.
+      await this.persist();
+      return null;
+    }
     const localTiles = new Map<string, { base: Uint32Array | undefined; local: Uint32Array | undefined }>();
     for (const t of entry.tiles) localTiles.set(t.key, { base: t.base ?? undefined, local: t.local ?? undefined });
     const serverTiles = new Map<string, Uint32Array | undefined>();
@@ -329,10 +343,35 @@ export class Autosaver {
     session.emit("pixels");
     session.emit("segments");
     if (!this.hasUnsaved()) {
-      await this.store.remove(session.annotationId);
+      await this.persist();
       return null;
     }
     this.changed();
     return `Restored ${merged.changedTiles.size} tile(s) and ${merged.changedRows.size} segment(s) of unsaved edits from this device.`;
   }
+}
+
+/** True when every pixel and row of a pending entry already equals the server's state. */
+export function alreadyOnServer(entry: PendingEdits, session: EditorSession): boolean {
+  for (const t of entry.tiles) {
+    const [tx, ty] = t.key.split(",").map(Number);
+    const server = session.map.tile(tx, ty);
+    const local = t.local;
+    const length = session.map.tileShape(tx, ty).reduce((a, b) => a * b);
+    for (let i = 0; i < length; i++) {
+      if ((local ? local[i] : 0) !== (server ? server[i] : 0)) return false;
+    }
+  }
+  const serverRows = new Map(session.table.toSaveRows(session.table.all()).map((r) => [r.segment_id, r]));
+  const rows = new Map(entry.rows.map((r) => [r.segment_id, r]));
+  for (const id of entry.changed) {
+    const mine = rows.get(id);
+    const theirs = serverRows.get(id);
+    if (!mine || !theirs) return false;
+    if (mine.class_id !== theirs.class_id || JSON.stringify(mine.attributes) !== JSON.stringify(theirs.attributes) ||
+      JSON.stringify(mine.rings) !== JSON.stringify(theirs.rings) || (mine.instance !== null && mine.instance !== theirs.instance)) {
+      return false;
+    }
+  }
+  return entry.deleted.every((id) => !serverRows.has(id));
 }
