@@ -354,6 +354,7 @@ PAN_ZOOM_JS = """async ({ frames, waitForGpu, maxScale, fitScale }) => {
       const tri = u < 0.5 ? 2 * u : 2 - 2 * u;
       scale = fitScale * Math.pow(maxScale / fitScale, tri);
     }
+    r.interacting(); // as the editor's wheel/drag/keyboard handlers do before every view change
     r.setViewport({ scale, x: W / 2 - cx * scale, y: H / 2 - cy * scale });
     acc.take();
     const s = r.renderNow({ waitForGpu });

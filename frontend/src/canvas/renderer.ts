@@ -35,6 +35,14 @@ export interface RendererOptions {
   fetchTile?: FetchTile;
   /** Resize the drawing buffer automatically when the canvas' CSS box or devicePixelRatio changes. Default true. */
   observeResize?: boolean;
+  /**
+   * Drawing-buffer scale while the user pans, zooms or paints, on software WebGL only (SwiftShader, llvmpipe):
+   * there every frame costs CPU time per pixel, so moving frames render at this fraction of the resolution and
+   * the full-resolution frame follows `interactionIdleMs` after the last interaction. Default 0.5; 1 disables.
+   */
+  interactiveScale?: number;
+  /** Default 200 ms. */
+  interactionIdleMs?: number;
 }
 
 export interface FrameStats {
@@ -72,6 +80,8 @@ const defaultFetchTile: FetchTile = async (url, signal) => {
 
 export class Renderer {
   readonly canvas: HTMLCanvasElement;
+  private readonly interactiveScale: number;
+  private readonly interactionIdleMs: number;
   private gl: WebGL2RenderingContext;
   private imageProgram!: Program;
   private labelPrograms!: LabelPrograms;
@@ -85,6 +95,11 @@ export class Renderer {
   private cssHeight = 1;
   private dpr = 1;
   private raf = 0;
+  // Reduced-resolution rendering while interacting on a software rasteriser (see RendererOptions).
+  private readonly softwareGl: boolean;
+  private renderScale = 1;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastSize = { cssW: 0, cssH: 0, dpr: 1, deviceW: 0, deviceH: 0 };
   private lost = false;
   private destroyed = false;
   private observer: ResizeObserver | null = null;
@@ -104,6 +119,8 @@ export class Renderer {
       maxLabelLayers: options.maxLabelLayers ?? 128,
       uploadBudgetMs: options.uploadBudgetMs ?? 8,
       observeResize: options.observeResize ?? true,
+      interactiveScale: options.interactiveScale ?? 0.5,
+      interactionIdleMs: options.interactionIdleMs ?? 200,
     };
     const gl = canvas.getContext("webgl2", {
       alpha: false,
@@ -116,6 +133,9 @@ export class Renderer {
     });
     if (!gl) throw new Error("WebGL2 is not available");
     this.gl = gl;
+    this.softwareGl = isSoftwareRenderer(gl);
+    this.interactiveScale = this.options.interactiveScale;
+    this.interactionIdleMs = this.options.interactionIdleMs;
     this.initGl();
     this.image = new ImageLayer(gl, this.imageProgram, {
       maxTextures: this.options.maxImageTextures,
@@ -219,16 +239,42 @@ export class Renderer {
     );
   }
 
+  /** True when frames are drawn by a CPU rasteriser (headless Chromium's SwiftShader, Mesa's llvmpipe). */
+  get isSoftwareRendered(): boolean {
+    return this.softwareGl;
+  }
+
+  /**
+   * The user is panning, zooming or painting. On software WebGL the next frames render at `interactiveScale`
+   * resolution, and a full-resolution frame follows once interaction has paused; elsewhere this does nothing.
+   */
+  interacting(): void {
+    if (!this.softwareGl || this.interactiveScale >= 1 || this.destroyed) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.setRenderScale(1), this.interactionIdleMs);
+    this.setRenderScale(this.interactiveScale);
+  }
+
+  private setRenderScale(scale: number): void {
+    if (this.renderScale === scale) return;
+    this.renderScale = scale;
+    const { cssW, cssH, dpr, deviceW, deviceH } = this.lastSize;
+    this.applySize(cssW, cssH, dpr, deviceW, deviceH);
+  }
+
   private applySize(cssW: number, cssH: number, dpr: number, deviceW: number, deviceH: number): void {
     if (cssW <= 0 || cssH <= 0) return; // hidden: keep the last size
+    this.lastSize = { cssW, cssH, dpr, deviceW, deviceH };
     // The device-pixel box is exact where supported, but emulated devicePixelRatio (e.g. headless Chromium)
     // reports CSS pixels there: only trust it when it agrees with css × dpr.
     const near = (device: number, css: number) => (device && Math.abs(device - css * dpr) <= 1 ? device : Math.round(css * dpr));
-    const width = near(deviceW, cssW);
-    const height = near(deviceH, cssH);
+    const scale = this.renderScale;
+    const width = Math.max(1, Math.round(near(deviceW, cssW) * scale));
+    const height = Math.max(1, Math.round(near(deviceH, cssH) * scale));
     this.cssWidth = cssW;
     this.cssHeight = cssH;
-    this.dpr = dpr;
+    // The layers size outlines and pick pyramid levels from device pixels per CSS pixel: the scaled buffer's.
+    this.dpr = dpr * scale;
     if (this.canvas.width !== width || this.canvas.height !== height) {
       this.canvas.width = width;
       this.canvas.height = height;
@@ -354,6 +400,7 @@ export class Renderer {
   /** Stop rendering and loading, and free the GPU resources. The canvas can be reused for a new Renderer. */
   destroy(): void {
     if (this.destroyed) return;
+    clearTimeout(this.idleTimer);
     if (this.raf) cancelAnimationFrame(this.raf);
     this.raf = 0;
     this.observer?.disconnect();
@@ -372,4 +419,11 @@ export class Renderer {
     this.destroyed = true;
     for (const set of Object.values(this.listeners)) set.clear();
   }
+}
+
+/** Whether WebGL runs on a CPU rasteriser; the unmasked renderer string names it where the browser tells. */
+function isSoftwareRenderer(gl: WebGL2RenderingContext): boolean {
+  const info = gl.getExtension("WEBGL_debug_renderer_info");
+  const name = String(info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+  return /swiftshader|llvmpipe|softpipe|software/i.test(name);
 }

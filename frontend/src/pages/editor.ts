@@ -60,7 +60,8 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
   const autosave = new Autosaver(session, store);
 
   // --- view ---------------------------------------------------------------------------------------------
-  const setViewport = (v: Viewport) => {
+  const setViewport = (v: Viewport, interactive = true) => {
+    if (interactive) renderer.interacting();
     viewport = v;
     renderer.setViewport(v);
     overlay.setViewport(v);
@@ -68,7 +69,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
   const fit = () => {
     const { width, height } = renderer.size;
     if (!width || !height) return;
-    setViewport(fitImage(image.width, image.height, width, height, 16));
+    setViewport(fitImage(image.width, image.height, width, height, 16), false);
     fitted = true;
   };
   const levels = (image.pyramid_levels ?? []) as [number, number, number, number][];
@@ -238,6 +239,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
       renderer.requestRender();
       return;
     }
+    renderer.interacting();
     // One pixel more on every side: the outline flags of the neighbours of changed pixels change too.
     const box = { x: painted.x - 1, y: painted.y - 1, width: painted.width + 2, height: painted.height + 2 };
     const ts = session.map.tileSize;
@@ -386,7 +388,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     renderer.resize();
     overlay.resize();
     if (!fitted) fit();
-    else setViewport(viewport);
+    else setViewport(viewport, false);
   });
   onResize.observe(stage);
 
