@@ -158,9 +158,17 @@ export class Autosaver {
       return;
     }
     if (err.status === 409 && err.code === "stale_version") {
-      const summary = await this.mergeWithServer();
-      this.setStatus({ state: "saving", message: "Saving merged changes…", merged: summary });
-      this.again = true;
+      try {
+        const summary = await this.mergeWithServer();
+        this.setStatus({ state: "saving", message: "Saving merged changes…", merged: summary });
+        this.again = true;
+      } catch (mergeError) {
+        // Our edits stay in IndexedDB (persisted above); a reload replays them on the server's state.
+        this.setStatus({
+          state: "error",
+          message: `Another editor saved this image and merging failed (${(mergeError as Error).message}); reload to retry — your edits are kept on this device`,
+        });
+      }
       return;
     }
     if (err.isNetwork || err.status >= 500) {
@@ -329,6 +337,7 @@ export class Autosaver {
       session.map.setTile(tx, ty, pixels, { dirty: merged.changedTiles.has(key) });
     }
     for (const id of merged.deletedRows) if (session.table.has(id)) session.table.remove(id);
+    const skipped: number[] = [];
     for (const id of merged.changedRows) {
       const row = merged.rows.get(id)!;
       if (!session.classes.has(row.class_id)) continue; // the class was deleted meanwhile
@@ -336,8 +345,12 @@ export class Autosaver {
         classId: row.class_id, instance: row.instance, attributes: row.attributes,
         source: row.source as SaveRow["source"], score: row.score, rings: row.rings,
       };
-      if (session.table.has(id)) session.table.update(id, fields);
-      else session.table.add({ segmentId: id, ...fields });
+      try {
+        if (session.table.has(id)) session.table.update(id, fields);
+        else session.table.add({ segmentId: id, ...fields });
+      } catch {
+        skipped.push(id); // e.g. an instance number taken meanwhile: the row keeps the server's values
+      }
     }
     session.table.setStats(session.map.segmentStats());
     session.emit("pixels");
@@ -347,7 +360,8 @@ export class Autosaver {
       return null;
     }
     this.changed();
-    return `Restored ${merged.changedTiles.size} tile(s) and ${merged.changedRows.size} segment(s) of unsaved edits from this device.`;
+    const note = skipped.length ? ` (${skipped.length} segment row(s) conflicted and kept the server's values)` : "";
+    return `Restored ${merged.changedTiles.size} tile(s) and ${merged.changedRows.size} segment(s) of unsaved edits from this device${note}.`;
   }
 }
 
