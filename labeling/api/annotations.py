@@ -52,8 +52,8 @@ class AnnotationDetailSerializer(AnnotationSerializer):
 
 
 class TileInputSerializer(serializers.Serializer):
-    tx = serializers.IntegerField(min_value=0)
-    ty = serializers.IntegerField(min_value=0)
+    tx = serializers.IntegerField(min_value=0, max_value=10**6)
+    ty = serializers.IntegerField(min_value=0, max_value=10**6)
     data = serializers.CharField(help_text="base64 of zlib(little-endian uint32 row-major pixels)")
 
     def validate_data(self, value):
@@ -65,8 +65,9 @@ class TileInputSerializer(serializers.Serializer):
 
 class SegmentInputSerializer(serializers.Serializer):
     segment_id = serializers.IntegerField(min_value=1, max_value=2**32 - 1)
-    class_id = serializers.IntegerField()
-    instance = serializers.IntegerField(min_value=1, allow_null=True, required=False, default=None)
+    class_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    instance = serializers.IntegerField(min_value=1, max_value=2**31 - 1, allow_null=True, required=False,
+                                        default=None)
     attributes = serializers.DictField(required=False, default=dict)
     source = serializers.ChoiceField(choices=SegmentSource.choices, required=False, default=SegmentSource.MANUAL)
     score = serializers.FloatField(allow_null=True, required=False, default=None)
@@ -74,11 +75,12 @@ class SegmentInputSerializer(serializers.Serializer):
 
 
 class SaveInputSerializer(serializers.Serializer):
-    base_version = serializers.IntegerField(min_value=0)
+    base_version = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
     tiles = TileInputSerializer(many=True, required=False, default=list)
     segments = SegmentInputSerializer(many=True, required=False, default=list)
-    deleted_segment_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
-                                                default=list)
+    deleted_segment_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**32 - 1), required=False, default=list
+    )
 
 
 class SaveOutputSerializer(serializers.Serializer):

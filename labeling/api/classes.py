@@ -19,7 +19,7 @@ class LabelClassInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     color = serializers.CharField(max_length=7)
     kind = serializers.ChoiceField(choices=ClassKind.choices)
-    order = serializers.IntegerField(min_value=0, required=False)
+    order = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
     attribute_schema = serializers.JSONField(required=False)
 
 

@@ -136,3 +136,11 @@ def test_frontend_openapi_copy_is_current(db, tmp_path):
     call_command("spectacular", "--file", str(fresh))
     committed = Path(__file__).resolve().parents[2] / "frontend" / "openapi.yml"
     assert committed.read_text() == fresh.read_text(), "frontend/openapi.yml is stale: regenerate it"
+
+
+def test_out_of_range_numbers_are_client_errors_not_500(world):
+    client = client_for(world.users["manager"])
+    assert client.get("/api/projects/99999999999999999999999/").status_code == 404
+    assert client.get("/api/images/123456789012345678/").status_code == 404
+    huge = client.patch(reverse("class-detail", kwargs={"pk": world.stuff.pk}), {"order": 10**30}, format="json")
+    assert huge.status_code == 400 and huge.json()["code"] == "invalid"
