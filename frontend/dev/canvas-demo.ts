@@ -244,7 +244,7 @@ if (params.get("urls") === "blob") {
 }
 const renderer = new Renderer(glCanvas, {
   fetchTile: blobUrls.size
-    ? undefined
+    ? async (url) => (await fetch(url)).blob() // blob: URLs made above; a dev page, not the app
     : async (url) => {
         const [level, x, y] = url.slice("synthetic:".length).split("/").map(Number);
         if (DELAY) await sleep(DELAY * (level === levels.length - 1 ? 0.2 : 1));

@@ -1,7 +1,7 @@
 // The canvas renderer: one WebGL2 <canvas> showing an image tile pyramid with the label map on top.
 //
 // Usage:
-//   const r = new Renderer(canvas);            // sizes itself to the canvas' CSS box (ResizeObserver)
+//   const r = new Renderer(canvas, { fetchTile }); // sizes itself to the canvas' CSS box (ResizeObserver)
 //   r.setImage(pyramid); r.setLabels(source); r.setPalette(colors); r.setViewport(fitImage(...));
 //   r.on("frame", (s) => ...);                // typed events: frame, tileerror, contextlost, contextrestored
 //   after editing label tile (tx, ty): bump its revision in the source, then r.invalidate(tx, ty, rect?)
@@ -31,8 +31,8 @@ export interface RendererOptions {
   maxLabelLayers?: number;
   /** Label uploads per frame stop after this many ms (at least one is done); the rest follow next frames. Default 8. */
   uploadBudgetMs?: number;
-  /** How image tiles are fetched. Default: fetch(url, { credentials: "same-origin" }). */
-  fetchTile?: FetchTile;
+  /** How image tiles are loaded (the app passes src/api's loader: only src/api talks to the server). */
+  fetchTile: FetchTile;
   /** Resize the drawing buffer automatically when the canvas' CSS box or devicePixelRatio changes. Default true. */
   observeResize?: boolean;
   /**
@@ -71,12 +71,7 @@ const LABEL_UNIFORMS = [
   "uSelected", "uSelectedColor",
 ];
 
-// The one place the canvas layer touches the network; the editor may pass an `src/api` loader instead.
-const defaultFetchTile: FetchTile = async (url, signal) => {
-  const response = await fetch(url, { credentials: "same-origin", signal });
-  if (!response.ok) throw new Error(`tile ${url}: HTTP ${response.status}`);
-  return response.blob();
-};
+
 
 export class Renderer {
   readonly canvas: HTMLCanvasElement;
@@ -110,7 +105,7 @@ export class Renderer {
     contextrestored: new Set(),
   };
 
-  constructor(canvas: HTMLCanvasElement, options: RendererOptions = {}) {
+  constructor(canvas: HTMLCanvasElement, options: RendererOptions) {
     this.canvas = canvas;
     this.options = {
       background: options.background ?? [32, 32, 32],
@@ -140,7 +135,7 @@ export class Renderer {
     this.image = new ImageLayer(gl, this.imageProgram, {
       maxTextures: this.options.maxImageTextures,
       maxConcurrent: this.options.maxConcurrentLoads,
-      fetchTile: options.fetchTile ?? defaultFetchTile,
+      fetchTile: options.fetchTile,
       onTileLoaded: () => this.requestRender(),
       onTileError: (tile, error) => this.emit("tileerror", { ...tile, error }),
     });
