@@ -261,3 +261,42 @@ def test_two_editors_conflict_is_merged_without_losing_a_stroke(live_server, new
     first.reload()
     first.get_by_test_id("segment-item").nth(1).wait_for()
     assert len(segment_items(first)) == 2
+
+
+def test_an_expired_session_loses_nothing_and_is_replayed_after_login(live_server, new_page, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from labeling.services.images import images_upload
+    from labeling.services.projects import label_class_create, project_create
+
+    user = get_user_model().objects.create_user("expiring", password=PASSWORD)
+    project = project_create(user=user, name="Expiring", kind="instance")
+    label_class_create(project=project, name="car", kind="thing", color="#ff0000")
+    with open(photo(tmp_path / "e.jpg", 5), "rb") as fh:
+        batch = images_upload(project=project, files=[SimpleUploadedFile("e.jpg", fh.read())], user=user)
+    image_id = batch.results[0].image_id
+    base = live_server.url
+    page = new_page()
+    login(page, base, "expiring")
+    page.goto(f"{base}/app/images/{image_id}")
+    page.wait_for_function("window.__editor && window.__editor.renderer.viewport.scale > 0")
+
+    page.context.clear_cookies()  # the session ends (logged out elsewhere, or expired)
+    page.keyboard.press("b")
+    drag(page, [(300, 200), (400, 260)])
+    page.wait_for_function(
+        "document.querySelector('[data-testid=save-status]').dataset.state === 'expired'", timeout=15_000)
+    painted = page.evaluate("window.__editor.session.map.toArray().filter(v => v !== 0).length")
+    assert painted > 0 and not Segment.objects.filter(annotation__image_id=image_id).exists()
+    shot(page, "11-session-expired")
+    page.get_by_test_id("relogin").click()
+    page.get_by_test_id("login-username").fill("expiring")
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url(re.compile(rf".*/app/images/{image_id}$"))
+    page.wait_for_function("window.__editor && window.__editor.session.map.toArray().some(v => v !== 0)",
+                           timeout=15_000)
+    wait_saved(page, timeout=30_000)
+    annotation = Annotation.objects.get(image_id=image_id)
+    assert int((server_map(annotation) != 0).sum()) == painted
+    assert Segment.objects.filter(annotation=annotation).count() == 1

@@ -14,6 +14,7 @@ import { SelectTool } from "../tools/select";
 import type { Tool, ToolContext } from "../tools/tool";
 import { h, replaceChildren } from "../ui/dom";
 import { markdownToDom } from "../ui/markdown";
+import { loginUrl } from "../ui/router";
 import { toast } from "../ui/toast";
 
 const SCALE_LIMITS = { min: 1 / 256, max: 64 };
@@ -189,9 +190,19 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     undoButton, redoButton, status,
     h("button", { testid: "help", title: "Keyboard shortcuts (?)", onclick: () => help.toggle() }, "?"),
   );
+  const relogin = h("button", {
+    class: "relogin", testid: "relogin", hidden: true,
+    // Unsaved edits are already in IndexedDB; the editor replays them when the login page sends the user back.
+    onclick: async () => {
+      await autosave.persist();
+      window.location.assign(loginUrl(window.location.pathname));
+    },
+  }, "Log in again");
+  status.after(relogin);
   const renderStatus = (s: SaveStatus) => {
     status.textContent = s.message;
     status.dataset.state = s.state;
+    relogin.hidden = s.state !== "expired";
     if (s.merged) toast(s.merged, "info", 8000);
   };
   const unsubscribeStatus = autosave.onStatus(renderStatus);
