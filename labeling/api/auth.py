@@ -27,6 +27,20 @@ class MeSerializer(serializers.Serializer):
     is_superuser = serializers.BooleanField()
 
 
+def _me(user) -> dict:
+    return {"id": user.pk, "username": user.get_username(), "is_superuser": user.is_superuser}
+
+
+def _credentials_user(request):
+    """The active user matching the posted username and password, or a 400 that does not say which was wrong."""
+    data = TokenRequestSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    user = authenticate(request, **data.validated_data)
+    if user is None or not user.is_active:
+        raise ApplicationError("wrong username or password", code="bad_credentials")
+    return user
+
+
 class LoginThrottle(AnonRateThrottle):
     rate = "30/min"
 
@@ -40,11 +54,7 @@ class TokenView(APIView):
 
     @extend_schema(request=TokenRequestSerializer, responses=TokenResponseSerializer)
     def post(self, request):
-        data = TokenRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
-        if user is None or not user.is_active:
-            raise ApplicationError("wrong username or password", code="bad_credentials")
+        user = _credentials_user(request)
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
@@ -54,8 +64,7 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request):
-        user = request.user
-        return Response({"id": user.pk, "username": user.get_username(), "is_superuser": user.is_superuser})
+        return Response(_me(request.user))
 
 
 class SessionLoginView(APIView):
@@ -71,13 +80,9 @@ class SessionLoginView(APIView):
 
     @extend_schema(request=TokenRequestSerializer, responses=MeSerializer)
     def post(self, request):
-        data = TokenRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
-        if user is None or not user.is_active:
-            raise ApplicationError("wrong username or password", code="bad_credentials")
+        user = _credentials_user(request)
         login(request._request, user)
-        return Response({"id": user.pk, "username": user.get_username(), "is_superuser": user.is_superuser})
+        return Response(_me(user))
 
 
 class SessionLogoutView(APIView):

@@ -73,6 +73,21 @@ def segment_items(page):
         "area: +e.dataset.area}))")
 
 
+def project_with_image(username: str, tmp_path, seed: int) -> int:
+    """A user with an instance project, one thing class and one uploaded photo; returns the image id."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from labeling.services.images import images_upload
+    from labeling.services.projects import label_class_create, project_create
+
+    user = get_user_model().objects.create_user(username, password=PASSWORD)
+    project = project_create(user=user, name=f"Project of {username}", kind="instance")
+    label_class_create(project=project, name="car", kind="thing", color="#ff0000")
+    with open(photo(tmp_path / f"{username}.jpg", seed), "rb") as fh:
+        batch = images_upload(project=project, files=[SimpleUploadedFile(f"{username}.jpg", fh.read())], user=user)
+    return batch.results[0].image_id
+
+
 def create_project_in_ui(page, base, tmp_path):
     page.get_by_test_id("new-project").click()
     page.get_by_test_id("project-name-input").fill("Street scenes")
@@ -186,17 +201,7 @@ def test_new_user_labels_an_image_and_finds_it_after_reload(live_server, new_pag
 
 
 def test_offline_edit_survives_a_reload(live_server, new_page, tmp_path):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from labeling.services.images import images_upload
-    from labeling.services.projects import label_class_create, project_create
-
-    user = get_user_model().objects.create_user("offline", password=PASSWORD)
-    project = project_create(user=user, name="Offline", kind="instance")
-    label_class_create(project=project, name="car", kind="thing", color="#ff0000")
-    with open(photo(tmp_path / "c.jpg", 3), "rb") as fh:
-        batch = images_upload(project=project, files=[SimpleUploadedFile("c.jpg", fh.read())], user=user)
-    image_id = batch.results[0].image_id
+    image_id = project_with_image("offline", tmp_path, seed=3)
     base = live_server.url
     page = new_page()
     login(page, base, "offline")
@@ -227,17 +232,7 @@ def test_offline_edit_survives_a_reload(live_server, new_page, tmp_path):
 
 
 def test_two_editors_conflict_is_merged_without_losing_a_stroke(live_server, new_page, tmp_path):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from labeling.services.images import images_upload
-    from labeling.services.projects import label_class_create, project_create
-
-    user = get_user_model().objects.create_user("twotabs", password=PASSWORD)
-    project = project_create(user=user, name="Two tabs", kind="instance")
-    label_class_create(project=project, name="car", kind="thing", color="#ff0000")
-    with open(photo(tmp_path / "d.jpg", 4), "rb") as fh:
-        batch = images_upload(project=project, files=[SimpleUploadedFile("d.jpg", fh.read())], user=user)
-    image_id = batch.results[0].image_id
+    image_id = project_with_image("twotabs", tmp_path, seed=4)
     base = live_server.url
     first, second = new_page(), new_page()
     for page in (first, second):
@@ -264,17 +259,7 @@ def test_two_editors_conflict_is_merged_without_losing_a_stroke(live_server, new
 
 
 def test_an_expired_session_loses_nothing_and_is_replayed_after_login(live_server, new_page, tmp_path):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from labeling.services.images import images_upload
-    from labeling.services.projects import label_class_create, project_create
-
-    user = get_user_model().objects.create_user("expiring", password=PASSWORD)
-    project = project_create(user=user, name="Expiring", kind="instance")
-    label_class_create(project=project, name="car", kind="thing", color="#ff0000")
-    with open(photo(tmp_path / "e.jpg", 5), "rb") as fh:
-        batch = images_upload(project=project, files=[SimpleUploadedFile("e.jpg", fh.read())], user=user)
-    image_id = batch.results[0].image_id
+    image_id = project_with_image("expiring", tmp_path, seed=5)
     base = live_server.url
     page = new_page()
     login(page, base, "expiring")

@@ -5,7 +5,7 @@
 import { ApiError, saveAnnotation, getAnnotation } from "../api/client";
 import type { SaveRow } from "../core/segments";
 import { bytesToBase64, encodeTile } from "../core/tileCodec";
-import { mergeLabelMaps, type SegmentRow as MergeRow } from "./merge";
+import { mergeLabelMaps, type MergeResult, type SegmentRow as MergeRow } from "./merge";
 import type { PendingEdits, PendingStore } from "./pendingStore";
 import { type EditorSession, tileKey } from "./session";
 
@@ -218,11 +218,7 @@ export class Autosaver {
     const merged = mergeLabelMaps({
       localTiles,
       serverTiles,
-      tileLength: (key) => {
-        const [tx, ty] = key.split(",").map(Number);
-        const [rows, cols] = session.map.tileShape(tx, ty);
-        return rows * cols;
-      },
+      tileLength: (key) => tileLength(session, key),
       baseRows: new Map([...session.savedRows].map(([id, r]) => [id, r as MergeRow])),
       localRows,
       serverRows,
@@ -233,20 +229,7 @@ export class Autosaver {
 
     // Start again from the server's state, then re-apply what merged differs from it, as unsaved edits.
     await session.loadServerState(detail);
-    for (const [key, pixels] of merged.tiles) {
-      const [tx, ty] = key.split(",").map(Number);
-      session.map.setTile(tx, ty, pixels, { dirty: merged.changedTiles.has(key) });
-    }
-    for (const id of merged.deletedRows) if (session.table.has(id)) session.table.remove(id);
-    for (const id of merged.changedRows) {
-      const row = merged.rows.get(id)!;
-      const fields = {
-        classId: row.class_id, instance: row.instance, attributes: row.attributes,
-        source: row.source as SaveRow["source"], score: row.score, rings: row.rings,
-      };
-      if (session.table.has(id)) session.table.update(id, fields);
-      else session.table.add({ segmentId: id, ...fields });
-    }
+    const skipped = applyMerge(session, merged);
     if (session.activeSegment !== null) {
       session.activeSegment = merged.remapped.get(session.activeSegment) ?? session.activeSegment;
     }
@@ -256,7 +239,8 @@ export class Autosaver {
     session.emit("pixels");
     session.emit("segments");
     const remapped = merged.remapped.size ? `; ${merged.remapped.size} of your new segments got new ids` : "";
-    return `Someone else saved this image meanwhile: their changes and yours were merged (${merged.changedTiles.size} tile(s) re-sent${remapped}). Undo history was reset.`;
+    const kept = skipped.length ? `; ${skipped.length} segment row(s) conflicted and kept their values` : "";
+    return `Someone else saved this image meanwhile: their changes and yours were merged (${merged.changedTiles.size} tile(s) re-sent${remapped}${kept}). Undo history was reset.`;
   }
 
   /** Mirror unsaved edits to IndexedDB (or forget them when everything is saved). */
@@ -320,11 +304,7 @@ export class Autosaver {
     const merged = mergeLabelMaps({
       localTiles,
       serverTiles,
-      tileLength: (key) => {
-        const [tx, ty] = key.split(",").map(Number);
-        const [rows, cols] = session.map.tileShape(tx, ty);
-        return rows * cols;
-      },
+      tileLength: (key) => tileLength(session, key),
       baseRows: new Map(entry.baseRows.map((r) => [r.segment_id, r])),
       localRows: new Map(entry.rows.map((r) => [r.segment_id, r])),
       serverRows,
@@ -332,26 +312,7 @@ export class Autosaver {
       localDeleted: new Set(entry.deleted),
       classKind: (classId) => session.table.classKind(classId),
     });
-    for (const [key, pixels] of merged.tiles) {
-      const [tx, ty] = key.split(",").map(Number);
-      session.map.setTile(tx, ty, pixels, { dirty: merged.changedTiles.has(key) });
-    }
-    for (const id of merged.deletedRows) if (session.table.has(id)) session.table.remove(id);
-    const skipped: number[] = [];
-    for (const id of merged.changedRows) {
-      const row = merged.rows.get(id)!;
-      if (!session.classes.has(row.class_id)) continue; // the class was deleted meanwhile
-      const fields = {
-        classId: row.class_id, instance: row.instance, attributes: row.attributes,
-        source: row.source as SaveRow["source"], score: row.score, rings: row.rings,
-      };
-      try {
-        if (session.table.has(id)) session.table.update(id, fields);
-        else session.table.add({ segmentId: id, ...fields });
-      } catch {
-        skipped.push(id); // e.g. an instance number taken meanwhile: the row keeps the server's values
-      }
-    }
+    const skipped = applyMerge(session, merged);
     session.table.setStats(session.map.segmentStats());
     session.emit("pixels");
     session.emit("segments");
@@ -388,4 +349,39 @@ export function alreadyOnServer(entry: PendingEdits, session: EditorSession): bo
     }
   }
   return entry.deleted.every((id) => !serverRows.has(id));
+}
+
+function tileLength(session: EditorSession, key: string): number {
+  const [tx, ty] = key.split(",").map(Number);
+  const [rows, cols] = session.map.tileShape(tx, ty);
+  return rows * cols;
+}
+
+/**
+ * Put a merge result into the session as unsaved edits: merged tiles that differ from the server's are dirty,
+ * changed rows are added or updated, deleted rows removed. Returns the ids of rows that broke a segment rule
+ * (e.g. an instance number taken meanwhile); those keep the server's values.
+ */
+function applyMerge(session: EditorSession, merged: MergeResult): number[] {
+  for (const [key, pixels] of merged.tiles) {
+    const [tx, ty] = key.split(",").map(Number);
+    session.map.setTile(tx, ty, pixels, { dirty: merged.changedTiles.has(key) });
+  }
+  for (const id of merged.deletedRows) if (session.table.has(id)) session.table.remove(id);
+  const skipped: number[] = [];
+  for (const id of merged.changedRows) {
+    const row = merged.rows.get(id)!;
+    if (!session.classes.has(row.class_id)) continue; // the class was deleted meanwhile
+    const fields = {
+      classId: row.class_id, instance: row.instance, attributes: row.attributes,
+      source: row.source as SaveRow["source"], score: row.score, rings: row.rings,
+    };
+    try {
+      if (session.table.has(id)) session.table.update(id, fields);
+      else session.table.add({ segmentId: id, ...fields });
+    } catch {
+      skipped.push(id);
+    }
+  }
+  return skipped;
 }
