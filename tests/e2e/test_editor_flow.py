@@ -285,3 +285,55 @@ def test_an_expired_session_loses_nothing_and_is_replayed_after_login(live_serve
     annotation = Annotation.objects.get(image_id=image_id)
     assert int((server_map(annotation) != 0).sum()) == painted
     assert Segment.objects.filter(annotation=annotation).count() == 1
+
+
+def test_polygon_vertices_can_be_dragged_inserted_and_deleted(live_server, new_page, tmp_path):
+    image_id = project_with_image("vertices", tmp_path, seed=6)
+    base = live_server.url
+    page = new_page()
+    login(page, base, "vertices")
+    page.goto(f"{base}/app/images/{image_id}")
+    page.wait_for_function("window.__editor && window.__editor.renderer.viewport.scale > 0")
+    page.keyboard.press("p")
+    for x, y in [(100, 100), (300, 100), (300, 300), (100, 300)]:
+        click_at(page, x, y)
+    click_at(page, 100, 100)
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    (square,) = segment_items(page)
+    assert square["area"] == 200 * 200
+
+    # Re-open the polygon (E with it selected), drag the (300, 300) corner to (400, 300): a trapezoid.
+    page.keyboard.press("e")
+    page.mouse.move(*canvas_point(page, 300, 300))
+    page.mouse.down()
+    page.mouse.move(*canvas_point(page, 400, 300), steps=5)
+    page.mouse.up()
+    # Alt+click the middle of the top edge inserts a vertex; drag it up to (200, 50): a peak on top.
+    page.keyboard.down("Alt")
+    click_at(page, 200, 100)
+    page.keyboard.up("Alt")
+    page.mouse.move(*canvas_point(page, 200, 100))
+    page.mouse.down()
+    page.mouse.move(*canvas_point(page, 200, 50), steps=5)
+    page.mouse.up()
+    shot(page, "13-vertex-edit")
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    rings = page.evaluate("window.__editor.session.table.all()[0].rings")
+    assert len(rings) == 1 and len(rings[0]) == 5
+    (shape,) = segment_items(page)
+    # Pixel-centre area of the pentagon (100,100) (200,50) (300,100) (400,300) (100,300), same rule as the
+    # server; the continuous (shoelace) area is 50000 + 5000 = 55000, which the pixel count must be close to.
+    assert abs(shape["area"] - 55_000) < 600
+    annotation = Annotation.objects.get(image_id=image_id)
+    row = Segment.objects.get(annotation=annotation)
+    assert row.area == shape["area"] and len(row.rings[0]) == 5
+
+    # Right-click the inserted vertex deletes it again: back to the trapezoid.
+    page.keyboard.press("e")
+    page.mouse.click(*canvas_point(page, 200, 50), button="right")
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    (trapezoid,) = segment_items(page)
+    assert trapezoid["area"] == (200 + 300) // 2 * 200
