@@ -39,35 +39,31 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerProcess, log, machine_busy_seconds, manage  # noqa: E402
+from bench.editor_frames_page import (  # noqa: E402
+    BRUSH_JS,
+    DRAG_START_JS,
+    DRAG_STOP_JS,
+    FIRST_VIEW_COLLECT_JS,
+    FIRST_VIEW_INIT_JS,
+    GPU_JS,
+    GPU_SPLIT_JS,
+    INSTRUMENT_JS,
+    PAN_ZOOM_JS,
+    WAIT_IDLE_JS,
+)
+
 VIEWPORT = {"width": 1400, "height": 900}
 TARGET_P95_MS = 16
-
-
-def log(*args) -> None:
-    print("[bench]", *args, file=sys.stderr, flush=True)
 
 
 def summarize(values) -> dict:
@@ -200,66 +196,6 @@ Path(os.environ["BENCH_OUT"]).write_text(json.dumps(out))
 '''
 
 
-def manage(env: dict, *args: str, timeout: float = 600) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=timeout,
-                   stdout=sys.stderr)
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, env: dict, log_path: Path):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.cmd = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"]
-        self.env = env
-        self.log_path = log_path
-        self.proc = None
-        self.log_file = None
-
-    def start(self, timeout: float = 60) -> None:
-        self.log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=self.log_file,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"runserver exited with {self.proc.returncode}:\n{self.tail()}")
-            try:
-                with urllib.request.urlopen(self.base + "/api/auth/me/", timeout=2):
-                    return
-            except urllib.error.HTTPError as exc:
-                if exc.code in (401, 403):
-                    return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"runserver did not answer within {timeout}s:\n{self.tail()}")
-
-    def tail(self, n: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # the session this script started, nothing else
-                self.proc.wait(timeout=5)
-        if self.log_file:
-            self.log_file.close()
-
-
 def frontend_build_info() -> dict:
     manifest = ROOT / "frontend" / "dist" / ".vite" / "manifest.json"
     if not manifest.exists():
@@ -272,252 +208,6 @@ def frontend_build_info() -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- page scripts
-
-GPU_JS = """() => {
-  const gl = document.createElement("canvas").getContext("webgl2");
-  if (!gl) return null;
-  const ext = gl.getExtension("WEBGL_debug_renderer_info");
-  const out = {
-    renderer: ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER),
-    vendor: ext ? gl.getParameter(ext.UNMASKED_VENDOR_WEBGL) : gl.getParameter(gl.VENDOR),
-    version: gl.getParameter(gl.VERSION),
-  };
-  gl.getExtension("WEBGL_lose_context")?.loseContext();
-  return out;
-}"""
-
-# Timing wrappers around renderer/session internals (instance properties shadowing the class methods).
-INSTRUMENT_JS = """() => {
-  if (window.__benchAcc) return window.__benchAcc.ok;
-  const { session, renderer: r } = window.__editor;
-  const acc = { imageDraw: 0, labelUpload: 0, labelTexSub: 0, palette: 0, gpuWait: 0, mapPaint: 0, emit: 0,
-                uploads: 0 };
-  const wrap = (obj, name, key, count) => {
-    const f = obj && obj[name];
-    if (typeof f !== "function") return false;
-    obj[name] = function (...args) {
-      const t = performance.now();
-      try { return f.apply(this, args); } finally { acc[key] += performance.now() - t; if (count) acc[count]++; }
-    };
-    return true;
-  };
-  const ok = {
-    imageDraw: wrap(r.image, "draw", "imageDraw"),
-    labelUpload: wrap(r.labels, "upload", "labelUpload", "uploads"),
-    labelTexSub: wrap(r.labels, "writeTexels", "labelTexSub"),
-    palette: wrap(r.labels, "uploadPalette", "palette"),
-    gpuWait: wrap(r.gl, "readPixels", "gpuWait"),
-    mapPaint: wrap(session.map, "paint", "mapPaint"),
-    emit: wrap(session, "emit", "emit"),
-  };
-  const take = () => { const c = { ...acc }; for (const k in acc) acc[k] = 0; return c; };
-  window.__benchAcc = { ok, take };
-  return ok;
-}"""
-
-# Resolves once the view is idle: no image tile loads in flight and no label uploads pending.
-WAIT_IDLE_JS = """async (timeoutMs) => {
-  const r = window.__editor.renderer;
-  const t0 = performance.now();
-  let s, quiet = 0;
-  for (;;) {
-    await new Promise((res) => requestAnimationFrame(res));
-    s = r.renderNow();
-    quiet = s.imageLoads === 0 && s.pendingUploads === 0 ? quiet + 1 : 0;
-    if (quiet >= 3) return { ...s, waited_ms: performance.now() - t0 };
-    if (performance.now() - t0 > timeoutMs) return { ...s, waited_ms: performance.now() - t0, timeout: true };
-  }
-}"""
-
-PAN_ZOOM_JS = """async ({ frames, waitForGpu, maxScale, fitScale }) => {
-  const { session, renderer: r } = window.__editor;
-  const { width: W, height: H } = r.size;
-  const imgW = session.data.image.width, imgH = session.data.image.height;
-  const acc = window.__benchAcc;
-  let scale = fitScale, cx = imgW / 2, cy = imgH / 2;
-  const rows = [], intervals = [];
-  let last = null;
-  for (let k = 0; k < frames; k++) {
-    const ts = await new Promise((res) => requestAnimationFrame(res));
-    if (last !== null) intervals.push(ts - last);
-    last = ts;
-    if (k % 2 === 0) {
-      // Pan 40 CSS px in a slowly turning direction, bouncing off the image border.
-      const a = (2 * Math.PI * 3 * k) / frames;
-      cx += (40 * Math.cos(a)) / scale;
-      cy += (40 * Math.sin(a)) / scale;
-      cx = Math.min(imgW, Math.max(0, cx));
-      cy = Math.min(imgH, Math.max(0, cy));
-    } else {
-      // Zoom about the canvas centre: log-scale triangle wave fit -> max -> fit, twice over the run.
-      const u = ((2 * k) / frames) % 1;
-      const tri = u < 0.5 ? 2 * u : 2 - 2 * u;
-      scale = fitScale * Math.pow(maxScale / fitScale, tri);
-    }
-    r.interacting(); // as the editor's wheel/drag/keyboard handlers do before every view change
-    r.setViewport({ scale, x: W / 2 - cx * scale, y: H / 2 - cy * scale });
-    acc.take();
-    const s = r.renderNow({ waitForGpu });
-    rows.push({ ...s, ...acc.take(), scale });
-  }
-  return { rows, intervals };
-}"""
-
-# One synchronous loop: no Playwright round trips and no event-loop turns between steps.
-BRUSH_JS = """({ steps, radius }) => {
-  const { session, renderer: r } = window.__editor;
-  const acc = window.__benchAcc;
-  const v = r.viewport, { width: W, height: H } = r.size;
-  // The stroke: left to right across 80% of the canvas, two sine periods of +-30% of its height.
-  const at = (i) => {
-    const t = i / steps;
-    return [(W * (0.1 + 0.8 * t) - v.x) / v.scale, (H * (0.5 + 0.3 * Math.sin(4 * Math.PI * t)) - v.y) / v.scale];
-  };
-  const paint = [], render = [], combined = [], parts = [];
-  let dist = 0;
-  const [x0, y0] = at(0);
-  session.beginStroke(x0, y0, radius, false);
-  r.renderNow({ waitForGpu: true });
-  acc.take();
-  let prev = [x0, y0];
-  for (let i = 1; i <= steps; i++) {
-    const p = at(i);
-    dist += Math.hypot(p[0] - prev[0], p[1] - prev[1]);
-    prev = p;
-    const t0 = performance.now();
-    session.extendStroke(p[0], p[1]);
-    const t1 = performance.now();
-    const paintAcc = acc.take();
-    const s = r.renderNow({ waitForGpu: true });
-    const t2 = performance.now();
-    paint.push(t1 - t0);
-    render.push(t2 - t1);
-    combined.push(t2 - t0);
-    parts.push({ paint: paintAcc, render: acc.take(), stats: s });
-  }
-  const te = performance.now();
-  session.endStroke();
-  const endStrokeMs = performance.now() - te;
-  return { paint, render, combined, parts, endStrokeMs, stepPx: dist / steps, scale: v.scale,
-           segment: session.activeSegment };
-}"""
-
-# Where the GPU time goes at a fixed view: the same frame with the label layer, the image layer or both
-# skipped (their draw methods stubbed for the measurement, then restored). Synchronous, waitForGpu.
-GPU_SPLIT_JS = """({ frames }) => {
-  const r = window.__editor.renderer;
-  const img = r.image, lab = r.labels;
-  const own = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
-  const saved = { img: [own(img, "draw"), img.draw], lab: [own(lab, "draw"), lab.draw] };
-  const noImage = () => 0;
-  const noLabels = () => ({ drawn: 0, uploads: 0, pending: 0 });
-  const modes = { full: [saved.img[1], saved.lab[1]], image_only: [saved.img[1], noLabels],
-                  labels_only: [noImage, saved.lab[1]], clear_only: [noImage, noLabels] };
-  const out = {};
-  try {
-    for (const [name, [drawImage, drawLabels]] of Object.entries(modes)) {
-      img.draw = drawImage;
-      lab.draw = drawLabels;
-      r.renderNow({ waitForGpu: true });
-      const ms = [];
-      for (let i = 0; i < frames; i++) ms.push(r.renderNow({ waitForGpu: true }).ms);
-      out[name] = ms;
-    }
-  } finally {
-    for (const [o, [wasOwn, f]] of [[img, saved.img], [lab, saved.lab]]) {
-      if (wasOwn) o.draw = f; else delete o.draw;
-    }
-  }
-  const s = r.renderNow({ waitForGpu: true });
-  return { ms: out, imageTiles: s.imageTiles, labelTiles: s.labelTiles, scale: r.viewport.scale };
-}"""
-
-DRAG_START_JS = """() => {
-  const { renderer: r, autosave } = window.__editor;
-  const rec = { raf: [], frames: [], status: [], pointer: [], on: true };
-  const loop = (ts) => { rec.raf.push(ts); if (rec.on) requestAnimationFrame(loop); };
-  requestAnimationFrame(loop);
-  rec.offFrame = r.on("frame", (s) => rec.frames.push({ t: performance.now(), ...s }));
-  rec.offStatus = autosave.onStatus((s) => rec.status.push({ t: performance.now(), state: s.state }));
-  rec.onPointer = (e) => rec.pointer.push({ t: performance.now(), type: e.type });
-  for (const type of ["pointerdown", "pointermove", "pointerup"]) window.addEventListener(type, rec.onPointer, true);
-  window.__benchRec = rec;
-}"""
-
-DRAG_STOP_JS = """async () => {
-  const rec = window.__benchRec;
-  await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
-  rec.on = false;
-  rec.offFrame();
-  rec.offStatus();
-  for (const type of ["pointerdown", "pointermove", "pointerup"]) window.removeEventListener(type, rec.onPointer, true);
-  return { raf: rec.raf, frames: rec.frames, status: rec.status, pointer: rec.pointer };
-}"""
-
-# Installed before any page script: hooks the renderer the moment the editor publishes window.__editor.
-FIRST_VIEW_INIT_JS = """(() => {
-  const fv = { frames: 0, tileErrors: 0 };
-  window.__benchFv = fv;
-  try { performance.setResourceTimingBufferSize(10000); } catch (e) {}
-  const expectedTiles = (editor, r) => {
-    const img = editor.session?.data?.image;
-    const levels = img?.pyramid_levels;
-    if (!levels || !levels.length) return null;
-    const v = r.viewport, { width: W, height: H, dpr } = r.size;
-    const deviceScale = v.scale * dpr;
-    let level = 0;
-    if (deviceScale > 0 && levels.length > 1) level = Math.floor(-Math.log2(deviceScale) + 1e-9);
-    level = Math.min(levels.length - 1, Math.max(0, level));
-    const extent = img.pyramid_tile_size * 2 ** level;
-    const [, , cols, rows] = levels[level];
-    const x = -v.x / v.scale, y = -v.y / v.scale, w = W / v.scale, h = H / v.scale;
-    const clamp = (n, hi) => Math.min(hi, Math.max(0, n));
-    const nx = clamp(Math.ceil((x + w) / extent), cols) - clamp(Math.floor(x / extent), cols);
-    const ny = clamp(Math.ceil((y + h) / extent), rows) - clamp(Math.floor(y / extent), rows);
-    return { level, tiles: Math.max(0, nx) * Math.max(0, ny) };
-  };
-  let editor;
-  Object.defineProperty(window, "__editor", {
-    configurable: true,
-    get() { return editor; },
-    set(value) {
-      editor = value;
-      fv.editorAt = performance.now();
-      const r = value.renderer;
-      r.on("tileerror", () => fv.tileErrors++);
-      r.on("frame", (s) => {
-        const now = performance.now();
-        fv.frames++;
-        if (fv.firstFrame === undefined) fv.firstFrame = now;
-        if (s.imageTiles > 0 && fv.firstTile === undefined) {
-          fv.firstTile = now;
-          fv.firstTileStats = { ...s, scale: r.viewport.scale };
-        }
-        if (fv.full === undefined && s.imageTiles > 0 && s.imageLoads === 0 && s.pendingUploads === 0) {
-          const exp = expectedTiles(value, r);
-          if (exp === null || s.imageTiles >= exp.tiles) {
-            fv.full = now;
-            fv.fullStats = { ...s, scale: r.viewport.scale, expected: exp };
-          }
-        }
-      });
-    },
-  });
-})();"""
-
-FIRST_VIEW_COLLECT_JS = """() => {
-  const fv = window.__benchFv;
-  const nav = performance.getEntriesByType("navigation")[0];
-  const tiles = performance.getEntriesByType("resource")
-    .filter((e) => /\\/api\\/images\\/\\d+\\/tiles\\//.test(e.name));
-  return {
-    ...fv,
-    navigation: nav ? { responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd } : null,
-    tileRequests: tiles.length,
-    tileBytes: tiles.reduce((n, e) => n + (e.encodedBodySize || 0), 0),
-  };
-}"""
-
 
 # ------------------------------------------------------------------------------------------- CPU accounting
 
@@ -552,12 +242,6 @@ def other_cpu_seconds(before: dict, after: dict, root: int) -> float:
     ours = descendants(before, root) | descendants(after, root)
     return sum(after[pid][2] - before[pid][2] for pid in before.keys() & after.keys()
                if pid not in ours and before[pid][0] == after[pid][0])
-
-
-def machine_busy_seconds() -> float:
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 # ----------------------------------------------------------------------------------------------- phases
@@ -842,7 +526,8 @@ def main() -> int:
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "STORAGE_BACKEND", "DJANGO_MEDIA_ROOT", "ANNOTATOR_BROKER_DIR",
                  "DJANGO_DEBUG"):
         env.pop(name, None)  # SQLite, local media and the broker all inside the temporary folder
-    server = Server(env, work / "runserver.log")
+    server = ServerProcess(lambda bind: [sys.executable, "manage.py", "runserver", "--noreload", bind], env,
+                           work / "runserver.log", name="runserver")
     exit_code = 0
     try:
         t = time.monotonic()

@@ -23,24 +23,21 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import ServerProcess, log, machine_busy_seconds, manage  # noqa: E402
 from labeling.masks.tiles import encode_tile, split_map  # noqa: E402  (pure numpy/zlib, no Django needed)
 
 WIDTH, HEIGHT = 640, 480
@@ -50,10 +47,6 @@ GRID_COLS, GRID_ROWS = 5, 4  # 20 cells of 128x120 px: column 4 lies in tile (1,
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/annotator_bench"
 REFERENCE_LABEL_STUDIO = 11
 REQUEST_TIMEOUT = 30
-
-
-def log(*args) -> None:
-    print("[bench]", *args, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------------- payloads
@@ -118,12 +111,6 @@ def png_bytes() -> bytes:
 
 # ---------------------------------------------------------------------------------------------------- server
 
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def ensure_database(url: str, recreate: bool) -> str:
     """Create the database if missing (or drop and recreate it with --recreate-db); returns server version."""
     import psycopg
@@ -143,11 +130,6 @@ def ensure_database(url: str, recreate: bool) -> str:
             log(f"creating database {name}")
             conn.execute(f'CREATE DATABASE "{name}"')
         return conn.execute("SHOW server_version").fetchone()[0]
-
-
-def manage(env: dict, *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=300,
-                   stdout=subprocess.DEVNULL)
 
 
 USER_SNIPPET = """
@@ -180,25 +162,6 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> dict[int, fl
     return {pid: after[pid] - before.get(pid, 0.0) for pid in after}
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds spent non-idle by the whole machine (all cores) since boot, from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    busy = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-def children_of(pid: int) -> list[int]:
-    found = [pid]
-    for p in found:
-        try:
-            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            kids = []
-        found.extend(int(k) for k in kids)
-    return found
-
-
 def postgres_pids(database: str) -> list[int]:
     """The server's own processes (WAL writer, checkpointer...) and the backends connected to `database`."""
     pids = []
@@ -216,58 +179,18 @@ def postgres_pids(database: str) -> list[int]:
     return pids
 
 
-class Server:
-    def __init__(self, env: dict, *, app: str, workers: int, threads: int, worker_class: str, log_path: Path):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.cmd = [
-            sys.executable, "-m", "gunicorn", app,
-            "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--worker-class", worker_class,
-            "--timeout", "60", "--graceful-timeout", "5",
-        ]
-        if worker_class == "gthread":
-            self.cmd += ["--threads", str(threads)]
-        self.describe = " ".join(["gunicorn"] + self.cmd[3:]).replace(f"127.0.0.1:{self.port}", "127.0.0.1:<port>")
-        self.env = env
-        self.log_path = log_path
-        self.proc = None
+def gunicorn_server(env: dict, *, app: str, workers: int, threads: int, worker_class: str,
+                    log_path: Path) -> ServerProcess:
+    """gunicorn as in production; `server.describe` says how it ran (with the port left out)."""
 
-    def start(self, timeout: float = 60) -> None:
-        self.log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=self.log_file,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.tail()}")
-            try:
-                if requests.get(self.base + "/api/auth/me/", timeout=2).status_code in (200, 401, 403):
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.tail()}")
+    def command(bind: str) -> list[str]:
+        cmd = [sys.executable, "-m", "gunicorn", app, "--bind", bind, "--workers", str(workers),
+               "--worker-class", worker_class, "--timeout", "60", "--graceful-timeout", "5"]
+        return cmd + (["--threads", str(threads)] if worker_class == "gthread" else [])
 
-    def pids(self) -> list[int]:
-        return children_of(self.proc.pid) if self.proc else []
-
-    def tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # gunicorn master stops its workers
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # the session we started, nothing else
-                self.proc.wait(timeout=5)
-        self.log_file.close()
+    server = ServerProcess(command, env, log_path, name="gunicorn")
+    server.describe = " ".join(["gunicorn"] + server.cmd[3:]).replace(server.base[len("http://"):], "127.0.0.1:<port>")
+    return server
 
 
 # ------------------------------------------------------------------------------------------------------- API
@@ -370,7 +293,7 @@ class Client:
         out.setdefault("results", []).append((ok, latencies, errors))
 
 
-def timed_run(clients: list[Client], seconds: float, server: Server | None, database: str = "") -> dict:
+def timed_run(clients: list[Client], seconds: float, server: ServerProcess | None, database: str = "") -> dict:
     out: dict = {}
     barrier = threading.Barrier(len(clients) + 1)
     threads = [threading.Thread(target=c.run_for, args=(seconds, barrier, out), daemon=True) for c in clients]
@@ -472,8 +395,8 @@ def main() -> int:
         "ANNOTATOR_LOG_LEVEL": "WARNING",
     }
     env.pop("DJANGO_DEBUG", None)
-    server = Server(env, app=args.app, workers=args.workers, threads=args.threads, worker_class=args.worker_class,
-                    log_path=work / "gunicorn.log")
+    server = gunicorn_server(env, app=args.app, workers=args.workers, threads=args.threads,
+                             worker_class=args.worker_class, log_path=work / "gunicorn.log")
     runs: list[dict] = []
     gunicorn_log_tail = ""
     try:
