@@ -18,7 +18,6 @@ from labeling.masks.tiles import (
     TileCodecError,
     decode_tile,
     merge_stats,
-    tile_is_empty,
     tile_shape,
     tile_stats,
 )
@@ -289,10 +288,9 @@ def labelmap_save(
                 )
 
         # Tiles: upsert non-empty ones, drop ones that became empty.
-        data_by_key = {(u.tx, u.ty): u.data for u in tiles}
-        for key, arr in decoded.items():
-            data = data_by_key[key]
-            if tile_is_empty(arr):
+        for update in tiles:
+            key, data = (update.tx, update.ty), update.data
+            if not new_stats[key]:  # no segment id in it: the tile is all zeros
                 if key in stored:
                     stored[key].delete()
                 all_stats.pop(key, None)
@@ -333,7 +331,7 @@ def labelmap_save(
         )
         RevisionTile.objects.bulk_create(
             [RevisionTile(revision=revision, tx=u.tx, ty=u.ty,
-                          data=b"" if tile_is_empty(decoded[(u.tx, u.ty)]) else u.data) for u in tiles]
+                          data=u.data if new_stats[(u.tx, u.ty)] else b"") for u in tiles]
         )
     annotation.version = version
     saved = sorted(changed.values(), key=lambda row: row.segment_id)

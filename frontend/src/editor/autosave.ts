@@ -63,8 +63,8 @@ export class Autosaver {
   }
 
   hasUnsaved(): boolean {
-    return this.session.map.dirtyTiles().length > 0 || this.session.table.saveSnapshot().rows.length > 0 ||
-      this.session.table.deletedIds().length > 0;
+    const { map, table } = this.session;
+    return map.dirtyTiles().length > 0 || table.dirtyRows().length > 0 || table.deletedIds().length > 0;
   }
 
   /** Call after every edit. */
@@ -190,15 +190,8 @@ export class Autosaver {
     const { session } = this;
     const detail = await getAnnotation(session.annotationId);
     const dirtyKeys = session.map.dirtyTiles();
-    const serverKeys = detail.tiles.map(([tx, ty]) => [tx, ty] as [number, number]);
-    const allKeys = new Map<string, [number, number]>();
-    for (const k of [...serverKeys, ...dirtyKeys]) allKeys.set(tileKey(k[0], k[1]), k);
-    for (const key of session.savedTiles.keys()) {
-      const [tx, ty] = key.split(",").map(Number);
-      allKeys.set(key, [tx, ty]);
-    }
-    const serverTiles = await session.fetchTiles([...allKeys.values()].filter(([tx, ty]) =>
-      detail.tiles.some(([a, b]) => a === tx && b === ty)));
+    // Fetched once: read by the merge, then handed to loadServerState.
+    const serverTiles = await session.fetchTiles(detail.tiles.map(([tx, ty]) => [tx, ty] as [number, number]));
     const localTiles = new Map<string, { base: Uint32Array | undefined; local: Uint32Array | undefined }>();
     for (const [tx, ty] of dirtyKeys) {
       const key = tileKey(tx, ty);
@@ -228,7 +221,7 @@ export class Autosaver {
     });
 
     // Start again from the server's state, then re-apply what merged differs from it, as unsaved edits.
-    await session.loadServerState(detail);
+    await session.loadServerState(detail, serverTiles);
     const skipped = applyMerge(session, merged);
     if (session.activeSegment !== null) {
       session.activeSegment = merged.remapped.get(session.activeSegment) ?? session.activeSegment;

@@ -74,9 +74,9 @@ export class EditorSession {
     return this.data.annotation.id;
   }
 
-  /** Replace local state by the server's (tiles and rows), all saved. */
-  async loadServerState(detail: api.AnnotationDetail): Promise<void> {
-    const tiles = await this.fetchTiles(detail.tiles.map(([tx, ty]) => [tx, ty] as [number, number]));
+  /** Replace local state by the server's (tiles and rows), all saved. `tiles`: the detail's tiles, if fetched. */
+  async loadServerState(detail: api.AnnotationDetail, tiles?: Map<string, Uint32Array | undefined>): Promise<void> {
+    tiles ??= await this.fetchTiles(detail.tiles.map(([tx, ty]) => [tx, ty] as [number, number]));
     for (let ty = 0; ty < this.map.rows; ty++) {
       for (let tx = 0; tx < this.map.cols; tx++) this.map.setTile(tx, ty, tiles.get(tileKey(tx, ty)));
     }

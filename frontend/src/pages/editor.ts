@@ -95,8 +95,12 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
       colors.set(row.segmentId, hexToRgba(cls?.color ?? "#999999", session.isVisible(row) ? 255 : 0));
     }
     renderer.setPalette(colors);
-    renderer.setStyle({ opacity, mode, highlight: session.hoverSegment, selected: session.activeSegment });
+    updateStyle();
   };
+  // Hover and selection only move highlights: no palette rebuild.
+  const updateStyle = () =>
+    renderer.setStyle({ opacity, mode, highlight: session.hoverSegment, selected: session.activeSegment });
+
 
   // --- tools --------------------------------------------------------------------------------------------
   const ctx: ToolContext = {
@@ -159,7 +163,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     type: "range", min: 0, max: 100, value: opacity * 100, testid: "overlay-opacity",
     oninput: (e: Event) => {
       opacity = Number((e.target as HTMLInputElement).value) / 100;
-      updatePalette();
+      updateStyle();
     },
   });
   const modeButton = h("button", {
@@ -167,7 +171,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     onclick: () => {
       mode = mode === "fill" ? "outline" : "fill";
       modeButton.textContent = mode === "fill" ? "Outline" : "Fill";
-      updatePalette();
+      updateStyle();
     },
   }, "Outline");
   toolbar.append(
@@ -271,7 +275,8 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
 
   const unsubscribe = session.onChange((kind) => {
     if (kind === "pixels") invalidatePixels();
-    if (kind === "segments" || kind === "view" || kind === "selection" || kind === "hover") updatePalette();
+    if (kind === "segments" || kind === "view") updatePalette();
+    else if (kind === "selection" || kind === "hover") updateStyle();
     if (kind === "selection" || kind === "view") renderClasses();
     if (kind === "pixels" || kind === "segments") autosave.changed();
     updateUndo();
