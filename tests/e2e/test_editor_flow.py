@@ -41,6 +41,13 @@ def login(page, base, username):
     page.wait_for_url(re.compile(r".*/app/projects.*"))
 
 
+def open_editor(page, base, username, image_id, timeout=15_000):
+    """Log in and open the editor on an image, waiting until it has fitted the view."""
+    login(page, base, username)
+    page.goto(f"{base}/app/images/{image_id}")
+    page.wait_for_function("window.__editor && window.__editor.renderer.viewport.scale > 0", timeout=timeout)
+
+
 def wait_saved(page, timeout=20_000):
     page.wait_for_function(
         "document.querySelector('[data-testid=save-status]')?.dataset.state === 'saved'", timeout=timeout)
@@ -204,9 +211,7 @@ def test_offline_edit_survives_a_reload(live_server, new_page, tmp_path):
     image_id = project_with_image("offline", tmp_path, seed=3)
     base = live_server.url
     page = new_page()
-    login(page, base, "offline")
-    page.goto(f"{base}/app/images/{image_id}")
-    page.wait_for_function("window.__editor && window.__editor.renderer.viewport.scale > 0")
+    open_editor(page, base, "offline", image_id)
 
     page.context.set_offline(True)
     page.keyboard.press("b")
@@ -236,9 +241,7 @@ def test_two_editors_conflict_is_merged_without_losing_a_stroke(live_server, new
     base = live_server.url
     first, second = new_page(), new_page()
     for page in (first, second):
-        login(page, base, "twotabs")
-        page.goto(f"{base}/app/images/{image_id}")
-        page.wait_for_function("window.__editor && window.__editor.renderer.viewport.scale > 0")
+        open_editor(page, base, "twotabs", image_id)
         page.keyboard.press("b")
 
     drag(first, [(60, 60), (160, 60)])
@@ -262,9 +265,7 @@ def test_an_expired_session_loses_nothing_and_is_replayed_after_login(live_serve
     image_id = project_with_image("expiring", tmp_path, seed=5)
     base = live_server.url
     page = new_page()
-    login(page, base, "expiring")
-    page.goto(f"{base}/app/images/{image_id}")
-    page.wait_for_function("window.__editor && window.__editor.renderer.viewport.scale > 0")
+    open_editor(page, base, "expiring", image_id)
 
     page.context.clear_cookies()  # the session ends (logged out elsewhere, or expired)
     page.keyboard.press("b")
@@ -291,9 +292,7 @@ def test_polygon_vertices_can_be_dragged_inserted_and_deleted(live_server, new_p
     image_id = project_with_image("vertices", tmp_path, seed=6)
     base = live_server.url
     page = new_page()
-    login(page, base, "vertices")
-    page.goto(f"{base}/app/images/{image_id}")
-    page.wait_for_function("window.__editor && window.__editor.renderer.viewport.scale > 0")
+    open_editor(page, base, "vertices", image_id)
     page.keyboard.press("p")
     for x, y in [(100, 100), (300, 100), (300, 300), (100, 300)]:
         click_at(page, x, y)

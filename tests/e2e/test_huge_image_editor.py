@@ -9,7 +9,7 @@ from labeling.models import Annotation, LabelMapTile, Segment
 from labeling.services.images import images_upload
 from labeling.services.projects import label_class_create, project_create
 from tests.e2e.conftest import shot
-from tests.e2e.test_editor_flow import PASSWORD, drag, login, wait_saved
+from tests.e2e.test_editor_flow import PASSWORD, drag, open_editor, wait_saved
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SIZE = 20_000
@@ -32,9 +32,7 @@ def test_a_20000_square_image_opens_and_can_be_labeled(live_server, new_page, tm
 
     base = live_server.url
     page = new_page()
-    login(page, base, "huge")
-    page.goto(f"{base}/app/images/{image_id}")
-    page.wait_for_function("window.__editor && window.__editor.renderer.viewport.scale > 0", timeout=30_000)
+    open_editor(page, base, "huge", image_id, timeout=30_000)
     page.wait_for_function("window.__editor.renderer.renderNow().imageTiles > 0", timeout=30_000)
     page.keyboard.press("b")
     page.get_by_test_id("brush-size").fill("200")
