@@ -90,3 +90,30 @@ class JobAdmin(admin.ModelAdmin):
     list_display = ["id", "kind", "project", "status", "progress", "attempts", "created_at", "finished_at"]
     list_filter = ["kind", "status"]
     readonly_fields = ["params", "result", "error", "attempts", "started_at", "finished_at"]
+
+
+@admin.register(models.Superpixels)
+class SuperpixelsAdmin(admin.ModelAdmin):
+    list_display = ["id", "image", "granularity", "count", "width", "height"]
+    readonly_fields = ["image", "granularity", "count", "width", "height", "file"]
+
+
+@admin.register(models.ImageEmbedding)
+class ImageEmbeddingAdmin(admin.ModelAdmin):
+    list_display = ["id", "sha256", "model_key", "shape", "created_at"]
+    search_fields = ["sha256", "model_key"]
+    readonly_fields = ["sha256", "model_key", "file", "shape", "original_size", "input_size"]
+
+
+@admin.register(models.Proposal)
+class ProposalAdmin(admin.ModelAdmin):
+    list_display = ["id", "image", "model_key", "area", "score"]
+    readonly_fields = ["image", "model_key", "rle", "bbox", "area", "score"]
+
+
+@admin.register(models.TrainedModel)
+class TrainedModelAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "project", "format", "size_bytes", "created_at"]
+    list_filter = ["format"]
+    search_fields = ["name", "project__name"]
+    readonly_fields = ["file", "sha256", "size_bytes"]

@@ -150,6 +150,10 @@ class Annotation(models.Model):
     state = models.CharField(max_length=16, choices=AnnotationState.choices, default=AnnotationState.DRAFT)
     version = models.PositiveIntegerField(default=0, help_text="Incremented by every accepted save.")
     tile_size = models.PositiveIntegerField(default=512)
+    # Set on a pre-label annotation (no annotator): the model whose run produced it.
+    trained_model = models.ForeignKey(
+        "TrainedModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="prelabels"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -283,3 +287,87 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.status})"
+
+
+# ---- AI assistance: derived per-image data and registered models (computed by worker jobs) ----
+
+
+class Superpixels(models.Model):
+    """An over-segmentation of an image at one granularity: a grid of region ids stored in the label-map tile
+    codec (uint32 LE + zlib) as one file. Large images are segmented at a reduced size; `width`/`height` are the
+    grid's size, and grid cell (x, y) covers image pixels [x * image.width / width, ...)."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="superpixels")
+    granularity = models.PositiveIntegerField(help_text="Requested number of regions (SLIC n_segments).")
+    count = models.PositiveIntegerField(help_text="Number of regions actually produced (ids 1..count).")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    file = models.CharField(max_length=500, help_text="Storage path of the encoded grid.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["image_id", "granularity"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "granularity"], name="unique_superpixels_per_granularity")
+        ]
+
+
+class ImageEmbedding(models.Model):
+    """A SAM image-encoder output, keyed by the image's checksum and the model, so identical uploads in any
+    project share it. Stored in storage as float16."""
+
+    sha256 = models.CharField(max_length=64)
+    model_key = models.CharField(max_length=80, help_text="Model type and checkpoint checksum, e.g. vit_b:1a2b...")
+    file = models.CharField(max_length=500, help_text="Storage path of the float16 embedding.")
+    # Shape of the embedding, the image size it was computed from and the resized input size (before padding),
+    # which decoders need to map prompts and masks between image and model coordinates.
+    shape = models.JSONField(default=list)
+    original_size = models.JSONField(default=list, help_text="[height, width] of the image")
+    input_size = models.JSONField(default=list, help_text="[height, width] after the longest-side resize")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["sha256", "model_key"], name="unique_embedding_per_model")]
+
+
+class Proposal(models.Model):
+    """One "segment everything" mask proposal for an image, accepted into a label map by an annotator."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="proposals")
+    model_key = models.CharField(max_length=80)
+    rle = models.JSONField(help_text="COCO RLE {size: [h, w], counts: str} of the mask at image resolution.")
+    bbox = models.JSONField(default=list, help_text="[x, y, width, height]")
+    area = models.PositiveBigIntegerField()
+    score = models.FloatField()
+
+    class Meta:
+        ordering = ["image_id", "-score", "id"]
+        indexes = [models.Index(fields=["image", "model_key"])]
+
+
+class ModelFormat(models.TextChoices):
+    TORCHSCRIPT = "torchscript", "TorchScript"
+    ONNX = "onnx", "ONNX"
+
+
+class TrainedModel(models.Model):
+    """A project's own segmentation model (TorchScript or ONNX, never a pickle) with its manifest: input size,
+    normalisation, output kind and class mapping. Run as pre-label jobs."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="trained_models")
+    name = models.CharField(max_length=200)
+    format = models.CharField(max_length=12, choices=ModelFormat.choices)
+    file = models.CharField(max_length=500, help_text="Storage path of the model file.")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    manifest = models.JSONField(default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_model_name_per_project")]
+
+    def __str__(self) -> str:
+        return self.name

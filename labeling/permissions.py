@@ -16,9 +16,12 @@ from labeling.models import (
     LabelClass,
     Membership,
     Project,
+    Proposal,
     Revision,
     Role,
     Segment,
+    Superpixels,
+    TrainedModel,
 )
 
 # Scopes, by area. The API's action tables use exactly these strings.
@@ -38,6 +41,11 @@ ANNOTATION_CREATE = "annotation:create"
 ANNOTATION_EDIT = "annotation:edit"
 JOB_VIEW = "job:view"
 JOB_CANCEL = "job:cancel"
+# AI assistance: reading derived data (superpixels, embeddings, proposals) is IMAGE_VIEW; starting assistance
+# work (a server-side SAM decode, "segment everything") is ASSIST_RUN; own models are MODEL_VIEW / MODEL_MANAGE.
+ASSIST_RUN = "assist:run"
+MODEL_VIEW = "model:view"
+MODEL_MANAGE = "model:manage"
 
 ALL_SCOPES = frozenset(
     {
@@ -57,24 +65,29 @@ ALL_SCOPES = frozenset(
         ANNOTATION_EDIT,
         JOB_VIEW,
         JOB_CANCEL,
+        ASSIST_RUN,
+        MODEL_VIEW,
+        MODEL_MANAGE,
     }
 )
 
-_READ = {PROJECT_VIEW, MEMBER_VIEW, CLASS_VIEW, IMAGE_VIEW, ANNOTATION_VIEW, JOB_VIEW}
+_READ = {PROJECT_VIEW, MEMBER_VIEW, CLASS_VIEW, IMAGE_VIEW, ANNOTATION_VIEW, JOB_VIEW, MODEL_VIEW}
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.MANAGER: ALL_SCOPES,
-    Role.ANNOTATOR: frozenset(_READ | {ANNOTATION_CREATE, ANNOTATION_EDIT}),
+    Role.ANNOTATOR: frozenset(_READ | {ANNOTATION_CREATE, ANNOTATION_EDIT, ASSIST_RUN}),
     # Reviewers may correct a map; the save service records the edit as the reviewer's own revision.
-    Role.REVIEWER: frozenset(_READ | {ANNOTATION_EDIT}),
+    Role.REVIEWER: frozenset(_READ | {ANNOTATION_EDIT, ASSIST_RUN}),
 }
 
 
 def project_of(obj: Model) -> Project | None:
     if isinstance(obj, Project):
         return obj
-    if isinstance(obj, (LabelClass, Membership, Image, Job)):
+    if isinstance(obj, (LabelClass, Membership, Image, Job, TrainedModel)):
         return obj.project
+    if isinstance(obj, (Superpixels, Proposal)):
+        return obj.image.project
     if isinstance(obj, Annotation):
         return obj.image.project
     if isinstance(obj, (Segment, Revision)):
@@ -135,6 +148,9 @@ _PROJECT_PATH = {
     Membership: "project_id",
     Image: "project_id",
     Job: "project_id",
+    TrainedModel: "project_id",
+    Superpixels: "image__project_id",
+    Proposal: "image__project_id",
     Annotation: "image__project_id",
     Segment: "annotation__image__project_id",
     Revision: "annotation__image__project_id",
