@@ -10,7 +10,8 @@ from labeling import permissions as scopes
 from labeling.api.base import ScopedAPIView
 from labeling.api.jobs import JobSerializer
 from labeling.models import Image, Split, TaskState
-from labeling.services.images import image_delete, images_upload, pyramid_tile_path
+from labeling.services.images import images_upload, pyramid_tile_path
+from labeling.services.stored_files import image_delete
 
 
 class ImageSerializer(serializers.ModelSerializer):
@@ -110,7 +111,7 @@ class ImageDetailView(ScopedAPIView):
         return Response(ImageSerializer(image).data)
 
     def delete(self, request, pk):
-        image_delete(image=self.get_object())
+        image_delete(image=self.get_object(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -8,6 +8,7 @@ from labeling.api.base import ScopedAPIView
 from labeling.models import Project, ProjectKind
 from labeling.permissions import role_in
 from labeling.services.projects import project_create, project_update
+from labeling.services.stored_files import project_delete
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -79,5 +80,5 @@ class ProjectDetailView(ScopedAPIView):
         return Response(ProjectSerializer(self.get_object(), context={"request": request}).data)
 
     def delete(self, request, pk):
-        self.get_object().delete()
+        project_delete(project=self.get_object(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

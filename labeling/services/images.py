@@ -188,21 +188,3 @@ def image_processing_enqueue(*, project: Project, image_ids: list[int], user=Non
     if created:
         job_enqueue(job, "workers.tasks.process_uploads")
     return job
-
-
-def image_delete(*, image: Image) -> None:
-    files = [image.file.name, image.thumbnail.name]
-    levels = image.pyramid_levels or []
-    image_id = image.pk
-    image.delete()
-
-    def remove_files():
-        for name in files:
-            if name:
-                default_storage.delete(name)
-        for level, (_w, _h, cols, rows) in enumerate(levels):
-            for y in range(rows):
-                for x in range(cols):
-                    default_storage.delete(pyramid_tile_path(image_id=image_id, level=level, x=x, y=y))
-
-    transaction.on_commit(remove_files)

@@ -1,0 +1,88 @@
+"""Files in storage that belong to images, and their removal on a worker once the rows are gone.
+
+Deleting a 20000² image means removing about 8,400 pyramid tiles; a project, many times that. That is storage
+work of minutes, not of a request: the rows are deleted in the request, and a `delete_files` job removes the
+files after the transaction commits. The job's parameters describe the files compactly (pyramid layouts rather
+than every tile name) and deleting a file that is already gone is not an error, so a redelivered job is safe.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from labeling.models import Image, Project
+from labeling.services.images import pyramid_tile_path
+from labeling.services.jobs import job_create, job_enqueue
+
+DELETE_FILES_TASK = "workers.tasks.delete_files"
+
+
+def image_stored_files(image: Image) -> dict[str, Any]:
+    """What the image owns in storage: single files and its pyramid layout (tiles are named from it)."""
+    files = [name for name in (image.file.name, image.thumbnail.name) if name]
+    files += list(image.superpixels.values_list("file", flat=True))
+    return {"files": files, "pyramids": [[image.pk, image.pyramid_levels or []]]}
+
+
+def _merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {"files": [], "pyramids": []}
+    for part in parts:
+        merged["files"] += part["files"]
+        merged["pyramids"] += part["pyramids"]
+    return merged
+
+
+def stored_file_names(spec: dict[str, Any]) -> Iterator[str]:
+    yield from spec.get("files", [])
+    for image_id, levels in spec.get("pyramids", []):
+        for level, (_w, _h, cols, rows) in enumerate(levels):
+            for y in range(rows):
+                for x in range(cols):
+                    yield pyramid_tile_path(image_id=image_id, level=level, x=x, y=y)
+
+
+def stored_files_count(spec: dict[str, Any]) -> int:
+    tiles = sum(cols * rows for _id, levels in spec.get("pyramids", []) for _w, _h, cols, rows in levels)
+    return len(spec.get("files", [])) + tiles
+
+
+def stored_files_delete(spec: dict[str, Any], progress: Callable[[float], bool] | None = None) -> dict[str, int]:
+    """Delete every file the spec names; missing files are skipped (safe to repeat). Returns counts."""
+    total = max(1, stored_files_count(spec))
+    deleted = missing = 0
+    for done, name in enumerate(stored_file_names(spec), start=1):
+        if default_storage.exists(name):
+            default_storage.delete(name)
+            deleted += 1
+        else:
+            missing += 1
+        if progress is not None and done % 200 == 0:
+            progress(done / total)
+    return {"deleted": deleted, "missing": missing}
+
+
+def _delete_later(spec: dict[str, Any], *, project: Project | None, user) -> None:
+    if not stored_files_count(spec):
+        return
+    job, _ = job_create(kind="delete_files", project=project, params=spec, user=user)
+    job_enqueue(job, DELETE_FILES_TASK)
+
+
+@transaction.atomic
+def image_delete(*, image: Image, user=None) -> None:
+    """Delete the image's rows now and its stored files on a worker."""
+    spec = image_stored_files(image)
+    project = image.project
+    image.delete()
+    _delete_later(spec, project=project, user=user)
+
+
+@transaction.atomic
+def project_delete(*, project: Project, user=None) -> None:
+    """Delete the project's rows now and every image's stored files on a worker (the job outlives the project,
+    so it belongs to no project: its creator sees it)."""
+    spec = _merge(image_stored_files(image) for image in project.images.all())
+    project.delete()
+    _delete_later(spec, project=None, user=user)
