@@ -6,7 +6,7 @@ import { ApiError, saveAnnotation, getAnnotation } from "../api/client";
 import type { SaveRow } from "../core/segments";
 import { bytesToBase64, encodeTile } from "../core/tileCodec";
 import { mergeLabelMaps, type MergeResult, type SegmentRow as MergeRow } from "./merge";
-import type { PendingEdits, PendingStore } from "./pendingStore";
+import type { PendingEdits, PendingStore, PendingTile } from "./pendingStore";
 import { type EditorSession, tileKey } from "./session";
 
 export type SaveState = "saved" | "unsaved" | "saving" | "offline" | "expired" | "error";
@@ -35,6 +35,8 @@ export class Autosaver {
   // IndexedDB writes run one after another, each reading the editor's state when it runs, so a slow
   // "persist" can never land after the "remove" of a save that covered it.
   private storeQueue: Promise<void> = Promise.resolve();
+  // What the last successful write to the store holds for each tile (see writePending).
+  private persisted = new Map<string, PersistedTile>();
   private disposed = false;
 
   constructor(
@@ -249,26 +251,37 @@ export class Autosaver {
     const dirty = session.map.dirtyTiles();
     const snapshot = session.table.saveSnapshot();
     if (!dirty.length && !snapshot.rows.length && !snapshot.deletedIds.length) {
+      this.persisted.clear();
       await this.store.remove(session.annotationId);
       return;
     }
-    const entry: PendingEdits = {
-      annotationId: session.annotationId,
-      baseVersion: session.version,
-      updatedAt: Date.now(),
-      tiles: dirty.map(([tx, ty]) => {
-        const key = tileKey(tx, ty);
-        return { key, base: session.savedTiles.get(key) ?? null, local: session.map.tile(tx, ty)?.slice() ?? null };
-      }),
-      baseRows: [...session.savedRows.values()] as MergeRow[],
-      rows: session.table.toSaveRows(session.table.all()) as MergeRow[],
-      changed: snapshot.rows.map((r) => r.segment_id),
-      deleted: snapshot.deletedIds,
-    };
+    // Only tiles whose pixels or base moved since the last write are stored again.
+    const written = new Map<string, PersistedTile>();
+    const tiles: PendingTile[] = [];
+    for (const [tx, ty] of dirty) {
+      const key = tileKey(tx, ty);
+      const state = { revision: session.map.tileRevision(tx, ty), base: session.savedTiles.get(key) };
+      written.set(key, state);
+      const before = this.persisted.get(key);
+      if (before && before.revision === state.revision && before.base === state.base) continue;
+      tiles.push({ key, base: state.base ?? null, local: session.map.tile(tx, ty)?.slice() ?? null });
+    }
     try {
-      await this.store.put(entry);
+      await this.store.write({
+        annotationId: session.annotationId,
+        baseVersion: session.version,
+        updatedAt: Date.now(),
+        tiles,
+        tileKeys: [...written.keys()],
+        baseRows: [...session.savedRows.values()] as MergeRow[],
+        rows: session.table.toSaveRows(session.table.all()) as MergeRow[],
+        changed: snapshot.rows.map((r) => r.segment_id),
+        deleted: snapshot.deletedIds,
+      });
+      this.persisted = written;
     } catch {
-      // Storage full or blocked: the server save still runs; nothing else to do here.
+      // Storage full or blocked: the server save still runs. Write every tile again next time.
+      this.persisted.clear();
     }
   }
 
@@ -317,6 +330,11 @@ export class Autosaver {
     const note = skipped.length ? ` (${skipped.length} segment row(s) conflicted and kept the server's values)` : "";
     return `Restored ${merged.changedTiles.size} tile(s) and ${merged.changedRows.size} segment(s) of unsaved edits from this device${note}.`;
   }
+}
+
+interface PersistedTile {
+  revision: number;
+  base: Uint32Array | undefined;
 }
 
 /** True when every pixel and row of a pending entry already equals the server's state. */
