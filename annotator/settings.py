@@ -31,6 +31,13 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
+def env_int_item(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be comma-separated integers, got {value!r}") from exc
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value == "":
@@ -66,6 +73,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # runserver leaves static files to WhiteNoise, so they pass annotator.isolation (COOP/COEP) as in production.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
@@ -76,6 +85,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # COOP + COEP on every response (static files too): SAM's decoder needs WASM threads (annotator/isolation.py).
+    "annotator.isolation.CrossOriginIsolationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -179,6 +190,26 @@ ANNOTATOR = {
     "LABELMAP_TILE_SIZE": 512,
     "SAM_CHECKPOINT": os.environ.get("ANNOTATOR_SAM_CHECKPOINT", ""),
     "SAM_MODEL_TYPE": os.environ.get("ANNOTATOR_SAM_MODEL_TYPE", "vit_b"),
+    # SAM embeddings: computed on the gpu queue after upload (when a checkpoint is configured), this many
+    # images per encoder batch; the web process decodes prompts with onnxruntime on this many threads.
+    "SAM_EMBED_AFTER_UPLOAD": env_bool("ANNOTATOR_SAM_EMBED_AFTER_UPLOAD", True),
+    "SAM_BATCH_SIZE": env_int("ANNOTATOR_SAM_BATCH_SIZE", 4),
+    "SAM_DECODER_THREADS": env_int("ANNOTATOR_SAM_DECODER_THREADS", min(os.cpu_count() or 1, 4)),
+    "SAM_PROPOSAL_POINTS_PER_SIDE": env_int("ANNOTATOR_SAM_PROPOSAL_POINTS_PER_SIDE", 32),
+    # Largest TorchScript/ONNX file a manager may upload as a project's own model.
+    "MAX_MODEL_BYTES": env_int("ANNOTATOR_MAX_MODEL_BYTES", 512 * 1024**2),
+    # A job whose worker died this many times while running it (killed for memory, say) is failed, not retried.
+    "MAX_JOB_ATTEMPTS": env_int("ANNOTATOR_MAX_JOB_ATTEMPTS", 3),
+    # Torch device for model runners (workers.runners.device.pick_device); empty = cuda when available.
+    "DEVICE": os.environ.get("ANNOTATOR_DEVICE", ""),
+    # Superpixels (click-to-fill without model weights): SLIC cell counts, computed on the image reduced so
+    # its longest side is at most SUPERPIXEL_MAX_SIDE.
+    "SUPERPIXEL_GRANULARITIES": [
+        env_int_item("ANNOTATOR_SUPERPIXEL_GRANULARITIES", item)
+        for item in env_list("ANNOTATOR_SUPERPIXEL_GRANULARITIES", ["300", "1200", "4000"])
+    ],
+    "SUPERPIXEL_MAX_SIDE": env_int("ANNOTATOR_SUPERPIXEL_MAX_SIDE", 2048),
+    "SUPERPIXELS_AFTER_UPLOAD": env_bool("ANNOTATOR_SUPERPIXELS_AFTER_UPLOAD", True),
 }
 
 # Celery: Redis in CI and production; the embedded default is kombu's filesystem transport, a broker that
@@ -205,6 +236,23 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("ANNOTATOR_CPU_QUEUE", "cpu")
+# Model work goes to the GPU queue (worker-gpu in docker-compose); everything else to the CPU queue.
+CELERY_GPU_QUEUE = os.environ.get("ANNOTATOR_GPU_QUEUE", "gpu")
+CELERY_TASK_ROUTES = {
+    name: {"queue": CELERY_GPU_QUEUE}
+    for name in ("workers.tasks.compute_embeddings", "workers.tasks.segment_everything", "workers.tasks.run_prelabel")
+}
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    # Redis re-delivers a message nobody acknowledged (its worker died) after this many seconds; it must be
+    # longer than the longest task, or a running task is delivered a second time.
+    _visibility_timeout = env_int("ANNOTATOR_BROKER_VISIBILITY_TIMEOUT", 3600)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": _visibility_timeout,
+        # Workers sweep for such messages every `unacked_restore_interval` seconds (kombu's default sweep is
+        # about every 100 s); a few sweeps per timeout keep a short timeout meaningful. One cheap query each.
+        "unacked_restore_interval": max(1, min(10, _visibility_timeout // 4)),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -12,7 +12,9 @@ mkdir -p var
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput --verbosity 0
 .venv/bin/python manage.py demo_setup
-.venv/bin/celery -A annotator worker --queues cpu,gpu --concurrency 2 --loglevel INFO &
+# One embedded worker serves both queues: CPU work (uploads, superpixels) and model work (embeddings, pre-labels).
+.venv/bin/celery -A annotator worker --queues "${ANNOTATOR_CPU_QUEUE:-cpu},${ANNOTATOR_GPU_QUEUE:-gpu}" \
+    --concurrency 2 --loglevel INFO &
 WORKER_PID=$!
 stop_worker() {
     trap - EXIT INT TERM

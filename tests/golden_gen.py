@@ -11,6 +11,9 @@ The frontend tests (frontend/tests/core/) read these files and must reproduce th
   ``labeling.masks.tiles.encode_tile`` of those pixels; ``stats`` is ``segment_stats`` of the whole map.
 - ``polygons.json``: polygon cases with ``rasterize_rings`` output as run lengths of the row-major mask,
   alternating unfilled / filled, starting with unfilled.
+- ``sam/`` (written only by ``python tests/golden_gen.py --sam``, since it needs torch): the browser/server SAM
+  decoder parity fixture, see ``write_sam``. tests/unit/test_sam_golden.py recomputes ``prompts.json`` from
+  the committed decoder and embedding; test_golden_files.py leaves the folder to it.
 
 Everything is derived from fixed seeds, so the output is deterministic.
 """
@@ -176,7 +179,41 @@ def write_all(out_dir: Path) -> list[Path]:
     path = out_dir / "polygons.json"
     path.write_text(_lines({"cases": cases}))
     written.append(path)
+
+    path = out_dir / "superpixels.json"
+    path.write_text(json.dumps(superpixels_golden(), separators=(",", ":")) + "\n")
+    written.append(path)
     return written
+
+
+# Superpixel grid -> image pixel mapping, shared with frontend/tests/core/superpixelFill.test.ts. Odd sizes, so
+# cells cover 2 or 3 image pixels and every rounding case of the mapping occurs.
+SUPERPIXEL_IMAGE_SIZE = (97, 61)
+SUPERPIXEL_GRID_SIZE = (40, 25)
+
+
+def superpixels_golden() -> dict:
+    import base64
+
+    from PIL import Image
+    from skimage import data as skdata
+
+    from workers.runners import superpixels as sp
+
+    (image_width, image_height), (grid_width, grid_height) = SUPERPIXEL_IMAGE_SIZE, SUPERPIXEL_GRID_SIZE
+    with Image.fromarray(skdata.astronaut()) as img:
+        rgb = np.asarray(img.resize((grid_width, grid_height), Image.Resampling.BOX))
+    result = sp.compute_grid(rgb, granularity=24)
+    full = sp.upsample(result.grid, width=image_width, height=image_height)
+    areas = np.bincount(full.ravel(), minlength=result.count + 1)[1:]
+    return {
+        "image_width": image_width, "image_height": image_height,
+        "grid_width": grid_width, "grid_height": grid_height,
+        "granularity": result.granularity, "count": result.count,
+        "grid_zlib_base64": base64.b64encode(sp.encode_grid(result.grid)).decode(),
+        "image_ids": full.ravel().tolist(),
+        "areas": areas.tolist(),
+    }
 
 
 def _lines(doc: dict) -> str:
@@ -192,7 +229,108 @@ def _lines(doc: dict) -> str:
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
+# ---- SAM decoder parity fixture (tests/golden/sam/) ----
+
+SAM_DIR_NAME = "sam"
+SAM_IMAGE_SIZE = (150, 240)  # (h, w): non-square, so the two axes scale differently in the 1024 frame
+# Prompts in image coordinates (a click on pixel (i, j) is (i + 0.5, j + 0.5)), as POSTed to
+# /api/images/{id}/sam/decode/.
+SAM_PROMPTS = [
+    {"name": "single_point_multimask", "points": [[120.5, 75.5]], "labels": [1], "box": None, "multimask": True},
+    {"name": "single_point_single", "points": [[120.5, 75.5]], "labels": [1], "box": None, "multimask": False},
+    {"name": "pos_neg_points", "points": [[60.5, 40.5], [180.5, 110.5]], "labels": [1, 0], "box": None,
+     "multimask": False},
+    {"name": "three_points_multimask", "points": [[30.5, 20.5], [200.5, 30.5], [100.5, 140.5]],
+     "labels": [1, 1, 0], "box": None, "multimask": True},
+    {"name": "box_only", "points": [], "labels": [], "box": [30.0, 20.0, 200.0, 130.0], "multimask": False},
+    {"name": "box_and_point", "points": [[100.5, 70.5]], "labels": [1], "box": [10.5, 5.0, 239.0, 149.5],
+     "multimask": True},
+]
+# Pixels whose logit is this close to the threshold may legitimately flip between onnxruntime builds
+# (native vs web); the fixture counts them per mask so parity tests can allow exactly that many.
+SAM_NEAR_THRESHOLD = 1e-3
+
+
+def sam_image() -> np.ndarray:
+    """A deterministic HxWx3 uint8 picture with shapes (a gradient, a disk, a bar) for the tiny encoder."""
+    height, width = SAM_IMAGE_SIZE
+    ys, xs = np.mgrid[0:height, 0:width]
+    image = np.stack([xs * 255 // width, ys * 255 // height, np.full_like(xs, 90)], axis=-1)
+    image[(xs - 80) ** 2 + (ys - 70) ** 2 < 35**2] = [230, 40, 40]
+    image[100:130, 140:225] = [30, 200, 60]
+    return image.astype(np.uint8)
+
+
+def sam_expected(sam_dir: Path) -> dict:
+    """prompts.json's content: decoder inputs and server masks for SAM_PROMPTS, from the committed files."""
+    from workers.runners import sam as sam_runner
+
+    meta = json.loads((sam_dir / "meta.json").read_text())
+    embedding = sam_runner.embedding_from_bytes((sam_dir / "embedding.f16").read_bytes(), meta["shape"])
+    session = sam_runner.decoder_session((sam_dir / "decoder.onnx").read_bytes())
+    cases = []
+    for prompt in SAM_PROMPTS:
+        inputs = sam_runner.decoder_inputs(prompt["points"], prompt["labels"], prompt["box"], meta["original_size"])
+        logits, scores = sam_runner.decode(session, embedding, inputs)
+        picked = sam_runner.pick_masks(scores, multimask=prompt["multimask"],
+                                       num_points=inputs["point_coords"].shape[1])
+        masks = []
+        for index in picked:
+            prediction = sam_runner.mask_prediction(logits[index] > 0.0, float(scores[index]))
+            masks.append({**prediction.as_dict(), "output": index,
+                          "near_threshold": int((np.abs(logits[index]) < SAM_NEAR_THRESHOLD).sum())})
+        cases.append({
+            **prompt,
+            "decoder_inputs": {
+                "point_coords": inputs["point_coords"].tolist(),
+                "point_labels": inputs["point_labels"].tolist(),
+                "orig_im_size": inputs["orig_im_size"].tolist(),
+                "has_mask_input": inputs["has_mask_input"].tolist(),
+            },
+            "iou_predictions": [float(v) for v in scores],
+            "masks": masks,
+        })
+    return {
+        "about": "Prompts in image coordinates; decoder_inputs as built by workers.runners.sam.decoder_inputs "
+                 "(mask_input is zeros [1,1,256,256]); masks as returned by POST /api/images/{id}/sam/decode/: "
+                 "outputs chosen by pick_masks, logits > 0, COCO RLE. near_threshold counts pixels with "
+                 f"|logit| < {SAM_NEAR_THRESHOLD}, which may flip between onnxruntime builds.",
+        "cases": cases,
+    }
+
+
+def write_sam(out_dir: Path) -> list[Path]:
+    """A new tiny random-weight SAM (fixed seed): ``decoder.onnx`` (fp32), ``embedding.f16`` (little-endian
+    float16 [C, 64, 64]) of ``sam_image()``, ``meta.json`` and ``prompts.json`` (see ``sam_expected``)."""
+    import tempfile
+
+    import torch
+
+    from tests.sam_support import make_tiny_sam
+    from workers.runners import sam as sam_runner
+
+    sam_dir = Path(out_dir) / SAM_DIR_NAME
+    sam_dir.mkdir(parents=True, exist_ok=True)
+    sam = make_tiny_sam(seed=20240602)
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = Path(tmp) / "tiny.pt"
+        torch.save(sam.state_dict(), checkpoint)
+        key = sam_runner.model_key("tiny", checkpoint)
+    sam_runner.export_decoder_onnx(sam, sam_dir / "decoder.onnx")
+    embedding = sam_runner.embed_images(sam, [sam_image()])[0]
+    (sam_dir / "embedding.f16").write_bytes(sam_runner.embedding_to_bytes(embedding.data))
+    meta = {"shape": list(embedding.data.shape), "dtype": "float16 little-endian, C order",
+            "input_size": list(embedding.input_size), "original_size": list(embedding.original_size),
+            "model_key": key}
+    (sam_dir / "meta.json").write_text(_lines(meta))
+    (sam_dir / "prompts.json").write_text(_lines(sam_expected(sam_dir)))
+    return [sam_dir / name for name in ("decoder.onnx", "embedding.f16", "meta.json", "prompts.json")]
+
+
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else GOLDEN_DIR
-    for written_path in write_all(target):
+    args = sys.argv[1:]
+    sam = "--sam" in args
+    args = [a for a in args if a != "--sam"]
+    target = Path(args[0]) if args else GOLDEN_DIR
+    for written_path in write_sam(target) if sam else write_all(target):
         print(f"wrote {written_path} ({written_path.stat().st_size} bytes)")

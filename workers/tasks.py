@@ -4,7 +4,10 @@ from celery import shared_task
 
 from labeling.services.image_processing import images_build_display
 from labeling.services.jobs import job_run
+from labeling.services.sam import embeddings_compute, proposals_generate
 from labeling.services.stored_files import stored_files_delete
+from labeling.services.superpixels import superpixels_run
+from labeling.services.trained_models import prelabel_run
 
 
 @shared_task(name="workers.tasks.process_uploads", acks_late=True, reject_on_worker_lost=True)
@@ -15,3 +18,23 @@ def process_uploads(job_id: int) -> None:
 @shared_task(name="workers.tasks.delete_files", acks_late=True, reject_on_worker_lost=True)
 def delete_files(job_id: int) -> None:
     job_run(job_id, lambda job, progress: stored_files_delete(job.params, progress=progress))
+
+
+@shared_task(name="workers.tasks.compute_superpixels", acks_late=True, reject_on_worker_lost=True)
+def compute_superpixels(job_id: int) -> None:
+    job_run(job_id, lambda job, progress: superpixels_run(image_ids=job.params["image_ids"], progress=progress))
+
+
+@shared_task(name="workers.tasks.run_prelabel", acks_late=True, reject_on_worker_lost=True)
+def run_prelabel(job_id: int) -> None:
+    job_run(job_id, lambda job, progress: prelabel_run(job=job, progress=progress))
+
+
+@shared_task(name="workers.tasks.compute_embeddings", acks_late=True, reject_on_worker_lost=True)
+def compute_embeddings(job_id: int) -> None:
+    job_run(job_id, lambda job, progress: embeddings_compute(image_ids=job.params["image_ids"], progress=progress))
+
+
+@shared_task(name="workers.tasks.segment_everything", acks_late=True, reject_on_worker_lost=True)
+def segment_everything(job_id: int) -> None:
+    job_run(job_id, lambda job, progress: proposals_generate(image_id=job.params["image_id"], progress=progress))

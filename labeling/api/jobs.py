@@ -11,7 +11,7 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = ["id", "kind", "project", "status", "progress", "params", "result", "error", "attempts",
-                  "created_at", "started_at", "finished_at"]
+                  "created_by", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
 

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from labeling.api import annotations, auth, classes, images, jobs, members, projects
+from labeling.api import annotations, auth, classes, images, jobs, members, projects, sam, superpixels, trained_models
 
 
 class IdConverter:
@@ -36,6 +36,12 @@ urlpatterns = [
     path("images/<id:pk>/thumbnail/", images.ImageThumbnailView.as_view(), name="image-thumbnail"),
     path("images/<id:pk>/tiles/<id:level>/<id:x>/<id:y>/", images.ImagePyramidTileView.as_view(),
          name="image-tile"),
+    path("images/<id:pk>/superpixels/", superpixels.ImageSuperpixelsView.as_view(), name="image-superpixels"),
+    path("images/<id:pk>/superpixels/<id:granularity>/", superpixels.ImageSuperpixelsDataView.as_view(),
+         name="image-superpixels-data"),
+    path("images/<id:pk>/embedding/", sam.ImageEmbeddingView.as_view(), name="image-embedding"),
+    path("images/<id:pk>/sam/decode/", sam.ImageSamDecodeView.as_view(), name="image-sam-decode"),
+    path("images/<id:pk>/proposals/", sam.ImageProposalsView.as_view(), name="image-proposals"),
     path("images/<id:pk>/annotations/", annotations.ImageAnnotationsView.as_view(), name="image-annotations"),
     path("annotations/<id:pk>/", annotations.AnnotationDetailView.as_view(), name="annotation-detail"),
     path("annotations/<id:pk>/tiles/<id:tx>/<id:ty>/", annotations.AnnotationTileView.as_view(),
@@ -43,6 +49,11 @@ urlpatterns = [
     path("annotations/<id:pk>/save/", annotations.AnnotationSaveView.as_view(), name="annotation-save"),
     path("annotations/<id:pk>/revisions/", annotations.AnnotationRevisionsView.as_view(),
          name="annotation-revisions"),
+    path("sam/", sam.SamStatusView.as_view(), name="sam-status"),
+    path("sam/decoder/", sam.SamDecoderView.as_view(), name="sam-decoder"),
     path("jobs/<id:pk>/", jobs.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<id:pk>/cancel/", jobs.JobCancelView.as_view(), name="job-cancel"),
+    path("projects/<id:project_pk>/models/", trained_models.ProjectModelsView.as_view(), name="project-models"),
+    path("models/<id:pk>/", trained_models.TrainedModelDetailView.as_view(), name="model-detail"),
+    path("models/<id:pk>/prelabel/", trained_models.TrainedModelPrelabelView.as_view(), name="model-prelabel"),
 ]

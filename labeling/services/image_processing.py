@@ -15,6 +15,8 @@ from labeling.ingest.errors import Cancelled
 from labeling.models import Image, PyramidStatus
 from labeling.services.images import pyramid_tile_path
 from labeling.services.jobs import JobCancelled
+from labeling.services.sam import embeddings_enqueue_after_upload
+from labeling.services.superpixels import superpixels_enqueue_after_upload
 
 logger = logging.getLogger(__name__)
 
@@ -87,4 +89,8 @@ def images_build_display(*, image_ids: list[int], progress: Callable[[float], bo
             failed.append({"image_id": image.pk, "error": f"{type(exc).__name__}: {exc}"[:500]})
         if progress((index + 1) / total) is False:
             raise JobCancelled()
+    # Assistance that needs the upload: superpixels (CPU queue).
+    superpixels_enqueue_after_upload(image_ids=done)
+    # SAM image embeddings (gpu queue), when a checkpoint is configured.
+    embeddings_enqueue_after_upload(image_ids=done)
     return {"processed": done, "failed": failed}

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -78,6 +79,17 @@ def job_run(job_id: int, work: Callable[[Job, Callable[[float], bool]], dict[str
             return
         if job.status not in ACTIVE_JOB_STATUSES:
             logger.info("job %s is %s; nothing to do", job_id, job.status)
+            return
+        max_attempts = settings.ANNOTATOR["MAX_JOB_ATTEMPTS"]
+        if job.status == JobStatus.RUNNING and job.attempts >= max_attempts:
+            # Redelivered after its worker died mid-run, again: the job itself is the likely cause (out of
+            # memory, a crash in native code). Retrying forever would take the queue down with it.
+            job.status = JobStatus.FAILED
+            job.error = (f"the worker running this job stopped {job.attempts} times without finishing it "
+                         "(killed, out of memory or crashed); not retrying")
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "error", "finished_at"])
+            logger.error("job %s failed: %s", job_id, job.error)
             return
         job.status = JobStatus.RUNNING
         job.attempts += 1

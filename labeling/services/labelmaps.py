@@ -66,17 +66,52 @@ class SaveResult:
 
 
 def annotation_get_or_create(*, image: Image, user) -> tuple[Annotation, bool]:
-    """The user's own annotation of the image; starting one moves a new task to in progress."""
+    """The user's own annotation of the image; starting one moves a new task to in progress. A new annotation
+    starts as a copy of the image's newest pre-label (a model's or an import's), if there is one."""
     try:
         with transaction.atomic():
             annotation, created = Annotation.objects.get_or_create(
                 image=image, annotator=user, defaults={"tile_size": settings.ANNOTATOR["LABELMAP_TILE_SIZE"]}
             )
+            if created:
+                _start_from_prelabel(annotation)
             if created and image.state == TaskState.NEW:
                 Image.objects.filter(pk=image.pk, state=TaskState.NEW).update(state=TaskState.IN_PROGRESS)
     except IntegrityError:
         return Annotation.objects.get(image=image, annotator=user), False
     return annotation, created
+
+
+def _start_from_prelabel(annotation: Annotation) -> None:
+    """Copy the newest pre-label annotation of the image (no annotator) into a new annotation: tiles, stats and
+    segments with their source and score, recorded as revision 1 with no author."""
+    prelabel = (
+        Annotation.objects.filter(image_id=annotation.image_id, annotator__isnull=True)
+        .exclude(pk=annotation.pk).order_by("-updated_at", "-id").first()
+    )
+    if prelabel is None:
+        return
+    segments = list(Segment.objects.filter(annotation=prelabel).order_by("segment_id"))
+    if not segments:
+        return
+    tiles = list(LabelMapTile.objects.filter(annotation=prelabel))
+    LabelMapTile.objects.bulk_create([
+        LabelMapTile(annotation=annotation, tx=t.tx, ty=t.ty, data=t.data, stats=t.stats) for t in tiles
+    ])
+    copies = [
+        Segment(annotation=annotation, segment_id=s.segment_id, label_class_id=s.label_class_id, instance=s.instance,
+                attributes=s.attributes, source=s.source, score=s.score, rings=s.rings, area=s.area, bbox=s.bbox)
+        for s in segments
+    ]
+    Segment.objects.bulk_create(copies)
+    revision = Revision.objects.create(
+        annotation=annotation, version=1, author=None,
+        segments_changed=[_segment_snapshot(row) for row in copies], segments_deleted=[],
+    )
+    RevisionTile.objects.bulk_create([RevisionTile(revision=revision, tx=t.tx, ty=t.ty, data=t.data) for t in tiles])
+    annotation.tile_size = prelabel.tile_size
+    annotation.version = 1
+    annotation.save(update_fields=["tile_size", "version"])
 
 
 def _decode_updates(annotation: Annotation, tiles: list[TileUpdate]) -> dict[tuple[int, int], Any]:

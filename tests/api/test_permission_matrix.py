@@ -50,6 +50,51 @@ def _save_body(w, a, j):
     }
 
 
+def _without_superpixels(w, a, j):
+    w.image.superpixels.all().delete()
+    return {"pk": w.image.pk}
+
+
+def _with_superpixels(w, a, j):
+    from labeling.services.superpixels import image_superpixels_compute
+
+    image_superpixels_compute(image=w.image)
+    return {"pk": w.image.pk, "granularity": w.image.superpixels.first().granularity}
+
+
+def _with_tiny_sam(w, a, j):
+    from tests.sam_support import use_tiny_sam
+
+    use_tiny_sam()
+    return {"pk": w.image.pk}
+
+
+def _with_embedding(w, a, j):
+    from tests.sam_support import compute_embedding
+
+    kwargs = _with_tiny_sam(w, a, j)
+    compute_embedding(w.image)
+    return kwargs
+
+
+def _model(w, a, j):
+    from labeling.models import TrainedModel
+    from tests.own_model_fixtures import create_model, manifest, onnx_semantic_bytes
+
+    trained_model = TrainedModel.objects.filter(project=w.project).first() or create_model(
+        w.project, data=onnx_semantic_bytes(), manifest_json=manifest("semantic_logits"), name="matrix")
+    return {"pk": trained_model.pk}
+
+
+def _model_upload_body(w, a, j):
+    import json
+
+    from tests.own_model_fixtures import manifest, onnx_semantic_bytes
+
+    return {"file": SimpleUploadedFile("seg.onnx", onnx_semantic_bytes()), "name": "uploaded",
+            "manifest": json.dumps(manifest("semantic_logits"))}
+
+
 ENDPOINTS = [
     Endpoint("project-list", "get", scopes.PROJECT_VIEW, lambda w, a, j: {}),
     Endpoint("project-list", "post", None, lambda w, a, j: {}, lambda w, a, j: {"name": "P", "kind": "semantic"}),
@@ -85,6 +130,15 @@ ENDPOINTS = [
     Endpoint("image-file", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
     Endpoint("image-thumbnail", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
     Endpoint("image-tile", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk, "level": 0, "x": 0, "y": 0}),
+    Endpoint("image-superpixels", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
+    Endpoint("image-superpixels", "post", scopes.ASSIST_RUN, _without_superpixels),
+    Endpoint("image-superpixels-data", "get", scopes.IMAGE_VIEW, _with_superpixels),
+    Endpoint("image-embedding", "get", scopes.IMAGE_VIEW, _with_embedding),
+    Endpoint("image-embedding", "post", scopes.ASSIST_RUN, _with_tiny_sam),
+    Endpoint("image-sam-decode", "post", scopes.ASSIST_RUN, _with_embedding,
+             lambda w, a, j: {"points": [[10.5, 20.5]], "labels": [1]}),
+    Endpoint("image-proposals", "get", scopes.IMAGE_VIEW, _with_tiny_sam),
+    Endpoint("image-proposals", "post", scopes.ASSIST_RUN, _with_tiny_sam),
     Endpoint("image-annotations", "get", scopes.ANNOTATION_VIEW, lambda w, a, j: {"pk": w.image.pk}),
     Endpoint("image-annotations", "post", scopes.ANNOTATION_CREATE, lambda w, a, j: {"pk": w.image.pk}),
     Endpoint("annotation-detail", "get", scopes.ANNOTATION_VIEW, _annotation),
@@ -94,10 +148,15 @@ ENDPOINTS = [
     Endpoint("project-jobs", "get", scopes.JOB_VIEW, _nested),
     Endpoint("job-detail", "get", scopes.JOB_VIEW, lambda w, a, j: {"pk": j.pk}),
     Endpoint("job-cancel", "post", scopes.JOB_CANCEL, lambda w, a, j: {"pk": j.pk}),
+    Endpoint("project-models", "get", scopes.MODEL_VIEW, _nested),
+    Endpoint("project-models", "post", scopes.MODEL_MANAGE, _nested, _model_upload_body, "multipart"),
+    Endpoint("model-detail", "get", scopes.MODEL_VIEW, _model),
+    Endpoint("model-detail", "delete", scopes.MODEL_MANAGE, _model),
+    Endpoint("model-prelabel", "post", scopes.MODEL_MANAGE, _model, lambda w, a, j: {"all": True}),
 ]
 
 # Routes that are not project objects: open to any logged-in user (or, for the token route, to anyone).
-UNSCOPED_ROUTES = {"auth-token", "auth-me", "auth-login", "auth-logout"}
+UNSCOPED_ROUTES = {"auth-token", "auth-me", "auth-login", "auth-logout", "sam-status", "sam-decoder"}
 
 ROLES = ["outsider", Role.MANAGER, Role.ANNOTATOR, Role.REVIEWER]
 

@@ -20,6 +20,27 @@ def test_compose_file_describes_the_production_stack():
     assert "--queues" in services["worker-gpu"]["command"] and "gpu" in services["worker-gpu"]["command"]
 
 
+def _queues(command: list[str]) -> list[str]:
+    return command[command.index("--queues") + 1].split(",")
+
+
+def test_each_worker_consumes_its_queue_and_the_embedded_worker_both():
+    from django.conf import settings
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    env = services["web"]["environment"]
+    # The queue names the web process routes to are the ones the workers consume.
+    assert _queues(services["worker-cpu"]["command"]) == [env["ANNOTATOR_CPU_QUEUE"]] == ["cpu"]
+    assert _queues(services["worker-gpu"]["command"]) == [env["ANNOTATOR_GPU_QUEUE"]] == ["gpu"]
+    assert settings.CELERY_TASK_DEFAULT_QUEUE == "cpu" and settings.CELERY_GPU_QUEUE == "gpu"
+    gpu_tasks = {name for name, route in settings.CELERY_TASK_ROUTES.items() if route["queue"] == "gpu"}
+    assert gpu_tasks == {"workers.tasks.compute_embeddings", "workers.tasks.segment_everything",
+                         "workers.tasks.run_prelabel"}
+    run_sh = (ROOT / "scripts" / "run.sh").read_text()
+    both = r'--queues "\$\{ANNOTATOR_CPU_QUEUE:-cpu\},\$\{ANNOTATOR_GPU_QUEUE:-gpu\}"'
+    assert re.search(r"celery -A annotator worker " + both, run_sh), "the embedded worker must consume both queues"
+
+
 def test_every_setting_read_from_the_environment_is_documented_in_the_readme():
     settings_text = (ROOT / "annotator" / "settings.py").read_text()
     names = set(re.findall(r'env(?:_bool|_int|_list)?\("([A-Z0-9_]+)"', settings_text))

@@ -14,6 +14,8 @@ import type {
   RoleEnum,
   SaveInputRequest,
   SaveOutput,
+  Superpixels,
+  TrainedModel,
   UploadResponse,
 } from "./schema";
 
@@ -28,6 +30,8 @@ export type {
   Revision,
   SaveInputRequest,
   SaveOutput,
+  Superpixels,
+  TrainedModel,
   UploadResponse,
 };
 export type { Segment, SegmentInputRequest, TaskStateEnum, ProjectKindEnum, ClassKindEnum } from "./schema";
@@ -203,3 +207,25 @@ export const listRevisions = (id: number) => json<Page<Revision>>("GET", `/api/a
 export const getJob = (id: number) => json<Job>("GET", `/api/jobs/${id}/`);
 export const listJobs = (projectId: number) => json<Page<Job>>("GET", `/api/projects/${projectId}/jobs/`);
 export const cancelJob = (id: number) => json<Job>("POST", `/api/jobs/${id}/cancel/`);
+
+// --- superpixels (grids in the label-map tile codec; see core/superpixelFill)
+export const listSuperpixels = (imageId: number) => json<Superpixels[]>("GET", `/api/images/${imageId}/superpixels/`);
+export const requestSuperpixels = (imageId: number) => json<Job>("POST", `/api/images/${imageId}/superpixels/`);
+/** One grid's zlib bytes (`url` from listSuperpixels); decode with core/tileCodec as one gh x gw tile. */
+export async function getSuperpixelGrid(url: string): Promise<Uint8Array> {
+  const response = await request("GET", url, undefined, "*/*");
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+// --- own models (TorchScript / ONNX + manifest) and pre-label jobs
+export const listModels = (projectId: number) => json<TrainedModel[]>("GET", `/api/projects/${projectId}/models/`);
+export const deleteModel = (id: number) => json<void>("DELETE", `/api/models/${id}/`);
+export function uploadModel(projectId: number, file: File, name: string, manifest: string): Promise<TrainedModel> {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  form.append("name", name);
+  form.append("manifest", manifest);
+  return json<TrainedModel>("POST", `/api/projects/${projectId}/models/`, form);
+}
+export const runPrelabel = (id: number, body: { image_ids?: number[]; all?: boolean; state?: string }) =>
+  json<{ job: Job }>("POST", `/api/models/${id}/prelabel/`, body);

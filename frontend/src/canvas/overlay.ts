@@ -34,6 +34,41 @@ export interface CircleStyle {
 
 export type Painter = (overlay: Overlay) => void;
 
+/** [r, g, b, a], 0-255. */
+export type RGBA = readonly [number, number, number, number];
+
+/** A binary mask placed in the image (core/raster's RegionMask has this shape). */
+export interface MaskBitmap {
+  x0: number;
+  y0: number;
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+function maskCanvas(mask: MaskBitmap, fill: RGBA | null, outline: RGBA | null): HTMLCanvasElement {
+  const { width, height, data } = mask;
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const image = new ImageData(width, height);
+  const px = new Uint32Array(image.data.buffer);
+  const pack = (c: RGBA | null) => (c ? ((c[3] << 24) | (c[2] << 16) | (c[1] << 8) | c[0]) >>> 0 : 0); // little-endian RGBA
+  const fillPx = pack(fill);
+  const edgePx = pack(outline);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      if (!data[i]) continue;
+      const edge = outline && (x === 0 || y === 0 || x === width - 1 || y === height - 1 ||
+        !data[i - 1] || !data[i + 1] || !data[i - width] || !data[i + width]);
+      px[i] = edge ? edgePx : fillPx;
+    }
+  }
+  canvas.getContext("2d")!.putImageData(image, 0, 0);
+  return canvas;
+}
+
 export class Overlay {
   readonly canvas: HTMLCanvasElement;
   private readonly ctx: CanvasRenderingContext2D;
@@ -42,11 +77,15 @@ export class Overlay {
   private cssHeight = 1;
   private dpr = 1;
   private readonly painters = new Set<Painter>();
+  private readonly maskCache = new WeakMap<Uint8Array, { key: string; canvas: HTMLCanvasElement }>();
   private raf = 0;
   private observer: ResizeObserver | null = null;
 
   constructor(canvas: HTMLCanvasElement, options: { observeResize?: boolean } = {}) {
-    const ctx = canvas.getContext("2d");
+    // A CPU-backed canvas: in Chromium's GPU-accelerated 2D canvas (SwiftShader here) a repaint that only
+    // clears was sometimes lost, so the SAM prompt dot stayed on screen after Enter cleared the prompts (the
+    // painters had run with no prompts). Overlay drawing is small and mask bitmaps are built on the CPU anyway.
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
     if (!ctx) throw new Error("2D canvas is not available");
     this.canvas = canvas;
     this.ctx = ctx;
@@ -143,6 +182,25 @@ export class Overlay {
     ctx.strokeStyle = style.color ?? "#ffffff";
     ctx.lineWidth = style.lineWidth ?? 1.5;
     ctx.stroke();
+  }
+
+  /**
+   * A binary mask in image pixels (`data[y * width + x]`, 1 = in, placed at x0, y0), filled with `fill` and/or
+   * outlined with `outline` (pixels with an outside 4-neighbour), e.g. a SAM preview. The rasterised bitmap is
+   * cached per mask `data`, so redraws on pan/zoom cost one drawImage.
+   */
+  drawMask(mask: MaskBitmap, style: { fill?: RGBA | null; outline?: RGBA | null } = {}): void {
+    if (!mask.width || !mask.height) return;
+    const key = `${style.fill ?? ""}|${style.outline ?? ""}`;
+    let cached = this.maskCache.get(mask.data);
+    if (!cached || cached.key !== key) {
+      cached = { key, canvas: maskCanvas(mask, style.fill ?? null, style.outline ?? null) };
+      this.maskCache.set(mask.data, cached);
+    }
+    const ctx = this.begin();
+    const p = this.toScreen({ x: mask.x0, y: mask.y0 });
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(cached.canvas, p.x, p.y, mask.width * this.view.scale, mask.height * this.view.scale);
   }
 
   /** Register a painter run on every requestDraw (after a clear). Returns the function that removes it. */

@@ -5,7 +5,7 @@ import * as api from "../api/client";
 import { History } from "../core/history";
 import { ChangeRecorder, LabelMap, type TileChange } from "../core/labelMap";
 import { brushStroke, rasterizeRings, type RegionMask, type Ring } from "../core/raster";
-import { SegmentRuleError, SegmentTable, type SaveRow, type SegmentChange, type SegmentRow } from "../core/segments";
+import { SegmentRuleError, SegmentTable, type SaveRow, type SegmentChange, type SegmentRow, type SegmentSource } from "../core/segments";
 import { decodeTile } from "../core/tileCodec";
 
 /** What changed: "hover" only moves the highlight (cheap; panels must not re-render on it). */
@@ -46,7 +46,7 @@ export class EditorSession {
 
   private readonly listeners = new Set<(kind: ChangeKind) => void>();
   private stroke: { recorder: ChangeRecorder; target: number; rows: SegmentChange[]; last: [number, number] | null;
-    radius: number; erase: boolean; created: boolean } | null = null;
+    radius: number; erase: boolean; created: boolean; label?: string } | null = null;
 
   constructor(readonly data: LoadedAnnotation) {
     const { image, annotation, classes } = data;
@@ -210,6 +210,29 @@ export class EditorSession {
     this.lastPaintBox = null;
   }
 
+  /**
+   * Start a stroke painted with whole regions (the superpixel tool: a click or a drag over several regions)
+   * into the active segment or a new one of the current class; it ends with endStroke as one undo step.
+   */
+  beginMaskStroke(label: string): void {
+    const rows: SegmentChange[] = [];
+    const { id: target, created } = this.paintTarget(rows);
+    const row = this.table.get(target)!;
+    if (row.rings) rows.push(this.table.update(target, { rings: null, reviewState: row.reviewState }));
+    this.activeSegment = target;
+    this.stroke = { recorder: new ChangeRecorder(this.map), target, rows, last: null, radius: 0, erase: false, created, label };
+  }
+
+  /** Paint one region into the stroke begun by beginMaskStroke (locks and "protect existing" apply). */
+  extendStrokeWithMask(mask: RegionMask): void {
+    const stroke = this.stroke;
+    if (!stroke || !mask.width || !mask.height) return;
+    this.map.paint(mask, stroke.target, { protect: this.protectFor(stroke.target), recorder: stroke.recorder });
+    this.lastPaintBox = { x: mask.x0, y: mask.y0, width: mask.width, height: mask.height };
+    this.emit("pixels");
+    this.lastPaintBox = null;
+  }
+
   endStroke(): void {
     const stroke = this.stroke;
     if (!stroke) return;
@@ -223,7 +246,7 @@ export class EditorSession {
       this.changed();
       return;
     }
-    this.history.push({ label: stroke.erase ? "Erase" : "Brush", tiles, rows: stroke.rows });
+    this.history.push({ label: stroke.label ?? (stroke.erase ? "Erase" : "Brush"), tiles, rows: stroke.rows });
     this.changed();
   }
 
@@ -264,6 +287,39 @@ export class EditorSession {
     this.history.push({ label, tiles, rows });
     this.activeSegment = id;
     this.changed();
+  }
+
+  /**
+   * Paint a model's mask (SAM) as one undo step: into `addTo` when given (adding to the selected segment),
+   * else as a new segment of the current class (a stuff class's one segment) with `source` and `score`.
+   * Locks, hidden segments and "protect existing" are respected as by the brush. Returns the segment id, or
+   * null when every pixel was protected (nothing is created then).
+   */
+  paintModelMask(mask: RegionMask, opts: { label: string; source: SegmentSource; score: number | null; addTo: number | null }): number | null {
+    const rows: SegmentChange[] = [];
+    let target: number;
+    if (opts.addTo !== null && this.table.has(opts.addTo)) {
+      target = opts.addTo;
+      const row = this.table.get(target)!;
+      if (row.rings) rows.push(this.table.update(target, { rings: null, reviewState: row.reviewState }));
+    } else {
+      if (this.currentClassId === null) throw new SegmentRuleError("create a class first (project settings)", "no_class");
+      const stuff = this.table.segmentForStuff(this.currentClassId);
+      if (stuff) target = stuff.segmentId;
+      else {
+        target = Math.max(this.table.nextSegmentId(), this.map.nextFreeId());
+        rows.push(this.table.add({ segmentId: target, classId: this.currentClassId, source: opts.source, score: opts.score }));
+      }
+    }
+    const tiles = this.map.paint(mask, target, { protect: this.protectFor(target) });
+    if (tiles.length === 0) {
+      if (rows.length) this.table.applyChanges(rows, "undo");
+      return null;
+    }
+    this.history.push({ label: opts.label, tiles, rows });
+    this.activeSegment = target;
+    this.changed();
+    return target;
   }
 
   // --- segment operations ---------------------------------------------------------------------------------

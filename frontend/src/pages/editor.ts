@@ -11,6 +11,11 @@ import { SHORTCUTS, helpOverlay } from "../editor/shortcuts";
 import { BrushTool } from "../tools/brush";
 import { PolygonTool } from "../tools/polygon";
 import { SelectTool } from "../tools/select";
+import { SamTool } from "../tools/sam";
+import { SuperpixelTool } from "../tools/superpixel";
+import { SuperpixelPanel } from "../editor/superpixelPanel";
+import { SamPanel } from "../editor/samPanel";
+import { SamEngine, samOptionsFromUrl } from "../sam/engine";
 import type { Tool, ToolContext } from "../tools/tool";
 import { h, replaceChildren } from "../ui/dom";
 import { markdownToDom } from "../ui/markdown";
@@ -119,6 +124,18 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     brush: new BrushTool(ctx, false),
     eraser: new BrushTool(ctx, true),
   };
+  // SAM: the tool loads the decoder and the embedding when first chosen; without a checkpoint it stays disabled.
+  const samEngine = new SamEngine(image.id, [image.height, image.width], {
+    ...samOptionsFromUrl(window.location.search, import.meta.env.BASE_URL),
+    nextImages: () => nextImageIds(project.id, image.id, 2),
+  });
+  const samTool = new SamTool(ctx, samEngine);
+  tools.sam = samTool;
+  const samPanel = new SamPanel(samTool, samEngine, ctx.notify);
+  // Superpixels: computed on the server after upload; the tool loads them when first chosen.
+  const superpixelTool = new SuperpixelTool(ctx, image.id, { width: image.width, height: image.height });
+  tools.superpixel = superpixelTool;
+  const superpixelPanel = new SuperpixelPanel(superpixelTool);
   let tool: Tool = tools.select;
   overlay.addPainter((o) => tool.drawOverlay?.(o));
   const toolButtons = new Map<string, HTMLButtonElement>();
@@ -130,12 +147,16 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     tool.activate?.();
     overlayCanvas.style.cursor = tool.cursor;
     for (const [key, button] of toolButtons) button.classList.toggle("active", key === name);
+    // Options show only for the tools that use them (view controls stay for all).
+    brushOption.hidden = !(tool instanceof BrushTool);
+    samPanel.el.hidden = name !== "sam";
+    superpixelPanel.el.hidden = name !== "superpixel";
     hintLine.textContent = tool.hint?.() ?? "";
     overlay.requestDraw();
   };
 
   const toolbar = h("div", { class: "editor-toolbar", role: "toolbar", "aria-label": "Tools" });
-  for (const [name, label, key] of [["select", "Select / pan", "V"], ["polygon", "Polygon", "P"], ["brush", "Brush", "B"], ["eraser", "Eraser", "E"]] as const) {
+  for (const [name, label, key] of [["select", "Select / pan", "V"], ["polygon", "Polygon", "P"], ["brush", "Brush", "B"], ["eraser", "Eraser", "E"], ["sam", "SAM", "S"], ["superpixel", "Superpixel", "X"]] as const) {
     const button = h("button", { class: "tool", testid: `tool-${name}`, title: `${label} (${key})`, onclick: () => setTool(name), disabled: !canEdit && name !== "select" }, `${label} · ${key}`);
     toolButtons.set(name, button);
     toolbar.append(button);
@@ -174,13 +195,31 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
       updateStyle();
     },
   }, "Outline");
+  const brushOption = h("label", { class: "tool-option", testid: "brush-size-option" }, "Brush size ", sizeInput, sizeLabel);
   toolbar.append(
-    h("label", { class: "tool-option" }, "Brush size ", sizeInput, sizeLabel),
+    brushOption,
     h("label", { class: "tool-option" }, protect, " Protect existing"),
     h("label", { class: "tool-option" }, "Opacity ", opacityInput),
     modeButton,
     h("button", { testid: "fit", onclick: fit, title: "Fit the image (F)" }, "Fit"),
+    samPanel.el,
+    superpixelPanel.el,
   );
+  // The hint follows the tool's state (loading, not computed yet, computing, ready).
+  superpixelTool.onChange(() => {
+    if (tool === superpixelTool) hintLine.textContent = superpixelTool.hint();
+  });
+  let disposedSam = false;
+  void samEngine.checkStatus().then((available) => {
+    const button = toolButtons.get("sam")!;
+    if (!available && !disposedSam) {
+      button.disabled = true;
+      button.title = `SAM is unavailable: ${samEngine.message}`;
+      button.dataset.reason = samEngine.message;
+      button.after(h("small", { class: "muted sam-unavailable", testid: "sam-unavailable", title: samEngine.message },
+        /checkpoint/i.test(samEngine.message) ? "SAM unavailable: no checkpoint configured" : "SAM unavailable"));
+    }
+  });
 
   // --- header: status, undo/redo, help -----------------------------------------------------------------
   const status = h("span", { class: "save-status", testid: "save-status", "data-state": "saved", role: "status" });
@@ -366,6 +405,8 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
       case "p": case "P": setTool("polygon"); break;
       case "b": case "B": setTool("brush"); break;
       case "e": case "E": setTool("eraser"); break;
+      case "s": case "S": if (!toolButtons.get("sam")!.disabled) setTool("sam"); break;
+      case "x": case "X": setTool("superpixel"); break;
       case "[": setBrush(brushRadius / 1.25); break;
       case "]": setBrush(brushRadius * 1.25); break;
       case "n": case "N": session.select(null); toast("Next stroke or polygon starts a new segment", "info", 1500); break;
@@ -414,7 +455,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
   setTool(canEdit ? "brush" : "select");
   void autosave.restorePending().then((message) => message && toast(message, "info", 6000));
   // For tests and benchmarks: the live session and renderer (read-only use).
-  (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, shortcuts: SHORTCUTS };
+  (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, shortcuts: SHORTCUTS, sam: { engine: samEngine, tool: samTool }, superpixel: superpixelTool };
 
   return () => {
     void autosave.persist();
@@ -428,6 +469,24 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     onResize.disconnect();
     renderer.destroy();
     overlay.destroy();
+    disposedSam = true;
+    samPanel.dispose();
+    superpixelPanel.dispose();
+    superpixelTool.dispose();
+    samEngine.dispose();
     help.el.remove();
   };
+}
+
+/** The next `count` images after `imageId` in the project's image list (the grid's order): SAM prefetches
+ * their embeddings. */
+async function nextImageIds(projectId: number, imageId: number, count: number): Promise<number[]> {
+  for (let page = 1, found = -1, ids: number[] = []; page <= 20; page++) {
+    const batch = await api.listImages(projectId, { page, page_size: 96 });
+    ids = ids.concat(batch.results.map((i) => i.id));
+    if (found < 0) found = ids.indexOf(imageId);
+    if (found >= 0 && (ids.length > found + count || !batch.next)) return ids.slice(found + 1, found + 1 + count);
+    if (!batch.next) return [];
+  }
+  return [];
 }

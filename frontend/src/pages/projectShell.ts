@@ -6,7 +6,7 @@ import { ROLE_LABELS } from "../ui/format";
 import type { Crumb } from "../ui/layout";
 import { badge } from "../ui/widgets";
 
-export type ProjectTab = "images" | "upload" | "settings" | "members";
+export type ProjectTab = "images" | "upload" | "settings" | "members" | "jobs" | "models";
 
 export const projectUrl = (id: number, tab: ProjectTab = "images") =>
   tab === "images" ? `/app/projects/${id}` : `/app/projects/${id}/${tab}`;
@@ -36,6 +36,8 @@ export function projectHeader(project: Project, active: ProjectTab): HTMLElement
     ...(manager ? ([["upload", "Upload"]] as [ProjectTab, string][]) : []),
     ["settings", manager ? "Settings" : "Classes & guidelines"],
     ["members", "Members"],
+    ["jobs", "Jobs"],
+    ["models", "Models"],
   ];
   const meta: Child[] = [
     badge(project.kind, "kind"),

@@ -2,8 +2,10 @@
 import type { RouteDef } from "../ui/app";
 import { editorPage } from "./editorRoute";
 import { imagesPage } from "./images";
+import { jobsPage } from "./jobs";
 import { loginPage } from "./login";
 import { membersPage } from "./members";
+import { modelsPage } from "./models";
 import { newProjectPage, projectSettingsPage } from "./projectForm";
 import { projectsPage } from "./projects";
 import { uploadPage } from "./upload";
@@ -16,5 +18,7 @@ export const routes: readonly RouteDef[] = [
   { pattern: "/app/projects/:id(int)/settings", page: projectSettingsPage },
   { pattern: "/app/projects/:id(int)/members", page: membersPage },
   { pattern: "/app/projects/:id(int)/upload", page: uploadPage },
+  { pattern: "/app/projects/:id(int)/jobs", page: jobsPage },
+  { pattern: "/app/projects/:id(int)/models", page: modelsPage },
   { pattern: "/app/images/:id(int)", page: editorPage, wide: true },
 ];

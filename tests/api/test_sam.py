@@ -1,0 +1,222 @@
+"""SAM endpoints with a tiny random-weight model (the real segment_anything classes) as the checkpoint."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
+from segment_anything import SamPredictor
+
+from labeling.masks.rle import rle_to_mask
+from labeling.models import Image, ImageEmbedding, Job, JobStatus, Proposal, Role
+from labeling.services.images import images_upload
+from labeling.services.projects import project_create
+from labeling.services.sam import _load_rgb, decoder_path, embedding_path, sam_config
+from tests.api.conftest import client_for
+from tests.conftest import png_bytes
+from tests.sam_support import compute_embedding, tiny_checkpoint, use_tiny_sam
+from workers.runners import sam as runner
+
+
+@pytest.fixture
+def sam_world(world, settings):
+    use_tiny_sam(settings)
+    return world
+
+
+def _embedding_url(image):
+    return reverse("image-embedding", kwargs={"pk": image.pk})
+
+
+def _decode(client, image, **body):
+    return client.post(reverse("image-sam-decode", kwargs={"pk": image.pk}), body, format="json")
+
+
+def test_without_a_checkpoint_sam_is_unavailable_and_the_rest_still_works(world):
+    client = client_for(world.users["manager"])
+    status = client.get(reverse("sam-status")).json()
+    assert status["available"] is False and "ANNOTATOR_SAM_CHECKPOINT" in status["reason"]
+    assert status["model_key"] is None and status["decoder"]["available"] is False
+    assert status["decoder"]["url"] == "/api/sam/decoder/" and status["embedding_size"] == 1024
+    response = _decode(client, world.image, points=[[1.5, 1.5]], labels=[1])
+    assert response.status_code == 503 and response.json()["code"] == "sam_unavailable"
+    assert client.post(_embedding_url(world.image)).status_code == 503
+    assert client.get(_embedding_url(world.image)).status_code == 503
+    assert client.get(reverse("sam-decoder")).status_code == 503
+    assert client.get(reverse("image-proposals", kwargs={"pk": world.image.pk})).json() == {
+        "model_key": None, "results": []}
+    assert not Job.objects.filter(kind="embeddings").exists()
+    assert client.get(reverse("image-detail", kwargs={"pk": world.image.pk})).status_code == 200
+
+
+def test_a_missing_checkpoint_file_is_named(world, settings, tmp_path):
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "SAM_CHECKPOINT": str(tmp_path / "nope.pt")}
+    status = client_for(world.users["annotator"]).get(reverse("sam-status")).json()
+    assert status["available"] is False and "nope.pt" in status["reason"]
+
+
+def test_embedding_missing_then_computed_then_served(sam_world, django_capture_on_commit_callbacks):
+    image = sam_world.image
+    client = client_for(sam_world.users[Role.ANNOTATOR])
+    missing = client.get(_embedding_url(image))
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "embedding_missing" and missing.json()["extra"] == {"job": None}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(_embedding_url(image))
+    assert started.status_code == 202, started.content
+    job = Job.objects.get(pk=started.json()["job"]["id"])
+    assert job.kind == "embeddings" and job.status == JobStatus.SUCCEEDED, job.error
+    assert job.result["computed"] == [image.pk]
+
+    response = client.get(_embedding_url(image))
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)
+    key = sam_config().model_key
+    assert response["X-Embedding-Shape"] == "16,64,64"
+    assert response["X-Embedding-Original-Size"] == "480,640"
+    assert response["X-Embedding-Input-Size"] == "768,1024"
+    assert response["X-Embedding-Model"] == key and key.startswith("tiny-")
+    assert response["Content-Type"] == "application/octet-stream"
+    stored = ImageEmbedding.objects.get(sha256=image.sha256, model_key=key)
+    assert stored.file == embedding_path(model_key=key, sha256=image.sha256)
+    # The bytes are what SamPredictor.set_image computes for the image, as float16.
+    served = np.frombuffer(body, dtype="<f2").reshape(16, 64, 64).astype(np.float32)
+    predictor = SamPredictor(runner.load_sam("tiny", tiny_checkpoint()))
+    predictor.set_image(_load_rgb(image)[0])
+    np.testing.assert_allclose(served, predictor.features[0].numpy(), atol=2e-2, rtol=1e-2)
+
+    again = client.get(_embedding_url(image), HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304
+    assert client.post(_embedding_url(image)).json() == {"job": None}  # exists already: 200, no job
+
+
+def test_upload_enqueues_embeddings_and_duplicates_share_them(sam_world, django_capture_on_commit_callbacks):
+    manager = sam_world.users["manager"]
+    files = [SimpleUploadedFile("a.png", png_bytes(90, 60, seed=3)), SimpleUploadedFile("b.png", png_bytes(50, 70))]
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = images_upload(project=sam_world.project, files=files, user=manager)
+    ids = [r.image_id for r in batch.results]
+    job = Job.objects.get(kind="embeddings")
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert sorted(job.params["image_ids"]) == sorted(ids) and sorted(job.result["computed"]) == sorted(ids)
+    assert all(Image.objects.get(pk=i).sha256 for i in ids)
+    # The same bytes in another project reuse the stored embedding: the job skips it.
+    other = project_create(user=manager, name="Other", kind="semantic")
+    with django_capture_on_commit_callbacks(execute=True):
+        images_upload(project=other, files=[SimpleUploadedFile("a.png", png_bytes(90, 60, seed=3))], user=manager)
+    assert ImageEmbedding.objects.count() == 2
+    second = Job.objects.filter(kind="embeddings").exclude(pk=job.pk)
+    assert not second.exists()  # nothing was missing, so no job was created
+
+
+def test_decode_matches_the_torch_predictor(sam_world):
+    image = sam_world.image
+    compute_embedding(image)
+    client = client_for(sam_world.users[Role.REVIEWER])
+    single = _decode(client, image, points=[[320.5, 240.5]], labels=[1])
+    assert single.status_code == 200, single.content
+    assert single.json()["model_key"] == sam_config().model_key
+    assert len(single.json()["masks"]) == 1
+    multi = _decode(client, image, points=[[320.5, 240.5], [100.5, 50.5]], labels=[1, 0], multimask=True).json()
+    assert len(multi["masks"]) == 3
+    scores = [m["score"] for m in multi["masks"]]
+    assert scores == sorted(scores, reverse=True)
+
+    row = ImageEmbedding.objects.get(sha256=image.sha256)
+    predictor = SamPredictor(runner.load_sam("tiny", tiny_checkpoint()))
+    predictor.features = torch.as_tensor(
+        runner.embedding_from_bytes(open(row_path(row), "rb").read(), row.shape).astype(np.float32))[None]
+    predictor.original_size, predictor.input_size, predictor.is_image_set = (480, 640), (768, 1024), True
+    logits, torch_scores, _ = predictor.predict(np.array([[320.5, 240.5], [100.5, 50.5]]), np.array([1, 0]),
+                                                multimask_output=True, return_logits=True)
+    for mask in multi["masks"]:
+        decoded = rle_to_mask(mask["rle"])
+        assert decoded.shape == (480, 640) and decoded.sum() == mask["area"]
+        best = int(np.argmin(np.abs(torch_scores - mask["score"])))
+        assert abs(torch_scores[best] - mask["score"]) < 1e-4
+        assert (decoded != (logits[best] > 0)).sum() <= 0.001 * decoded.size
+
+
+def row_path(row):
+    from django.core.files.storage import default_storage
+
+    return default_storage.path(row.file)
+
+
+@pytest.mark.parametrize("body", [
+    {"points": [], "labels": []},
+    {"points": [[1.5, 1.5]], "labels": []},
+    {"points": [[1.5, 1.5]], "labels": [2]},
+    {"points": [[641.0, 1.5]], "labels": [1]},
+    {"points": [[1.5, -1.0]], "labels": [1]},
+    {"points": [[1.5, 1.5]] * 65, "labels": [1] * 65},
+    {"points": [[1.5]], "labels": [1]},
+    {"points": [["a", 1]], "labels": [1]},
+    {"box": [100, 100, 50, 200]},
+    {"box": [0, 0, 700, 200]},
+    {"box": [0, 0, 10]},
+])
+def test_bad_prompts_are_400(sam_world, body):
+    # Prompts are checked before anything else (no embedding needed, nothing enqueued).
+    response = _decode(client_for(sam_world.users["manager"]), sam_world.image, **body)
+    assert response.status_code == 400, response.content
+    assert response.json()["message"]
+    assert not Job.objects.filter(kind="embeddings").exists()
+
+
+def test_decode_without_embedding_is_409_and_starts_it(sam_world):
+    response = _decode(client_for(sam_world.users["manager"]), sam_world.image, box=[10, 10, 200, 100])
+    assert response.status_code == 409 and response.json()["code"] == "embedding_missing"
+    job = Job.objects.get(pk=response.json()["extra"]["job"])
+    assert job.kind == "embeddings" and job.params["image_ids"] == [sam_world.image.pk]
+    # Asking again while it runs reports the same job.
+    again = client_for(sam_world.users["manager"]).get(_embedding_url(sam_world.image))
+    assert again.json()["extra"]["job"] == job.pk
+
+
+def test_proposals_job_and_list(sam_world, django_capture_on_commit_callbacks):
+    image = sam_world.image
+    client = client_for(sam_world.users[Role.ANNOTATOR])
+    url = reverse("image-proposals", kwargs={"pk": image.pk})
+    for _ in range(2):  # a second run replaces the first one's proposals
+        with django_capture_on_commit_callbacks(execute=True):
+            started = client.post(url)
+        assert started.status_code == 202
+        job = Job.objects.get(pk=started.json()["job"]["id"])
+        assert job.status == JobStatus.SUCCEEDED, job.error
+    listed = client.get(url).json()
+    assert listed["model_key"] == sam_config().model_key
+    assert len(listed["results"]) == job.result["proposals"] == Proposal.objects.filter(image=image).count()
+    scores = [p["score"] for p in listed["results"]]
+    assert scores == sorted(scores, reverse=True)
+    for proposal in listed["results"]:
+        mask = rle_to_mask(proposal["rle"], shape=(480, 640))
+        assert mask.sum() == proposal["area"] > 0
+
+
+def test_decoder_files_are_served_and_load(world, settings):
+    use_tiny_sam(settings, with_decoders=False)
+    client = client_for(world.users[Role.ANNOTATOR])
+    missing = client.get(reverse("sam-decoder"))
+    assert missing.status_code == 404 and missing.json()["code"] == "decoder_missing"
+    assert "export_sam_decoder" in missing.json()["message"]
+    call_command("export_sam_decoder", "--quantize")
+    key = sam_config().model_key
+    assert client.get(reverse("sam-status")).json()["decoder"]["available"] is True
+    fp32 = client.get(reverse("sam-decoder"))
+    quant = client.get(reverse("sam-decoder") + "?quantized=1")
+    assert fp32.status_code == quant.status_code == 200
+    assert fp32["ETag"] != quant["ETag"] and fp32["X-Sam-Model"] == key
+    fp32_bytes, quant_bytes = b"".join(fp32.streaming_content), b"".join(quant.streaming_content)
+    assert fp32_bytes != quant_bytes
+    for data in (fp32_bytes, quant_bytes):
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        assert [i.name for i in session.get_inputs()] == [
+            "image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"]
+    assert client.get(reverse("sam-decoder"), HTTP_IF_NONE_MATCH=fp32["ETag"]).status_code == 304
+    from django.core.files.storage import default_storage
+
+    assert default_storage.exists(decoder_path(model_key=key, quantized=True))

@@ -1,0 +1,144 @@
+"""A worker SIGKILLed in the middle of a job: the broker re-delivers the unacknowledged task to a second worker,
+which finishes the job exactly once (acks_late + reject_on_worker_lost + the job's status guard)."""
+
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image as PILImage
+from skimage import data as skdata
+
+from annotator.celery import app as celery_app
+from labeling.models import Image, Job, JobStatus, Superpixels
+from labeling.services.projects import project_create
+from labeling.services.superpixels import superpixels_enqueue, superpixels_path
+from tests.api.conftest import make_user
+from tests.integration.test_real_worker import _database_url, _wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+GRANULARITIES = [200, 800]
+IMAGES = 4
+# Short, so the dead worker's message comes back within seconds instead of an hour.
+VISIBILITY_TIMEOUT = 4
+
+
+def _photo_jpeg(seed: int) -> tuple[bytes, int, int]:
+    rng = np.random.default_rng(seed)
+    base = np.asarray(PILImage.fromarray(skdata.astronaut()).resize((1600, 1200), PILImage.Resampling.BILINEAR))
+    shifted = np.clip(base.astype(np.int16) + rng.integers(-30, 30, size=3), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    PILImage.fromarray(np.roll(shifted, seed * 97, axis=1)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue(), 1600, 1200
+
+
+def _start_worker(queue: str, settings, log_path: Path) -> subprocess.Popen:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=_database_url(), DJANGO_MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL, ANNOTATOR_CPU_QUEUE=queue,
+        ANNOTATOR_BROKER_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+        ANNOTATOR_SUPERPIXEL_GRANULARITIES=",".join(map(str, GRANULARITIES)),
+        ANNOTATOR_SUPERPIXEL_MAX_SIDE="1600",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "annotator", "worker", "--queues", queue, "--pool", "solo",
+         "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.fixture
+def worker_queue():
+    queue = f"test-kill-{uuid.uuid4().hex[:8]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    yield queue
+    celery_app.conf.task_default_queue = previous
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_a_job_whose_worker_is_killed_is_finished_exactly_once_by_another_worker(settings, tmp_path, worker_queue):
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        pytest.skip("the filesystem broker deletes a message when it is delivered, so a killed worker's task "
+                    "cannot be re-delivered; run with CELERY_BROKER_URL=redis://... (CI does)")
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "SUPERPIXEL_GRANULARITIES": GRANULARITIES}
+    manager = make_user("manager")
+    project = project_create(user=manager, name="Kill", kind="semantic")
+    image_ids = []
+    for seed in range(IMAGES):
+        data, width, height = _photo_jpeg(seed)
+        sha = hashlib.sha256(data).hexdigest()
+        name = default_storage.save(f"projects/{project.pk}/images/{sha}.jpg", ContentFile(data))
+        image = Image.objects.create(project=project, file=name, original_name=f"{seed}.jpg", format="JPEG",
+                                     width=width, height=height, size_bytes=len(data), sha256=sha)
+        image_ids.append(image.pk)
+
+    first = _start_worker(worker_queue, settings, tmp_path / "worker-1.log")
+    second = None
+    try:
+        job = superpixels_enqueue(image_ids=image_ids, user=manager)  # autocommit: sent right away
+        deadline = time.monotonic() + 120
+        while True:
+            job.refresh_from_db()
+            if job.status == JobStatus.RUNNING and 0 < job.progress < 0.75:
+                break
+            assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING), (job.status, job.error)
+            assert job.progress < 0.75, "the job got too far before the kill; make it longer"
+            assert time.monotonic() < deadline, "the first worker never started the job"
+            time.sleep(0.05)
+        progress_at_kill = job.progress
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        assert first.returncode == -signal.SIGKILL
+        job.refresh_from_db()
+        assert job.status == JobStatus.RUNNING and job.attempts == 1  # nobody recorded anything for the dead
+
+        second = _start_worker(worker_queue, settings, tmp_path / "worker-2.log")
+        job = _wait_for(job.pk, timeout=180)
+    finally:
+        _stop(first)
+        if second is not None:
+            _stop(second)
+        for log in sorted(tmp_path.glob("worker-*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.error == "" and job.progress == 1.0
+    assert job.attempts == 2, "run once by the killed worker, once by the second one"
+    assert 0 < progress_at_kill < 1
+    # Exactly one row and one file per image and granularity, and nothing else in storage.
+    rows = sorted(Superpixels.objects.filter(image_id__in=image_ids).values_list("image_id", "granularity"))
+    assert rows == sorted((i, g) for i in image_ids for g in GRANULARITIES)
+    for image_id in image_ids:
+        assert sorted(default_storage.listdir(f"superpixels/{image_id}")[1]) == sorted(
+            f"{g}.bin" for g in GRANULARITIES)
+    for row in Superpixels.objects.filter(image_id__in=image_ids):
+        assert row.file == superpixels_path(image_id=row.image_id, granularity=row.granularity)
+        assert (row.width, row.height) == (1600, 1200) and row.count > 0
+    # The second attempt only computed what the first had not stored (the job is idempotent per granularity).
+    recomputed = sum(len(v) for v in job.result["computed"].values())
+    assert 0 < recomputed <= len(image_ids) * len(GRANULARITIES)
+    assert job.result["failed"] == []
+    # Only one superpixels job ever existed for these images.
+    assert Job.objects.filter(kind="superpixels").count() == 1

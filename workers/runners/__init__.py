@@ -1,0 +1,1 @@
+"""Pure compute runners (SAM, superpixels, own models): no Django models, no Celery."""
