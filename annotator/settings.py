@@ -193,8 +193,8 @@ ANNOTATOR = {
     # SAM embeddings: computed on the gpu queue after upload (when a checkpoint is configured), this many
     # images per encoder batch; the web process decodes prompts with onnxruntime on this many threads.
     "SAM_EMBED_AFTER_UPLOAD": env_bool("ANNOTATOR_SAM_EMBED_AFTER_UPLOAD", True),
-    "SAM_BATCH_SIZE": env_int("ANNOTATOR_SAM_BATCH_SIZE", 4),
-    "SAM_DECODER_THREADS": env_int("ANNOTATOR_SAM_DECODER_THREADS", min(os.cpu_count() or 1, 4)),
+    "SAM_BATCH_SIZE": env_int("ANNOTATOR_SAM_BATCH_SIZE", 0),  # 0: 4 on a GPU, 1 on the CPU
+    "SAM_DECODER_THREADS": env_int("ANNOTATOR_SAM_DECODER_THREADS", 1),
     "SAM_PROPOSAL_POINTS_PER_SIDE": env_int("ANNOTATOR_SAM_PROPOSAL_POINTS_PER_SIDE", 32),
     # Largest TorchScript/ONNX file a manager may upload as a project's own model.
     "MAX_MODEL_BYTES": env_int("ANNOTATOR_MAX_MODEL_BYTES", 512 * 1024**2),

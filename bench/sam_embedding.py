@@ -59,6 +59,7 @@ def embedding_part(args, work: Path) -> dict:
     django.setup()
     import numpy as np
     import torch
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.files.uploadedfile import SimpleUploadedFile
     from segment_anything import SamPredictor
@@ -67,7 +68,7 @@ def embedding_part(args, work: Path) -> dict:
     from labeling.services.images import images_upload
     from labeling.services.jobs import job_create
     from labeling.services.projects import project_create
-    from labeling.services.sam import _load_rgb, _worker_model, decoders_export, sam_config
+    from labeling.services.sam import _load_rgb, _worker_model, decoders_export, embedding_batch_size, sam_config
     from workers.tasks import compute_embeddings
 
     user = get_user_model().objects.get(username="bench")
@@ -111,7 +112,8 @@ def embedding_part(args, work: Path) -> dict:
     bare_med, job_med = statistics.median(bare), statistics.median(job_times)
     return {
         "images": args.images, "size": [args.height, args.width], "device": device,
-        "torch_threads": torch.get_num_threads(), "batch_size": int(os.environ.get("ANNOTATOR_SAM_BATCH_SIZE", 4)),
+        "torch_threads": torch.get_num_threads(),
+        "batch_size": embedding_batch_size(settings.ANNOTATOR["SAM_BATCH_SIZE"], device),
         "model_load_s": round(load_s, 2), "decoder_export_s": round(export_s, 2),
         "bare_set_image_s_per_image": round(bare_med / args.images, 3),
         "job_s_per_image": round(job_med / args.images, 3),

@@ -13,7 +13,11 @@ mkdir -p var
 .venv/bin/python manage.py collectstatic --noinput --verbosity 0
 .venv/bin/python manage.py demo_setup
 # One embedded worker serves both queues: CPU work (uploads, superpixels) and model work (embeddings, pre-labels).
-.venv/bin/celery -A annotator worker --queues "${ANNOTATOR_CPU_QUEUE:-cpu},${ANNOTATOR_GPU_QUEUE:-gpu}" \
+# With Debian's libtcmalloc-minimal4 installed the worker preloads it: the SAM encoder runs 2-3x faster on CPU.
+TCMALLOC=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+WORKER_PRELOAD="${LD_PRELOAD:-}"
+if [ -z "$WORKER_PRELOAD" ] && [ -e "$TCMALLOC" ]; then WORKER_PRELOAD="$TCMALLOC"; fi
+LD_PRELOAD="$WORKER_PRELOAD" .venv/bin/celery -A annotator worker --queues "${ANNOTATOR_CPU_QUEUE:-cpu},${ANNOTATOR_GPU_QUEUE:-gpu}" \
     --concurrency 2 --loglevel INFO &
 WORKER_PID=$!
 stop_worker() {

@@ -220,3 +220,11 @@ def test_decoder_files_are_served_and_load(world, settings):
     from django.core.files.storage import default_storage
 
     assert default_storage.exists(decoder_path(model_key=key, quantized=True))
+
+
+def test_embedding_batch_size_is_automatic_by_device():
+    from labeling.services.sam import embedding_batch_size
+
+    assert embedding_batch_size(0, "cpu") == 1
+    assert embedding_batch_size(0, "cuda") == 4 and embedding_batch_size(0, "cuda:1") == 4
+    assert embedding_batch_size(3, "cpu") == 3

@@ -96,6 +96,7 @@ def test_segment_everything_then_hover_and_click_accepts_a_proposal(live_server,
     page.mouse.click(*canvas_point(page, 230, 150))
     page.wait_for_function("window.__editor.sam.tool.proposals.length === 1")
     assert page.evaluate("window.__editor.sam.tool.points.length") == 0  # a click on a proposal is no prompt
+    assert proposals_text(page).startswith("1 proposal:")  # the accepted one left the list
     wait_saved(page)
     assert overlay_rgba(page, 230, top_y)[3] == 0  # accepted: no longer outlined as a proposal
     shot(page, "sam-proposals-accepted")

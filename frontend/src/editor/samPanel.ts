@@ -11,6 +11,7 @@ export class SamPanel {
   private readonly candidates = h("span", { class: "sam-candidates", testid: "sam-candidates" });
   private readonly everything: HTMLButtonElement;
   private readonly proposalsInfo = h("span", { class: "muted", testid: "sam-proposals-status" });
+  private proposalsLoaded = false;
   private readonly pick: HTMLInputElement;
   private readonly unsubscribe: Array<() => void> = [];
   private disposed = false;
@@ -48,6 +49,8 @@ export class SamPanel {
     this.everything.disabled = engine.state === "unavailable" || engine.state === "error";
     this.pick.disabled = this.tool.proposals.length === 0;
     this.pick.checked = this.tool.pickProposals;
+    // Accepting a proposal removes it from the tool's list: the count follows.
+    if (this.proposalsLoaded) this.proposalsInfo.textContent = proposalsText(this.tool.proposals.length);
     replaceChildren(this.candidates, this.tool.candidates.map((c, i) =>
       h("button", {
         class: `sam-candidate${i === this.tool.choice ? " active" : ""}`, testid: "sam-candidate",
@@ -78,8 +81,9 @@ export class SamPanel {
         proposals = await samApi.getProposals(imageId);
       }
       if (this.disposed) return;
+      this.proposalsLoaded = true;
       this.tool.setProposals(proposals.results);
-      this.proposalsInfo.textContent = `${proposals.results.length} proposals: hover to see, click to accept`;
+      this.proposalsInfo.textContent = proposalsText(proposals.results.length);
     } catch (err) {
       this.proposalsInfo.textContent = "";
       this.notify(`Segment everything: ${(err as Error).message}`, "error");
@@ -92,4 +96,8 @@ export class SamPanel {
     this.disposed = true;
     for (const fn of this.unsubscribe) fn();
   }
+}
+
+function proposalsText(count: number): string {
+  return count === 1 ? "1 proposal: hover to see, click to accept" : `${count} proposals: hover to see, click to accept`;
 }
