@@ -1,12 +1,7 @@
 """A real Celery worker, over the configured broker, computes a SAM embedding after an upload: the upload job
 runs on the CPU queue and the embedding task reaches the worker through CELERY_TASK_ROUTES' gpu queue."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -16,7 +11,7 @@ from annotator.celery import app as celery_app
 from labeling.models import Job, JobStatus
 from tests.api.conftest import client_for, make_user
 from tests.conftest import jpeg_bytes
-from tests.integration.test_real_worker import ROOT, _database_url, _wait_for
+from tests.integration.workers import new_queue_name, print_logs, start_worker, stop_worker, wait_for_job
 from tests.sam_support import tiny_checkpoint, use_tiny_sam
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -27,30 +22,19 @@ def sam_worker(settings, tmp_path):
     """One worker consuming a test CPU queue and a test gpu queue; both this process and the worker route the
     gpu tasks there."""
     use_tiny_sam(settings, with_decoders=False)
-    cpu_queue, gpu_queue = f"test-{uuid.uuid4().hex[:8]}", f"test-gpu-{uuid.uuid4().hex[:8]}"
+    cpu_queue, gpu_queue = new_queue_name(), new_queue_name("test-gpu")
     previous = celery_app.conf.task_default_queue, celery_app.conf.task_routes
     celery_app.conf.task_default_queue = cpu_queue
     celery_app.conf.task_routes = {name: {"queue": gpu_queue} for name in previous[1] or {}}
-    env = dict(os.environ)
-    env.update(DATABASE_URL=_database_url(), DJANGO_MEDIA_ROOT=str(settings.MEDIA_ROOT),
-               CELERY_BROKER_URL=settings.CELERY_BROKER_URL, ANNOTATOR_CPU_QUEUE=cpu_queue,
-               ANNOTATOR_GPU_QUEUE=gpu_queue, ANNOTATOR_SAM_CHECKPOINT=tiny_checkpoint(),
-               ANNOTATOR_SAM_MODEL_TYPE="tiny", ANNOTATOR_DEVICE="cpu", ANNOTATOR_SUPERPIXEL_GRANULARITIES="0")
-    log = open(tmp_path / "worker.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "annotator", "worker", "--queues", f"{cpu_queue},{gpu_queue}",
-         "--pool", "solo", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    process = start_worker(
+        queues=[cpu_queue, gpu_queue], log_path=tmp_path / "worker.log", ANNOTATOR_GPU_QUEUE=gpu_queue,
+        ANNOTATOR_SAM_CHECKPOINT=tiny_checkpoint(), ANNOTATOR_SAM_MODEL_TYPE="tiny", ANNOTATOR_DEVICE="cpu",
+        ANNOTATOR_SUPERPIXEL_GRANULARITIES="0",
     )
     yield process
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    stop_worker(process)
     celery_app.conf.task_default_queue, celery_app.conf.task_routes = previous
-    print((tmp_path / "worker.log").read_text()[-3000:])
+    print_logs(tmp_path)
 
 
 def test_upload_gets_an_embedding_from_a_real_worker(sam_worker):
@@ -63,13 +47,13 @@ def test_upload_gets_an_embedding_from_a_real_worker(sam_worker):
     response = client.post(reverse("project-images", kwargs={"project_pk": project.pk}),
                            {"files": [SimpleUploadedFile("a.jpg", jpeg_bytes(300, 200, seed=4))]}, format="multipart")
     assert response.status_code == 201, response.json()
-    upload_job = _wait_for(response.json()["job"]["id"])
+    upload_job = wait_for_job(response.json()["job"]["id"])
     assert upload_job.status == JobStatus.SUCCEEDED, upload_job.error
     image_id = response.json()["results"][0]["image_id"]
     deadline = time.monotonic() + 60
     while not Job.objects.filter(kind="embeddings").exists() and time.monotonic() < deadline:
         time.sleep(0.25)
-    embedding_job = _wait_for(Job.objects.get(kind="embeddings").pk)
+    embedding_job = wait_for_job(Job.objects.get(kind="embeddings").pk)
     assert embedding_job.status == JobStatus.SUCCEEDED, embedding_job.error
     assert embedding_job.result["computed"] == [image_id]
 

@@ -3,12 +3,9 @@ which finishes the job exactly once (acks_late + reject_on_worker_lost + the job
 
 import hashlib
 import io
-import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +20,10 @@ from labeling.models import Image, Job, JobStatus, Superpixels
 from labeling.services.projects import project_create
 from labeling.services.superpixels import superpixels_enqueue, superpixels_path
 from tests.api.conftest import make_user
-from tests.integration.test_real_worker import _database_url, _wait_for
+from tests.integration.workers import new_queue_name, print_logs, start_worker, stop_worker, wait_for_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 GRANULARITIES = [200, 800]
 IMAGES = 4
 # Short, so the dead worker's message comes back within seconds instead of an hour.
@@ -43,39 +39,20 @@ def _photo_jpeg(seed: int) -> tuple[bytes, int, int]:
     return buffer.getvalue(), 1600, 1200
 
 
-def _start_worker(queue: str, settings, log_path: Path) -> subprocess.Popen:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=_database_url(), DJANGO_MEDIA_ROOT=str(settings.MEDIA_ROOT),
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL, ANNOTATOR_CPU_QUEUE=queue,
-        ANNOTATOR_BROKER_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
-        ANNOTATOR_SUPERPIXEL_GRANULARITIES=",".join(map(str, GRANULARITIES)),
-        ANNOTATOR_SUPERPIXEL_MAX_SIDE="1600",
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "annotator", "worker", "--queues", queue, "--pool", "solo",
-         "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+def _start_worker(queue: str, log_path: Path) -> subprocess.Popen:
+    return start_worker(
+        queues=[queue], log_path=log_path, ANNOTATOR_BROKER_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+        ANNOTATOR_SUPERPIXEL_GRANULARITIES=",".join(map(str, GRANULARITIES)), ANNOTATOR_SUPERPIXEL_MAX_SIDE="1600",
     )
 
 
 @pytest.fixture
 def worker_queue():
-    queue = f"test-kill-{uuid.uuid4().hex[:8]}"
+    queue = new_queue_name("test-kill")
     previous = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = queue
     yield queue
     celery_app.conf.task_default_queue = previous
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_a_job_whose_worker_is_killed_is_finished_exactly_once_by_another_worker(settings, tmp_path, worker_queue):
@@ -94,7 +71,7 @@ def test_a_job_whose_worker_is_killed_is_finished_exactly_once_by_another_worker
                                      width=width, height=height, size_bytes=len(data), sha256=sha)
         image_ids.append(image.pk)
 
-    first = _start_worker(worker_queue, settings, tmp_path / "worker-1.log")
+    first = _start_worker(worker_queue, tmp_path / "worker-1.log")
     second = None
     try:
         job = superpixels_enqueue(image_ids=image_ids, user=manager)  # autocommit: sent right away
@@ -114,14 +91,13 @@ def test_a_job_whose_worker_is_killed_is_finished_exactly_once_by_another_worker
         job.refresh_from_db()
         assert job.status == JobStatus.RUNNING and job.attempts == 1  # nobody recorded anything for the dead
 
-        second = _start_worker(worker_queue, settings, tmp_path / "worker-2.log")
-        job = _wait_for(job.pk, timeout=180)
+        second = _start_worker(worker_queue, tmp_path / "worker-2.log")
+        job = wait_for_job(job.pk, timeout=180)
     finally:
-        _stop(first)
+        stop_worker(first)
         if second is not None:
-            _stop(second)
-        for log in sorted(tmp_path.glob("worker-*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+            stop_worker(second)
+        print_logs(tmp_path)
 
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.error == "" and job.progress == 1.0

@@ -61,7 +61,8 @@ export class ApiError extends Error {
 }
 
 function csrfToken(): string {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  // No document in a Web Worker; workers here only read (GET), which needs no token.
+  const match = typeof document !== "undefined" ? document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) : null;
   return match ? decodeURIComponent(match[1]) : "";
 }
 
@@ -74,7 +75,10 @@ async function toError(response: Response): Promise<ApiError> {
   }
 }
 
-async function request(method: string, url: string, body?: unknown, accept = "application/json"): Promise<Response> {
+/** The one fetch of the app: CSRF header on writes, JSON bodies, same-origin credentials, errors as ApiError. */
+export async function request(
+  method: string, url: string, body?: unknown, accept = "application/json", signal?: AbortSignal,
+): Promise<Response> {
   const headers: Record<string, string> = { Accept: accept };
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
   let payload: BodyInit | undefined;
@@ -85,7 +89,7 @@ async function request(method: string, url: string, body?: unknown, accept = "ap
   }
   let response: Response;
   try {
-    response = await fetch(url, { method, headers, body: payload, credentials: "same-origin" });
+    response = await fetch(url, { method, headers, body: payload, credentials: "same-origin", signal });
   } catch (err) {
     throw new ApiError(0, "network", `network error: ${(err as Error).message}`);
   }
@@ -93,7 +97,7 @@ async function request(method: string, url: string, body?: unknown, accept = "ap
   return response;
 }
 
-async function json<T>(method: string, url: string, body?: unknown): Promise<T> {
+export async function json<T>(method: string, url: string, body?: unknown): Promise<T> {
   const response = await request(method, url, body);
   if (response.status === 204) return undefined as T;
   return (await response.json()) as T;

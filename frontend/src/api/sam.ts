@@ -1,6 +1,5 @@
 // SAM endpoints (labeling/api/sam.py), typed from the OpenAPI schema. The embedding and decoder downloads are
 // binary, so they read the X-Embedding-* headers here. The GETs touch no DOM (usable from a worker).
-import { ApiError } from "./client";
 import * as client from "./client";
 import type { components } from "./schema";
 
@@ -26,64 +25,22 @@ export interface SamDecodeRequest {
   multimask: boolean;
 }
 
-async function send<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (method !== "GET") {
-    const match = typeof document !== "undefined" ? document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) : null;
-    headers["X-CSRFToken"] = match ? decodeURIComponent(match[1]) : "";
-    headers["Content-Type"] = "application/json";
-  }
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (err) {
-    throw new ApiError(0, "network", `network error: ${(err as Error).message}`);
-  }
-  if (!response.ok) {
-    let data: { code?: string; message?: string; extra?: Record<string, unknown> } = {};
-    try {
-      data = await response.json();
-    } catch {
-      /* not JSON */
-    }
-    throw new ApiError(response.status, data.code ?? "error", data.message ?? `HTTP ${response.status}`, data.extra ?? {});
-  }
-  return (response.status === 204 ? undefined : await response.json()) as T;
-}
-
 const pair = (value: string | null): [number, number] => {
   const [a, b] = (value ?? "").split(",").map(Number);
   return [a, b];
 };
 
-export const getSamStatus = () => send<SamStatus>("GET", "/api/sam/");
+export const getSamStatus = () => client.json<SamStatus>("GET", "/api/sam/");
 
 /** The ONNX decoder's bytes (the quantised one with `quantized`). */
 export async function getSamDecoder(url: string): Promise<ArrayBuffer> {
-  const response = await fetch(url, { credentials: "same-origin" });
-  if (!response.ok) throw new ApiError(response.status, "decoder_missing", `SAM decoder: HTTP ${response.status}`);
-  return response.arrayBuffer();
+  return (await client.request("GET", url, undefined, "*/*")).arrayBuffer();
 }
 
 /** The image's embedding; an ApiError with code `embedding_missing` (404) when it was not computed yet. */
 export async function getEmbedding(imageId: number, signal?: AbortSignal): Promise<SamEmbedding> {
-  let response: Response;
-  try {
-    response = await fetch(`/api/images/${imageId}/embedding/`, { credentials: "same-origin", signal });
-  } catch (err) {
-    throw new ApiError(0, "network", `network error: ${(err as Error).message}`);
-  }
-  if (!response.ok) {
-    let data: { code?: string; message?: string; extra?: Record<string, unknown> } = {};
-    try {
-      data = await response.json();
-    } catch {
-      /* not JSON */
-    }
-    throw new ApiError(response.status, data.code ?? "error", data.message ?? `HTTP ${response.status}`, data.extra ?? {});
-  }
+  const response = await client.request("GET", `/api/images/${imageId}/embedding/`, undefined,
+    "*/*", signal);
   const shape = (response.headers.get("X-Embedding-Shape") ?? "").split(",").map(Number) as [number, number, number];
   return {
     bytes: await response.arrayBuffer(),
@@ -99,16 +56,14 @@ export async function getEmbedding(imageId: number, signal?: AbortSignal): Promi
 export type JobRef = number | { id: number };
 
 /** Start computing the embedding: 202 {job}, or 200 {job: null} when it exists already. */
-export const computeEmbedding = (imageId: number) => send<{ job: JobRef | null }>("POST", `/api/images/${imageId}/embedding/`);
+export const computeEmbedding = (imageId: number) => client.json<{ job: JobRef | null }>("POST", `/api/images/${imageId}/embedding/`);
 
 export const samDecode = (imageId: number, body: SamDecodeRequest) =>
-  send<{ model_key: string; masks: SamMask[] }>("POST", `/api/images/${imageId}/sam/decode/`, body);
+  client.json<{ model_key: string; masks: SamMask[] }>("POST", `/api/images/${imageId}/sam/decode/`, body);
 
-export const startProposals = (imageId: number) => send<{ job: JobRef | null }>("POST", `/api/images/${imageId}/proposals/`);
+export const startProposals = (imageId: number) => client.json<{ job: JobRef | null }>("POST", `/api/images/${imageId}/proposals/`);
 export const getProposals = (imageId: number) =>
-  send<{ model_key: string; results: SamProposal[] }>("GET", `/api/images/${imageId}/proposals/`);
-
-export const getJob = client.getJob;
+  client.json<{ model_key: string; results: SamProposal[] }>("GET", `/api/images/${imageId}/proposals/`);
 
 /** A job reference as the 202 answers give it (an id, or the job object). */
 export const jobId = (job: JobRef): number => (typeof job === "number" ? job : job.id);

@@ -1,5 +1,6 @@
 // The SAM tool's options under the toolbar: status (availability, embedding progress, which path decodes),
 // the candidates with their scores, "add to selected", and "Segment everything" with its job's progress.
+import { followJob } from "../api/jobs";
 import * as samApi from "../api/sam";
 import type { SamEngine } from "../sam/engine";
 import type { SamTool } from "../tools/sam";
@@ -15,6 +16,8 @@ export class SamPanel {
   private readonly pick: HTMLInputElement;
   private readonly unsubscribe: Array<() => void> = [];
   private disposed = false;
+  // Aborts following the proposals job when the editor closes.
+  private readonly stopped = new AbortController();
 
   constructor(private readonly tool: SamTool, private readonly engine: SamEngine, private readonly notify: (m: string, k?: "info" | "error") => void) {
     const add = h("input", {
@@ -70,13 +73,11 @@ export class SamPanel {
       let proposals = await samApi.getProposals(imageId).catch(() => null);
       if (!proposals || !proposals.results.length || proposals.model_key !== this.engine.status?.model_key) {
         const started = await samApi.startProposals(imageId);
-        const id = started.job === null ? null : samApi.jobId(started.job);
-        for (let delay = 300; id !== null && !this.disposed; delay = Math.min(delay * 1.4, 2000)) {
-          const job = await samApi.getJob(id);
-          if (job.status === "succeeded") break;
-          if (job.status === "failed" || job.status === "cancelled") throw new Error(job.error || job.status);
-          this.proposalsInfo.textContent = `Segmenting everything… ${Math.round((job.progress ?? 0) * 100)} %`;
-          await new Promise((r) => setTimeout(r, delay));
+        if (started.job !== null) {
+          const job = await followJob(samApi.jobId(started.job), (update) => {
+            this.proposalsInfo.textContent = `Segmenting everything… ${Math.round((update.progress ?? 0) * 100)} %`;
+          }, { signal: this.stopped.signal });
+          if (job.status !== "succeeded") throw new Error(job.error || job.status);
         }
         proposals = await samApi.getProposals(imageId);
       }
@@ -85,6 +86,7 @@ export class SamPanel {
       this.tool.setProposals(proposals.results);
       this.proposalsInfo.textContent = proposalsText(proposals.results.length);
     } catch (err) {
+      if (this.disposed) return;
       this.proposalsInfo.textContent = "";
       this.notify(`Segment everything: ${(err as Error).message}`, "error");
     } finally {
@@ -94,6 +96,7 @@ export class SamPanel {
 
   dispose(): void {
     this.disposed = true;
+    this.stopped.abort(new DOMException("editor closed", "AbortError"));
     for (const fn of this.unsubscribe) fn();
   }
 }

@@ -5,7 +5,6 @@
 import {
   ApiError,
   deleteModel,
-  getJob,
   listClasses,
   listModels,
   runPrelabel,
@@ -14,6 +13,7 @@ import {
   type Project,
   type TrainedModel,
 } from "../api/client";
+import { followJob, isFinished } from "../api/jobs";
 import type { PageContext } from "../ui/app";
 import { field, h, replaceChildren } from "../ui/dom";
 import { STATE_LABELS, formatBytes, formatDate } from "../ui/format";
@@ -31,7 +31,6 @@ import {
 import { isManager, projectPage } from "./projectShell";
 
 const JOB_POLL_MS = 1000;
-const FINISHED: readonly Job["status"][] = ["succeeded", "failed", "cancelled"];
 const ACCEPT = ".pt,.pth,.ts,.torchscript,.onnx,application/octet-stream";
 
 export async function modelsPage(ctx: PageContext): Promise<void> {
@@ -40,8 +39,10 @@ export async function modelsPage(ctx: PageContext): Promise<void> {
   if (!project || ctx.signal.aborted) return;
   const manager = isManager(project);
   let models = first;
-  let timer = 0;
-  ctx.onLeave(() => window.clearTimeout(timer));
+  // The pre-label job being followed; aborted when another run panel opens, the panel closes or the page goes.
+  let following: AbortController | null = null;
+  const stopFollowing = () => following?.abort(new DOMException("stopped following", "AbortError"));
+  ctx.onLeave(stopFollowing);
 
   const error = errorBox("models-error");
   const count = h("span", { class: "muted", testid: "models-count" });
@@ -99,7 +100,7 @@ export async function modelsPage(ctx: PageContext): Promise<void> {
   };
 
   function showRun(model: TrainedModel): void {
-    window.clearTimeout(timer);
+    stopFollowing();
     const scope = h(
       "select",
       { testid: "prelabel-scope" },
@@ -119,7 +120,7 @@ export async function modelsPage(ctx: PageContext): Promise<void> {
       status,
     );
     close.addEventListener("click", () => {
-      window.clearTimeout(timer);
+      stopFollowing();
       replaceChildren(runPanel);
     });
     form.addEventListener("submit", async (event) => {
@@ -129,7 +130,7 @@ export async function modelsPage(ctx: PageContext): Promise<void> {
       try {
         const state = scope.value;
         const { job } = await runPrelabel(model.id, state ? { all: true, state } : { all: true });
-        followJob(job, status, () => (start.disabled = false));
+        showJob(job, status, () => (start.disabled = false));
       } catch (err) {
         start.disabled = false;
         replaceChildren(status, h("div", { class: "alert alert-error", role: "alert", testid: "prelabel-error" }, errorMessage(err) ?? ""));
@@ -139,7 +140,7 @@ export async function modelsPage(ctx: PageContext): Promise<void> {
     scope.focus();
   }
 
-  function followJob(initial: Job, into: HTMLElement, done: () => void): void {
+  function showJob(initial: Job, into: HTMLElement, done: () => void): void {
     const bar = progressBar("Pre-labeling", "prelabel-progress");
     const line = h("p", { class: "muted", testid: "prelabel-job-status" });
     const details = h("div");
@@ -167,26 +168,19 @@ export async function modelsPage(ctx: PageContext): Promise<void> {
           )
           : null,
       );
-      if (FINISHED.includes(job.status)) {
+      if (isFinished(job)) {
         done();
         if (job.status === "succeeded") toast(`Pre-labels ready: ${prelabelSummary(result)}`, "success");
       }
     };
-    const poll = async () => {
-      try {
-        const job = await getJob(initial.id);
-        if (ctx.signal.aborted) return;
-        show(job);
-        if (!FINISHED.includes(job.status)) timer = window.setTimeout(poll, JOB_POLL_MS);
-      } catch (err) {
-        if (ctx.signal.aborted) return;
-        const message = errorMessage(err);
-        if (message) line.textContent = `Could not follow the job: ${message}`;
-        done();
-      }
-    };
-    show(initial);
-    if (!FINISHED.includes(initial.status)) timer = window.setTimeout(poll, JOB_POLL_MS);
+    following = new AbortController();
+    const { signal } = following;
+    followJob(initial, show, { signal, intervalMs: JOB_POLL_MS, maxIntervalMs: JOB_POLL_MS }).catch((err) => {
+      if (signal.aborted) return;
+      const message = errorMessage(err);
+      if (message) line.textContent = `Could not follow the job: ${message}`;
+      done();
+    });
   }
 
   ctx.el.append(

@@ -1,6 +1,7 @@
 // /app/projects/:id/upload: choose or drop images and ZIPs, upload with a progress bar, show each file's
 // result, then follow the processing job ("Building display tiles") until it ends.
-import { getJob, uploadImages, type Job, type UploadResponse } from "../api/client";
+import { uploadImages, type Job, type UploadResponse } from "../api/client";
+import { followJob } from "../api/jobs";
 import type { PageContext } from "../ui/app";
 import { h, replaceChildren } from "../ui/dom";
 import { formatBytes, plural } from "../ui/format";
@@ -12,7 +13,6 @@ import { isManager, projectPage, projectUrl } from "./projectShell";
 const ACCEPT = "image/jpeg,image/png,image/tiff,image/webp,image/bmp,.jpg,.jpeg,.png,.tif,.tiff,.webp,.bmp,.zip,application/zip";
 const LISTED_FILES = 50; // longer selections show a count instead of every name
 const JOB_POLL_MS = 1000;
-const FINISHED: readonly Job["status"][] = ["succeeded", "failed", "cancelled"];
 
 export async function uploadPage(ctx: PageContext): Promise<void> {
   const project = await projectPage(ctx, "upload", "Upload");
@@ -104,7 +104,7 @@ export async function uploadPage(ctx: PageContext): Promise<void> {
       progress.set(1, "Done");
       setFiles([]);
       showResults(response);
-      if (response.job) followJob(response.job);
+      if (response.job) showJob(response.job);
     } catch (err) {
       if (ctx.signal.aborted) return;
       progress.el.hidden = true;
@@ -148,12 +148,11 @@ export async function uploadPage(ctx: PageContext): Promise<void> {
     toast(`${response.accepted} of ${response.results.length} files accepted`, response.accepted ? "success" : "info");
   }
 
-  function followJob(initial: Job): void {
+  function showJob(initial: Job): void {
     const bar = progressBar("Building display tiles", "job-progress");
     const status = h("p", { class: "muted", testid: "job-status" });
     const section = h("section", { class: "card card-pad job", testid: "job" }, bar.el, status);
     results.prepend(section);
-    let timer = 0;
     const show = (job: Job) => {
       bar.set(job.progress ?? 0);
       status.textContent =
@@ -163,21 +162,11 @@ export async function uploadPage(ctx: PageContext): Promise<void> {
         job.status === "queued" ? "Waiting for a worker…" : "Working…";
       section.dataset.status = job.status;
     };
-    const poll = async () => {
-      try {
-        const job = await getJob(initial.id);
-        if (ctx.signal.aborted) return;
-        show(job);
-        if (!FINISHED.includes(job.status)) timer = window.setTimeout(poll, JOB_POLL_MS);
-      } catch (err) {
-        if (ctx.signal.aborted) return;
-        const message = errorMessage(err);
-        if (message) status.textContent = `Could not follow the job: ${message}`;
-      }
-    };
-    show(initial);
-    if (!FINISHED.includes(initial.status)) timer = window.setTimeout(poll, JOB_POLL_MS);
-    ctx.onLeave(() => window.clearTimeout(timer));
+    followJob(initial, show, { signal: ctx.signal, intervalMs: JOB_POLL_MS, maxIntervalMs: JOB_POLL_MS }).catch((err) => {
+      if (ctx.signal.aborted) return;
+      const message = errorMessage(err);
+      if (message) status.textContent = `Could not follow the job: ${message}`;
+    });
   }
 
   ctx.el.append(

@@ -2,6 +2,7 @@
 // the decoder worker, the server decode endpoint as a fallback, and which of the two answers a click. No DOM
 // beyond Worker: the SAM tool (src/tools/sam.ts) owns prompts and drawing.
 import { ApiError } from "../api/client";
+import { followJob } from "../api/jobs";
 import * as samApi from "../api/sam";
 import type { RegionMask } from "../core/raster";
 import { type SamPrompt, decoderInputs, maskFromRle } from "../core/samPrompts";
@@ -70,6 +71,8 @@ export class SamEngine {
   private readonly listeners = new Set<() => void>();
   private readonly prefetched = new Map<number, Promise<string | null>>();
   private disposed = false;
+  // Aborts following an embedding job when the editor closes.
+  private readonly stopped = new AbortController();
   private starting: Promise<void> | null = null;
 
   constructor(readonly imageId: number, size: [number, number], readonly options: SamEngineOptions) {
@@ -179,16 +182,13 @@ export class SamEngine {
   }
 
   private async waitForJob(id: number, onProgress?: (p: number | null) => void): Promise<void> {
-    for (let delay = 250; !this.disposed; delay = Math.min(delay * 1.5, 2000)) {
-      const job = await samApi.getJob(id);
-      if (job.status === "succeeded") return;
-      if (job.status === "failed" || job.status === "cancelled") {
-        throw new Error(`computing the embedding ${job.status}: ${job.error || "no reason given"}`);
-      }
-      onProgress?.(job.status === "running" ? job.progress : null);
-      await new Promise((r) => setTimeout(r, delay));
+    const job = await followJob(id, (update) => onProgress?.(update.status === "running" ? update.progress : null),
+      { signal: this.stopped.signal, intervalMs: 250 });
+    if (job.status !== "succeeded") {
+      throw new Error(`computing the embedding ${job.status}: ${job.error || "no reason given"}`);
     }
   }
+
 
   private async loadEmbedding(decoder: Promise<void>): Promise<void> {
     const embedding = await this.fetchEmbedding(this.imageId, (p) =>
@@ -309,6 +309,7 @@ export class SamEngine {
 
   dispose(): void {
     this.disposed = true;
+    this.stopped.abort(new DOMException("editor closed", "AbortError"));
     this.worker?.terminate();
     this.worker = null;
     this.listeners.clear();

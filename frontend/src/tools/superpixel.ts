@@ -3,6 +3,7 @@
 // locked and hidden segments are respected. The regions come from the server (computed after upload, or on
 // request); the grid → pixel mapping is core/superpixelFill's. Works without any model weights.
 import * as api from "../api/client";
+import { followJob } from "../api/jobs";
 import type { Overlay, RGBA } from "../canvas/overlay";
 import type { Point } from "../canvas/viewport";
 import type { RegionMask } from "../core/raster";
@@ -45,6 +46,8 @@ export class SuperpixelTool implements Tool {
   private painting: { last: Point; done: Set<number> } | null = null;
   private readonly listeners = new Set<() => void>();
   private disposed = false;
+  // Aborts following a superpixels job when the editor closes.
+  private readonly stopped = new AbortController();
 
   constructor(
     private readonly ctx: ToolContext,
@@ -73,6 +76,7 @@ export class SuperpixelTool implements Tool {
 
   dispose(): void {
     this.disposed = true;
+    this.stopped.abort(new DOMException("editor closed", "AbortError"));
     this.listeners.clear();
   }
 
@@ -98,21 +102,16 @@ export class SuperpixelTool implements Tool {
   async compute(): Promise<void> {
     this.setState("computing", "Computing superpixels…");
     try {
-      let job = await api.requestSuperpixels(this.imageId);
-      this.job = job;
-      this.notifyChange();
-      while (job.status === "queued" || job.status === "running") {
-        await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
-        if (this.disposed) return;
-        job = await api.getJob(job.id);
-        this.job = job;
-        this.setState("computing", `Computing superpixels… ${Math.round(job.progress * 100)}%`);
-      }
+      const job = await followJob(await api.requestSuperpixels(this.imageId), (update) => {
+        this.job = update;
+        this.setState("computing", `Computing superpixels… ${Math.round(update.progress * 100)}%`);
+      }, { signal: this.stopped.signal, intervalMs: JOB_POLL_MS, maxIntervalMs: JOB_POLL_MS });
       if (job.status !== "succeeded") {
         this.setState("error", `Computing superpixels ${job.status}${job.error ? `: ${job.error}` : ""}`);
         return;
       }
     } catch (err) {
+      if (this.disposed) return;
       // Computed meanwhile (e.g. by the upload's own job): just load them.
       if (!(err instanceof api.ApiError && err.code === "superpixels_exist")) {
         this.setState("error", `Superpixels could not be computed: ${(err as Error).message}`);
