@@ -1,5 +1,7 @@
 """SAM endpoints with a tiny random-weight model (the real segment_anything classes) as the checkpoint."""
 
+import io
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -7,7 +9,9 @@ import torch
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
+from PIL import Image as PILImage
 from segment_anything import SamPredictor
+from skimage import data as skdata
 
 from labeling.masks.rle import rle_to_mask
 from labeling.models import Image, ImageEmbedding, Job, JobStatus, Proposal, Role
@@ -228,3 +232,28 @@ def test_embedding_batch_size_is_automatic_by_device():
     assert embedding_batch_size(0, "cpu") == 1
     assert embedding_batch_size(0, "cuda") == 4 and embedding_batch_size(0, "cuda:1") == 4
     assert embedding_batch_size(3, "cpu") == 3
+
+
+def test_a_large_image_is_decoded_reduced_and_embeds_like_the_full_resolution_one(sam_world, settings):
+    """Images over 4x the encoder's input are decoded at a reduced size (JPEG draft + reduce) before SAM's exact
+    resize; the embedding keeps the full image size and is the one computed from the full-resolution pixels."""
+    big = np.asarray(PILImage.fromarray(skdata.astronaut()).resize((5000, 3000), PILImage.Resampling.BILINEAR))
+    buffer = io.BytesIO()
+    PILImage.fromarray(big).save(buffer, "JPEG", quality=92)
+    batch = images_upload(project=sam_world.project, files=[SimpleUploadedFile("big.jpg", buffer.getvalue())],
+                          user=sam_world.users[Role.MANAGER])
+    image = Image.objects.get(pk=batch.results[0].image_id)
+    rgb, original = _load_rgb(image)
+    assert original == (3000, 5000)
+    assert max(rgb.shape[:2]) < 5000 and max(rgb.shape[:2]) >= 2 * runner.TARGET_LENGTH  # reduced, not below 2x
+
+    compute_embedding(image)
+    row = ImageEmbedding.objects.get(sha256=image.sha256, model_key=sam_config().model_key)
+    assert row.original_size == [3000, 5000] and row.input_size == [614, 1024]
+    stored = runner.embedding_from_bytes(open(settings.MEDIA_ROOT / row.file, "rb").read(), row.shape)
+    predictor = SamPredictor(runner.load_sam("tiny", tiny_checkpoint()))
+    with PILImage.open(io.BytesIO(buffer.getvalue())) as full:
+        predictor.set_image(np.asarray(full.convert("RGB")))
+    reference = predictor.features[0].numpy()
+    correlation = np.corrcoef(stored.astype(np.float32).ravel(), reference.ravel())[0, 1]
+    assert correlation > 0.99, correlation
