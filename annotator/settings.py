@@ -196,6 +196,9 @@ ANNOTATOR = {
     "SAM_BATCH_SIZE": env_int("ANNOTATOR_SAM_BATCH_SIZE", 0),  # 0: 4 on a GPU, 1 on the CPU
     "SAM_DECODER_THREADS": env_int("ANNOTATOR_SAM_DECODER_THREADS", 1),
     "SAM_PROPOSAL_POINTS_PER_SIDE": env_int("ANNOTATOR_SAM_PROPOSAL_POINTS_PER_SIDE", 32),
+    # SAM's decoder returns masks at full image size as float32 logits (4 x 4 bytes per pixel, plus copies):
+    # larger images get no SAM masks (server decode, proposals, the browser tool) rather than gigabytes.
+    "SAM_MAX_MASK_PIXELS": env_int("ANNOTATOR_SAM_MAX_MASK_PIXELS", 4096 * 4096),
     # Largest TorchScript/ONNX file a manager may upload as a project's own model.
     "MAX_MODEL_BYTES": env_int("ANNOTATOR_MAX_MODEL_BYTES", 512 * 1024**2),
     # A job whose worker died this many times while running it (killed for memory, say) is failed, not retried.

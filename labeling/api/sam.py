@@ -3,6 +3,7 @@
 The decoder's inputs/outputs and the embedding format are documented in workers/runners/sam.py.
 """
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponseNotModified
 from django.urls import reverse
@@ -48,6 +49,8 @@ class SamStatusSerializer(serializers.Serializer):
     model_key = serializers.CharField(allow_null=True)
     decoder = SamDecoderInfoSerializer()
     embedding_size = serializers.IntegerField(help_text="The encoder's input side: images are resized to it.")
+    max_mask_pixels = serializers.IntegerField(
+        help_text="Images with more pixels get no SAM masks (decode, proposals, the editor's tool).")
 
 
 class SamStatusView(ScopedAPIView):
@@ -64,6 +67,7 @@ class SamStatusView(ScopedAPIView):
             "model_key": state["model_key"],
             "decoder": {"url": url, "quantized_url": f"{url}?quantized=1", "available": state["decoder_available"]},
             "embedding_size": TARGET_LENGTH,
+            "max_mask_pixels": int(settings.ANNOTATOR["SAM_MAX_MASK_PIXELS"]),
         }
         return Response(SamStatusSerializer(body).data)
 

@@ -34,8 +34,12 @@ def job_create(
                 dedup_key=dedup_key,
             )
     except IntegrityError:
-        # Lost a race against an identical enqueue: the other row is the job.
-        return Job.objects.get(dedup_key=dedup_key, status__in=ACTIVE_JOB_STATUSES), False
+        # Lost a race against an identical enqueue: the other row is the job (unless it finished meanwhile;
+        # then this enqueue creates the next one).
+        existing = Job.objects.filter(dedup_key=dedup_key, status__in=ACTIVE_JOB_STATUSES).first()
+        if existing is None:
+            return job_create(kind=kind, project=project, params=params, user=user, dedup_key=dedup_key)
+        return existing, False
     return job, True
 
 

@@ -85,8 +85,9 @@ def annotation_get_or_create(*, image: Image, user) -> tuple[Annotation, bool]:
 def _start_from_prelabel(annotation: Annotation) -> None:
     """Copy the newest pre-label annotation of the image (no annotator) into a new annotation: tiles, stats and
     segments with their source and score, recorded as revision 1 with no author."""
+    # Locked, so a pre-label job saving meanwhile cannot leave us tiles from one version and segments from another.
     prelabel = (
-        Annotation.objects.filter(image_id=annotation.image_id, annotator__isnull=True)
+        Annotation.objects.select_for_update().filter(image_id=annotation.image_id, annotator__isnull=True)
         .exclude(pk=annotation.pk).order_by("-updated_at", "-id").first()
     )
     if prelabel is None:

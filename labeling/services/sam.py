@@ -107,6 +107,18 @@ def sam_status() -> dict[str, Any]:
             "decoder_available": default_storage.exists(decoder_path(model_key=config.model_key))}
 
 
+def check_mask_size(image: Image) -> None:
+    """SAM masks come out of the decoder at full image size (float32 logits for 4 masks); refuse images whose
+    masks would need more than ANNOTATOR_SAM_MAX_MASK_PIXELS pixels, before any memory is spent."""
+    limit = int(settings.ANNOTATOR["SAM_MAX_MASK_PIXELS"])
+    if image.width * image.height > limit:
+        raise ValidationFailed(
+            f"this image has {image.width}x{image.height} pixels; SAM masks are limited to {limit} pixels "
+            "(ANNOTATOR_SAM_MAX_MASK_PIXELS): use the brush, polygons or superpixels on it",
+            code="image_too_large", extra={"limit": limit},
+        )
+
+
 # ---- the model in a worker process ----
 
 _models: dict[tuple[str, str, str, str], Any] = {}
@@ -276,7 +288,13 @@ def embeddings_enqueue(*, image_ids: Iterable[int], user=None) -> Job | None:
 
 def embeddings_enqueue_after_upload(*, image_ids: list[int]) -> Job | None:
     """Hook at the end of upload processing: embeddings for the processed images when SAM is configured."""
-    if not image_ids or not settings.ANNOTATOR["SAM_EMBED_AFTER_UPLOAD"] or _unavailable_reason():
+    if not image_ids or not settings.ANNOTATOR["SAM_EMBED_AFTER_UPLOAD"]:
+        return None
+    reason = _unavailable_reason()
+    if reason:
+        if settings.ANNOTATOR.get("SAM_CHECKPOINT"):
+            # Configured but unusable here (e.g. the file is missing on this worker): say so, don't stay silent.
+            logger.warning("SAM embeddings not enqueued after upload: %s", reason)
         return None
     try:
         return embeddings_enqueue(image_ids=image_ids)
@@ -376,6 +394,7 @@ def sam_decode(*, image: Image, points: Sequence[Sequence[float]], labels: Seque
     """Masks for prompts in image pixel coordinates, from the stored embedding with the ONNX decoder (the
     encoder never runs here). Missing embedding: Conflict `embedding_missing` after enqueueing it."""
     config = sam_config()
+    check_mask_size(image)
     _validate_prompts(points=points, labels=labels, box=box, width=image.width, height=image.height)
     row = _embedding_row(sha256=image.sha256, model_key=config.model_key)
     if row is None:
@@ -394,6 +413,7 @@ def sam_decode(*, image: Image, points: Sequence[Sequence[float]], labels: Seque
 def proposals_enqueue(*, image: Image, user) -> Job:
     """Start "segment everything" for the image (computing its embedding first if needed)."""
     config = sam_config()
+    check_mask_size(image)
     job, created = job_create(kind="proposals", project=image.project,
                               params={"image_id": image.pk, "model_key": config.model_key}, user=user,
                               dedup_key=f"proposals:{config.model_key}:{image.pk}")

@@ -81,8 +81,9 @@ def image_delete(*, image: Image, user=None) -> None:
 
 @transaction.atomic
 def project_delete(*, project: Project, user=None) -> None:
-    """Delete the project's rows now and every image's stored files on a worker (the job outlives the project,
-    so it belongs to no project: its creator sees it)."""
+    """Delete the project's rows now and its stored files (every image's, its own models') on a worker (the job
+    outlives the project, so it belongs to no project: its creator sees it)."""
     spec = _merge(image_stored_files(image) for image in project.images.all())
+    spec["files"] += list(project.trained_models.values_list("file", flat=True))
     project.delete()
     _delete_later(spec, project=None, user=user)

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from labeling.errors import Conflict, ValidationFailed
+from labeling.errors import Conflict, Forbidden, ValidationFailed
 from labeling.ingest.images import pillow_pixel_limit
 from labeling.masks.tiles import encode_tile, split_map
 from labeling.models import (
@@ -114,10 +114,21 @@ def _read_upload(upload: UploadedFile) -> tuple[bytes, str]:
     return data, hashlib.sha256(data).hexdigest()
 
 
-def _check_model(data: bytes, manifest) -> tuple[str, dict[str, list[int]]]:
+def may_upload_torchscript(user) -> bool:
+    """TorchScript is a program, not just weights: `torch.jit.load` has no safe mode and a scripted forward can
+    read files. Any user may create a project (and manage it), so only staff, whom the operator trusts with
+    code on the workers, may upload TorchScript; everyone else uploads ONNX. `None` is an internal caller."""
+    return user is None or bool(user.is_staff or user.is_superuser)
+
+
+def _check_model(data: bytes, manifest, *, user=None) -> tuple[str, dict[str, list[int]]]:
     """Load the file (TorchScript or ONNX only; pickles refused) and run it once on a blank input."""
     try:
         fmt = inspect_model_file(data)
+        if fmt == "torchscript" and not may_upload_torchscript(user):
+            raise Forbidden("TorchScript models are code and only staff may upload them; export the model to "
+                            "ONNX (torch.onnx.export) and upload that", code="torchscript_not_allowed",
+                            extra={"field": "file"})
         runner = OwnModelRunner.load(data=data, format=fmt, device="cpu")
     except (ModelFileError, zipfile.BadZipFile) as exc:
         raise ValidationFailed(str(exc), code="bad_model_file") from exc
@@ -160,7 +171,7 @@ def trained_model_create(*, project: Project, name: str, upload: UploadedFile | 
                                extra={"field": "file"})
     parsed = manifest_validate(project=project, raw=manifest)
     data, sha256 = _read_upload(upload)
-    fmt, _shapes = _check_model(data, parsed)
+    fmt, _shapes = _check_model(data, parsed, user=user)
     storage_name = model_storage_path(project_id=project.pk, sha256=sha256, format=fmt)
     stored_here = False
     if not default_storage.exists(storage_name):

@@ -257,3 +257,14 @@ def test_a_large_image_is_decoded_reduced_and_embeds_like_the_full_resolution_on
     reference = predictor.features[0].numpy()
     correlation = np.corrcoef(stored.astype(np.float32).ravel(), reference.ravel())[0, 1]
     assert correlation > 0.99, correlation
+
+
+def test_sam_masks_are_refused_for_images_over_the_mask_size_limit(sam_world, settings):
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "SAM_MAX_MASK_PIXELS": 640 * 480 - 1}
+    client = client_for(sam_world.users[Role.ANNOTATOR])
+    response = _decode(client, sam_world.image, points=[[10, 10]], labels=[1], box=None, multimask=True)
+    assert response.status_code == 400 and response.json()["code"] == "image_too_large"
+    started = client.post(reverse("image-proposals", kwargs={"pk": sam_world.image.pk}))
+    assert started.status_code == 400 and started.json()["code"] == "image_too_large"
+    assert not Job.objects.filter(kind="proposals").exists()
+    assert client.get(reverse("sam-status")).json()["max_mask_pixels"] == 640 * 480 - 1

@@ -78,3 +78,17 @@ def test_only_managers_delete_images(world, django_capture_on_commit_callbacks):
     assert response.status_code == 403
     assert Image.objects.filter(pk=world.image.pk).exists()
     assert not Job.objects.filter(kind="delete_files").exists()
+
+
+def test_project_delete_removes_its_own_model_files(world, settings, django_capture_on_commit_callbacks):
+    from labeling.models import TrainedModel
+    from tests.own_model_fixtures import create_model, manifest, onnx_semantic_bytes
+
+    model = create_model(  # the world's classes are the manifest's car and road
+        world.project, data=onnx_semantic_bytes(), manifest_json=manifest("semantic_logits"))
+    stored = Path(settings.MEDIA_ROOT) / model.file
+    assert stored.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(world.users["manager"]).delete(reverse("project-detail", kwargs={"pk": world.project.pk}))
+    assert response.status_code == 204 and not TrainedModel.objects.exists()
+    assert not stored.exists()

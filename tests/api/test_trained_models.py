@@ -93,6 +93,8 @@ def test_manager_uploads_onnx_everyone_lists_it(world):
          "wrong-output-kind", "model-raises"],
 )
 def test_bad_uploads_are_400_and_store_nothing(world, data, manifest_json, code, fragment):
+    world.users["manager"].is_staff = True  # staff may upload TorchScript (see the test below)
+    world.users["manager"].save(update_fields=["is_staff"])
     response = _upload(client_for(world.users["manager"]), world.project, data=data(), manifest_json=manifest_json)
     assert response.status_code == 400, response.content
     assert response.json()["code"] == code
@@ -267,3 +269,19 @@ def test_redelivered_job_runs_again_and_leaves_one_prelabel(world, django_captur
     run_prelabel(job.pk)
     job.refresh_from_db()
     assert job.attempts == 2
+
+
+def test_only_staff_may_upload_torchscript(world):
+    """TorchScript runs code (a scripted forward can read files); any user can manage a project of their own."""
+    manager = world.users["manager"]
+    response = _upload(client_for(manager), world.project, data=torchscript_bytes(SemanticNet()),
+                       manifest_json=manifest("semantic_logits"))
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "torchscript_not_allowed" and "ONNX" in response.json()["message"]
+    assert not TrainedModel.objects.exists()
+    assert _upload(client_for(manager), world.project, data=onnx_semantic_bytes(),
+                   manifest_json=manifest("semantic_logits"), name="onnx").status_code == 201
+    manager.is_staff = True
+    manager.save(update_fields=["is_staff"])
+    assert _upload(client_for(manager), world.project, data=torchscript_bytes(SemanticNet()),
+                   manifest_json=manifest("semantic_logits"), name="scripted").status_code == 201

@@ -29,7 +29,7 @@ def _login(page, base, username):
 
 def test_manager_uploads_a_model_and_runs_a_prelabel_job(live_server, new_page, tmp_path):
     users = get_user_model().objects
-    manager = users.create_user("modeller", password=PASSWORD)
+    manager = users.create_user("modeller", password=PASSWORD, is_staff=True)  # staff: TorchScript is code
     annotator = users.create_user("labeller", password=PASSWORD)
     project = project_create(user=manager, name="Streets", kind="panoptic")
     Membership.objects.create(project=project, user=annotator, role=Role.ANNOTATOR)

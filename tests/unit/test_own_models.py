@@ -331,3 +331,39 @@ def test_panoptic_nearest_upsampling_samples_pixel_centres():
     assert np.array_equal(prediction.label_map, np.where(expected == 1, car.segment_id,
                                                          np.where(expected == 2, road.segment_id, 0)))
     assert (car.class_name, car.instance, car.score) == ("car", 1, 1.0) and road.instance is None
+
+
+def _onnx_with_external_constant(location: str) -> bytes:
+    """A model whose Constant node's tensor lives in an "external data" file: onnxruntime would read that file,
+    relative to the server's working directory, into the model's output."""
+    from onnx import TensorProto, helper
+
+    tensor = TensorProto(name="c", data_type=TensorProto.UINT8, dims=[2], data_location=TensorProto.EXTERNAL)
+    for key, value in (("location", location), ("length", "2")):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    graph = helper.make_graph([helper.make_node("Constant", [], ["y"], value=tensor)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("location", ["etc/hostname", "../../etc/hostname", "/etc/hostname"])
+def test_onnx_tensors_in_external_files_are_refused_wherever_they_are(location, monkeypatch):
+    monkeypatch.chdir("/")
+    with pytest.raises(ModelFileError, match="external data"):
+        OwnModelRunner.load(data=_onnx_with_external_constant(location), format="onnx")
+
+
+def test_an_onnx_model_without_exactly_one_input_is_refused():
+    from onnx import TensorProto, helper
+
+    constant = helper.make_tensor("c", TensorProto.FLOAT, [1], [1.0])
+    graph = helper.make_graph([helper.make_node("Constant", [], ["y"], value=constant)], "g", [],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    with pytest.raises(ModelFileError, match="exactly one input"):
+        OwnModelRunner.load(data=model.SerializeToString(), format="onnx")

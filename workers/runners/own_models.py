@@ -20,7 +20,7 @@ import io
 import math
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,15 +118,34 @@ def _onnx_model(data: bytes):
         raise ModelFileError("not a TorchScript archive or an ONNX model (the file does not parse as either)") from exc
     if not model.graph.node and not model.graph.output:
         raise ModelFileError("not a TorchScript archive or an ONNX model (the file does not parse as either)")
-    for tensor in model.graph.initializer:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            raise ModelFileError("the ONNX model keeps weights in external data files; upload a single-file model "
+    # Every tensor, not only initializers: a Constant node's attribute or a subgraph's tensor may also point at
+    # "external data", which onnxruntime would read from a file relative to the server's working directory.
+    for tensor in _all_tensors(model.graph):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
+            raise ModelFileError("the ONNX model keeps tensors in external data files; upload a single-file model "
                                  "(onnx.save_model(model, path, save_as_external_data=False))")
+    weights = {t.name for t in model.graph.initializer}
+    if len([i for i in model.graph.input if i.name not in weights]) != 1:
+        raise ModelFileError("the ONNX model must take exactly one input (the image batch)")
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # noqa: BLE001 - onnx.checker.ValidationError and friends
         raise ModelFileError(f"the ONNX model is invalid: {str(exc).splitlines()[0][:300]}") from exc
     return model
+
+
+def _all_tensors(graph) -> Iterator[Any]:
+    """Every TensorProto of a graph: initializers, tensor attributes and those of nested subgraphs."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("g"):
+                yield from _all_tensors(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _all_tensors(subgraph)
 
 
 # ---------------------------------------------------------------- preprocessing

@@ -115,6 +115,13 @@ export class SamEngine {
       this.set("unavailable", this.status.reason || "SAM is not configured (no checkpoint).");
       return false;
     }
+    // The decoder returns full-size float32 masks: past the server's limit they would take gigabytes.
+    const [height, width] = this.originalSize;
+    if (width * height > this.status.max_mask_pixels) {
+      this.set("unavailable", `SAM masks are limited to ${this.status.max_mask_pixels} pixels and this image has `
+        + `${width}x${height}: use the brush, polygons or superpixels`);
+      return false;
+    }
     this.set("checking", "SAM is available: choose the tool to load it");
     return true;
   }
