@@ -7,7 +7,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from labeling.ingest import pyramid
@@ -16,6 +15,7 @@ from labeling.models import Image, PyramidStatus
 from labeling.services.images import pyramid_tile_path
 from labeling.services.jobs import JobCancelled
 from labeling.services.sam import embeddings_enqueue_after_upload
+from labeling.services.stored_files import stored_file_replace
 from labeling.services.superpixels import superpixels_enqueue_after_upload
 
 logger = logging.getLogger(__name__)
@@ -38,23 +38,16 @@ def _local_copy(name: str):
         yield Path(tmp.name)
 
 
-def _save(name: str, data: bytes) -> None:
-    # Redelivered jobs overwrite what a dead worker left half-written.
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    default_storage.save(name, ContentFile(data))
-
-
 def image_build_display(*, image: Image, progress: Callable[[float], bool] | None = None) -> None:
     """Build and store the pyramid and thumbnail. Safe to repeat; a ready image is left alone."""
     if image.pyramid_status == PyramidStatus.READY:
         return
     with _local_copy(image.file.name) as path:
         thumb_name = f"thumbnails/{image.pk}.jpg"
-        _save(thumb_name, pyramid.make_thumbnail(path, size=256))
+        stored_file_replace(thumb_name, pyramid.make_thumbnail(path, size=256))
 
         def write_tile(level: int, x: int, y: int, data: bytes) -> None:
-            _save(pyramid_tile_path(image_id=image.pk, level=level, x=x, y=y), data)
+            stored_file_replace(pyramid_tile_path(image_id=image.pk, level=level, x=x, y=y), data)
 
         try:
             layout = pyramid.build_pyramid(path, write_tile=write_tile, progress=progress)

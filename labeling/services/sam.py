@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from PIL import Image as PILImage
@@ -36,6 +35,7 @@ from labeling.errors import ApplicationError, Conflict, NotFound, ValidationFail
 from labeling.ingest.images import pillow_pixel_limit, to_display_rgb
 from labeling.models import ACTIVE_JOB_STATUSES, Image, ImageEmbedding, Job, Proposal
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
+from labeling.services.stored_files import stored_file_replace
 from workers.runners import sam as runner
 from workers.runners.device import pick_device
 
@@ -139,15 +139,6 @@ def _worker_model(config: SamConfig):
         return _models[key], device
 
 
-def _store(name: str, data: bytes) -> None:
-    # Redelivered jobs overwrite what a dead worker left half-written; the name is fixed per content.
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    saved = default_storage.save(name, ContentFile(data))
-    if saved != name:  # a concurrent writer got there between delete and save; keep one file
-        default_storage.delete(saved)
-
-
 def decoders_export(*, config: SamConfig, sam=None, quantize: bool = True, force: bool = False) -> list[str]:
     """Write the float32 decoder (and with `quantize` the uint8 one) of the configured model into storage,
     missing ones only unless `force`; returns the paths written. Loads the model when `sam` is not given."""
@@ -161,7 +152,7 @@ def decoders_export(*, config: SamConfig, sam=None, quantize: bool = True, force
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "decoder.onnx"
             runner.export_decoder_onnx(sam, out, quantize=quantized)
-            _store(name, out.read_bytes())
+            stored_file_replace(name, out.read_bytes())
         written.append(name)
     return written
 
@@ -197,7 +188,7 @@ def _load_rgb(image: Image) -> tuple[np.ndarray, tuple[int, int]]:
 
 def _embedding_store(*, image: Image, config: SamConfig, embedding: runner.Embedding) -> ImageEmbedding:
     name = embedding_path(model_key=config.model_key, sha256=image.sha256)
-    _store(name, runner.embedding_to_bytes(embedding.data))
+    stored_file_replace(name, runner.embedding_to_bytes(embedding.data))
     fields = {"file": name, "shape": list(embedding.data.shape), "original_size": list(embedding.original_size),
               "input_size": list(embedding.input_size)}
     try:

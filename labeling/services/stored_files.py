@@ -9,6 +9,7 @@ than every tile name) and deleting a file that is already gone is not an error, 
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
@@ -17,6 +18,16 @@ from labeling.services.images import pyramid_tile_path
 from labeling.services.jobs import job_create, job_enqueue
 
 DELETE_FILES_TASK = "workers.tasks.delete_files"
+
+
+def stored_file_replace(name: str, data: bytes) -> None:
+    """Write `data` under exactly `name`, replacing what is there: a redelivered job overwrites what a dead
+    worker left half-written, and a repeat never leaves a second, suffixed file behind."""
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:  # a concurrent writer got there between delete and save; keep one file
+        default_storage.delete(saved)
 
 
 def image_stored_files(image: Image) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
@@ -17,6 +16,7 @@ from labeling.errors import Conflict
 from labeling.ingest.errors import Cancelled
 from labeling.models import Image, Job, Superpixels
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
+from labeling.services.stored_files import stored_file_replace
 from workers.runners import superpixels as runner
 
 logger = logging.getLogger(__name__)
@@ -35,16 +35,6 @@ def configured_granularities() -> list[int]:
 def _missing_granularities(image: Image) -> list[int]:
     have = set(Superpixels.objects.filter(image=image).values_list("granularity", flat=True))
     return [g for g in configured_granularities() if g not in have]
-
-
-def _store(name: str, data: bytes) -> None:
-    # A redelivered job overwrites what a dead worker left half-written; the name is fixed per image and
-    # granularity, so a repeat never leaves a second file behind.
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    saved = default_storage.save(name, ContentFile(data))
-    if saved != name:  # a concurrent writer got there between delete and save; keep one file
-        default_storage.delete(saved)
 
 
 def image_superpixels_compute(*, image: Image, progress: Callable[[float], bool] | None = None) -> list[int]:
@@ -68,7 +58,7 @@ def image_superpixels_compute(*, image: Image, progress: Callable[[float], bool]
             )
             for result in grids:
                 name = superpixels_path(image_id=image.pk, granularity=result.granularity)
-                _store(name, runner.encode_grid(result.grid))
+                stored_file_replace(name, runner.encode_grid(result.grid))
                 fields = {"count": result.count, "width": result.width, "height": result.height, "file": name}
                 try:
                     with transaction.atomic():

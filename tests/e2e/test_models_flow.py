@@ -13,18 +13,10 @@ from labeling.models import Annotation, Image, Membership, Role, Segment
 from labeling.services.images import images_upload
 from labeling.services.projects import label_class_create, project_create
 from tests.e2e.conftest import shot
+from tests.e2e.test_editor_flow import PASSWORD, login
 from tests.own_model_fixtures import SemanticNet, blob_image, manifest, pickle_bytes, png_of, torchscript_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
-PASSWORD = "e2e-Password-123"
-
-
-def _login(page, base, username):
-    page.goto(f"{base}/app/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_url(re.compile(r".*/app/projects.*"))
 
 
 def test_manager_uploads_a_model_and_runs_a_prelabel_job(live_server, new_page, tmp_path):
@@ -45,7 +37,7 @@ def test_manager_uploads_a_model_and_runs_a_prelabel_job(live_server, new_page, 
     base = live_server.url
 
     page = new_page()
-    _login(page, base, "modeller")
+    login(page, base, "modeller")
     page.goto(f"{base}/app/projects/{project.pk}")
     page.get_by_test_id("tab-models").click()
     page.wait_for_url(re.compile(rf".*/app/projects/{project.pk}/models$"))
@@ -84,7 +76,7 @@ def test_manager_uploads_a_model_and_runs_a_prelabel_job(live_server, new_page, 
 
     # The annotator sees the model, cannot manage it, and starts from its segments.
     other = new_page()
-    _login(other, base, "labeller")
+    login(other, base, "labeller")
     other.goto(f"{base}/app/projects/{project.pk}/models")
     other.get_by_test_id("model-row").wait_for()
     assert other.get_by_test_id("model-run").count() == 0 and other.get_by_test_id("model-upload").count() == 0
