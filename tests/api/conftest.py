@@ -3,6 +3,7 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from labeling.models import Annotation, Image, LabelClass, Membership, Project, Role
@@ -53,3 +54,9 @@ def world(db, django_capture_on_commit_callbacks) -> World:
 @pytest.fixture
 def annotation(world) -> Annotation:
     return Annotation.objects.create(image=world.image, annotator=world.users[Role.ANNOTATOR])
+
+
+def upload_files(client, project, files):
+    """POST files (and ZIPs) to the project's upload endpoint, as the browser's upload page does."""
+    return client.post(reverse("project-images", kwargs={"project_pk": project.pk}), {"files": files},
+                       format="multipart")

@@ -6,15 +6,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from labeling.models import Image, Job, JobStatus, Project
-from tests.api.conftest import client_for
+from tests.api.conftest import client_for, upload_files
 from tests.conftest import jpeg_bytes
 
 
 def _upload(client, project, django_capture_on_commit_callbacks, *sizes) -> list[Image]:
     files = [SimpleUploadedFile(f"img{i}.jpg", jpeg_bytes(w, h, seed=40 + i)) for i, (w, h) in enumerate(sizes)]
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("project-images", kwargs={"project_pk": project.pk}), {"files": files},
-                               format="multipart")
+        response = upload_files(client, project, files)
     assert response.status_code == 201, response.json()
     return [Image.objects.get(pk=r["image_id"]) for r in response.json()["results"]]
 

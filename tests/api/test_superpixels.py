@@ -9,7 +9,7 @@ from django.urls import reverse
 from annotator.celery import app as celery_app
 from labeling.models import Job, JobStatus, Role, Superpixels
 from labeling.services.superpixels import configured_granularities, superpixels_path
-from tests.api.conftest import client_for
+from tests.api.conftest import client_for, upload_files
 from tests.conftest import jpeg_bytes
 from workers.runners import superpixels as runner
 
@@ -131,9 +131,7 @@ def test_superpixels_of_a_jpeg_larger_than_max_side_are_reduced(world, settings,
     settings.ANNOTATOR = {**settings.ANNOTATOR, "SUPERPIXEL_MAX_SIDE": 256, "SUPERPIXEL_GRANULARITIES": [50]}
     client = client_for(world.users["manager"])
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("project-images", kwargs={"project_pk": world.project.pk}),
-                               {"files": [SimpleUploadedFile("wide.jpg", jpeg_bytes(1000, 400, seed=4))]},
-                               format="multipart")
+        response = upload_files(client, world.project, [SimpleUploadedFile("wide.jpg", jpeg_bytes(1000, 400, seed=4))])
     image_id = response.json()["results"][0]["image_id"]
     (row,) = _list(client, image_id).json()
     assert (row["granularity"], row["width"], row["height"]) == (50, 256, 102)
@@ -171,9 +169,7 @@ def test_uploads_do_not_compute_superpixels_when_turned_off(world, settings, dja
     settings.ANNOTATOR = {**settings.ANNOTATOR, "SUPERPIXELS_AFTER_UPLOAD": False}
     client = client_for(world.users["manager"])
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("project-images", kwargs={"project_pk": world.project.pk}),
-                               {"files": [SimpleUploadedFile("b.jpg", jpeg_bytes(60, 40, seed=9))]},
-                               format="multipart")
+        response = upload_files(client, world.project, [SimpleUploadedFile("b.jpg", jpeg_bytes(60, 40, seed=9))])
     image_id = response.json()["results"][0]["image_id"]
     assert _list(client, image_id).json() == []
     assert Job.objects.filter(kind="superpixels").count() == 1  # the world's own upload only

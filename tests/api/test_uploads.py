@@ -10,13 +10,8 @@ from django.urls import reverse
 from PIL import Image as PILImage
 
 from labeling.models import Image, Job, PyramidStatus
-from tests.api.conftest import client_for
+from tests.api.conftest import client_for, upload_files
 from tests.conftest import jpeg_bytes, png_bytes
-
-
-def upload(client, project, files):
-    return client.post(reverse("project-images", kwargs={"project_pk": project.pk}), {"files": files},
-                       format="multipart")
 
 
 def zip_bytes(members: dict[str, bytes], symlinks: dict[str, str] | None = None) -> bytes:
@@ -43,7 +38,7 @@ def by_name(response):
 def test_batch_with_good_bad_and_duplicate_files(world, manager_client, django_capture_on_commit_callbacks):
     truncated = jpeg_bytes(200, 100, seed=3)[:600]
     with django_capture_on_commit_callbacks(execute=True):
-        response = upload(manager_client, world.project, [
+        response = upload_files(manager_client, world.project, [
             SimpleUploadedFile("good.jpg", jpeg_bytes(120, 80, seed=1)),
             SimpleUploadedFile("good.png", png_bytes(64, 48, seed=2)),
             SimpleUploadedFile("again.png", png_bytes(64, 48, seed=2)),
@@ -86,7 +81,7 @@ def test_zip_archive_members_are_judged_one_by_one(world, manager_client, settin
         },
         symlinks={"link.png": "/etc/passwd"},
     )
-    response = upload(manager_client, world.project, [SimpleUploadedFile("batch.zip", archive)])
+    response = upload_files(manager_client, world.project, [SimpleUploadedFile("batch.zip", archive)])
     assert response.status_code == 201, response.json()
     results = by_name(response)
     assert results["batch.zip/photos/a.png"]["status"] == "accepted"
@@ -102,14 +97,14 @@ def test_zip_archive_members_are_judged_one_by_one(world, manager_client, settin
 def test_oversized_archive_member_is_refused(world, manager_client, settings):
     settings.ANNOTATOR = {**settings.ANNOTATOR, "MAX_UPLOAD_FILE_BYTES": 10_000}
     archive = zip_bytes({"big.png": png_bytes(200, 200, seed=1), "small.png": png_bytes(10, 10, seed=2)})
-    results = by_name(upload(manager_client, world.project, [SimpleUploadedFile("a.zip", archive)]))
+    results = by_name(upload_files(manager_client, world.project, [SimpleUploadedFile("a.zip", archive)]))
     assert results["a.zip/big.png"]["code"] == "member_too_large"
     assert results["a.zip/small.png"]["status"] == "accepted"
 
 
 def test_corrupt_zip_is_refused_whole_but_the_batch_goes_on(world, manager_client):
     broken = zip_bytes({"a.png": png_bytes(10, 10, seed=5)})[:-30]
-    response = upload(manager_client, world.project, [SimpleUploadedFile("broken.zip", broken),
+    response = upload_files(manager_client, world.project, [SimpleUploadedFile("broken.zip", broken),
                                                       SimpleUploadedFile("ok.png", png_bytes(9, 9, seed=6))])
     results = by_name(response)
     assert results["broken.zip"]["status"] == "rejected"
@@ -118,7 +113,7 @@ def test_corrupt_zip_is_refused_whole_but_the_batch_goes_on(world, manager_clien
 
 def test_pixel_limit(world, manager_client, settings):
     settings.ANNOTATOR = {**settings.ANNOTATOR, "MAX_IMAGE_PIXELS": 1000}
-    results = by_name(upload(manager_client, world.project, [SimpleUploadedFile("big.png", png_bytes(50, 50))]))
+    results = by_name(upload_files(manager_client, world.project, [SimpleUploadedFile("big.png", png_bytes(50, 50))]))
     assert results["big.png"]["code"] == "too_many_pixels"
 
 
@@ -131,7 +126,8 @@ def test_exif_orientation_is_applied(world, manager_client, django_capture_on_co
     buf = io.BytesIO()
     img.save(buf, format="JPEG", exif=exif.tobytes(), quality=95)
     with django_capture_on_commit_callbacks(execute=True):
-        results = by_name(upload(manager_client, world.project, [SimpleUploadedFile("rotated.jpg", buf.getvalue())]))
+        rotated = SimpleUploadedFile("rotated.jpg", buf.getvalue())
+        results = by_name(upload_files(manager_client, world.project, [rotated]))
     image = Image.objects.get(pk=results["rotated.jpg"]["image_id"])
     assert (image.width, image.height) == (20, 40)
     stored = manager_client.get(reverse("image-file", kwargs={"pk": image.pk}))
@@ -149,7 +145,7 @@ def test_no_files_is_a_clear_400(world, manager_client):
 
 
 def test_image_list_filters_and_pagination(world, manager_client):
-    upload(manager_client, world.project, [SimpleUploadedFile(f"img{i}.png", png_bytes(8, 8, seed=100 + i))
+    upload_files(manager_client, world.project, [SimpleUploadedFile(f"img{i}.png", png_bytes(8, 8, seed=100 + i))
                                            for i in range(5)])
     url = reverse("project-images", kwargs={"project_pk": world.project.pk})
     page = manager_client.get(url, {"page_size": 2}).json()
