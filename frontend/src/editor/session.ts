@@ -171,15 +171,36 @@ export class EditorSession {
 
   // --- painting -------------------------------------------------------------------------------------------
 
-  /** The segment new paint goes into: the active one, the class's stuff segment, or a new one. */
-  private paintTarget(rows: SegmentChange[]): { id: number; created: boolean } {
-    if (this.activeSegment !== null && this.table.has(this.activeSegment)) return { id: this.activeSegment, created: false };
-    if (this.currentClassId === null) throw new SegmentRuleError("create a class first (project settings)", "no_class");
-    const stuff = this.table.segmentForStuff(this.currentClassId);
-    if (stuff) return { id: stuff.segmentId, created: false };
-    const id = Math.max(this.table.nextSegmentId(), this.map.nextFreeId());
-    rows.push(this.table.add({ segmentId: id, classId: this.currentClassId }));
-    return { id, created: true };
+  /**
+   * The segment new paint goes into: the active one (unless `useActive` is false), the current class's stuff
+   * segment, or a new one of the current class (with `source`/`score` when a model made the pixels). Painting
+   * turns a polygon segment into a pixel segment (its rings are dropped), so this records that too.
+   */
+  private paintTarget(
+    rows: SegmentChange[],
+    opts: { useActive?: boolean; source?: SegmentSource; score?: number | null } = {},
+  ): { id: number; created: boolean } {
+    let target: { id: number; created: boolean };
+    if (opts.useActive !== false && this.activeSegment !== null && this.table.has(this.activeSegment)) {
+      target = { id: this.activeSegment, created: false };
+    } else {
+      if (this.currentClassId === null) throw new SegmentRuleError("create a class first (project settings)", "no_class");
+      const stuff = this.table.segmentForStuff(this.currentClassId);
+      if (stuff) target = { id: stuff.segmentId, created: false };
+      else {
+        const id = Math.max(this.table.nextSegmentId(), this.map.nextFreeId());
+        rows.push(this.table.add({ segmentId: id, classId: this.currentClassId, source: opts.source, score: opts.score }));
+        target = { id, created: true };
+      }
+    }
+    this.toPixelSegment(target.id, rows);
+    return target;
+  }
+
+  /** A polygon segment whose pixels are edited by other means stops being a polygon (its rings go). */
+  private toPixelSegment(segmentId: number, rows: SegmentChange[]): void {
+    const row = this.table.get(segmentId)!;
+    if (row.rings) rows.push(this.table.update(segmentId, { rings: null, reviewState: row.reviewState }));
   }
 
   beginStroke(x: number, y: number, radius: number, erase: boolean): void {
@@ -188,9 +209,6 @@ export class EditorSession {
     let created = false;
     if (!erase) {
       ({ id: target, created } = this.paintTarget(rows));
-      const row = this.table.get(target)!;
-      // A brush stroke on a polygon segment turns it into a pixel segment.
-      if (row.rings) rows.push(this.table.update(target, { rings: null, reviewState: row.reviewState }));
       this.activeSegment = target;
     }
     this.stroke = { recorder: new ChangeRecorder(this.map), target, rows, last: null, radius, erase, created };
@@ -217,8 +235,6 @@ export class EditorSession {
   beginMaskStroke(label: string): void {
     const rows: SegmentChange[] = [];
     const { id: target, created } = this.paintTarget(rows);
-    const row = this.table.get(target)!;
-    if (row.rings) rows.push(this.table.update(target, { rings: null, reviewState: row.reviewState }));
     this.activeSegment = target;
     this.stroke = { recorder: new ChangeRecorder(this.map), target, rows, last: null, radius: 0, erase: false, created, label };
   }
@@ -280,15 +296,6 @@ export class EditorSession {
     return target;
   }
 
-  paintMask(mask: RegionMask, label: string): void {
-    const rows: SegmentChange[] = [];
-    const { id } = this.paintTarget(rows);
-    const tiles = this.map.paint(mask, id, { protect: this.protectFor(id) });
-    this.history.push({ label, tiles, rows });
-    this.activeSegment = id;
-    this.changed();
-  }
-
   /**
    * Paint a model's mask (SAM) as one undo step: into `addTo` when given (adding to the selected segment),
    * else as a new segment of the current class (a stuff class's one segment) with `source` and `score`.
@@ -300,16 +307,9 @@ export class EditorSession {
     let target: number;
     if (opts.addTo !== null && this.table.has(opts.addTo)) {
       target = opts.addTo;
-      const row = this.table.get(target)!;
-      if (row.rings) rows.push(this.table.update(target, { rings: null, reviewState: row.reviewState }));
+      this.toPixelSegment(target, rows);
     } else {
-      if (this.currentClassId === null) throw new SegmentRuleError("create a class first (project settings)", "no_class");
-      const stuff = this.table.segmentForStuff(this.currentClassId);
-      if (stuff) target = stuff.segmentId;
-      else {
-        target = Math.max(this.table.nextSegmentId(), this.map.nextFreeId());
-        rows.push(this.table.add({ segmentId: target, classId: this.currentClassId, source: opts.source, score: opts.score }));
-      }
+      target = this.paintTarget(rows, { useActive: false, source: opts.source, score: opts.score }).id;
     }
     const tiles = this.map.paint(mask, target, { protect: this.protectFor(target) });
     if (tiles.length === 0) {
@@ -356,7 +356,7 @@ export class EditorSession {
     if (parts.length < 2) return 0;
     const rows: SegmentChange[] = [];
     const tiles: TileChange[] = [];
-    if (row.rings) rows.push(this.table.update(segmentId, { rings: null, reviewState: row.reviewState }));
+    this.toPixelSegment(segmentId, rows);
     const only = new Set([segmentId]);
     for (const part of parts.slice(1)) {
       const id = Math.max(this.table.nextSegmentId(), this.map.nextFreeId());

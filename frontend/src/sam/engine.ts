@@ -69,7 +69,6 @@ export class SamEngine {
   private embeddingKey: string | null = null;
   private originalSize: [number, number];
   private readonly listeners = new Set<() => void>();
-  private readonly prefetched = new Map<number, Promise<string | null>>();
   private disposed = false;
   // Aborts following an embedding job when the editor closes.
   private readonly stopped = new AbortController();
@@ -209,9 +208,13 @@ export class SamEngine {
     }
   }
 
-  /** Prefetch the next images' embeddings into the worker (the server computes missing ones). */
+  /**
+   * Make sure the next images' embeddings exist (the server computes missing ones) and sit in the browser's
+   * HTTP cache, so opening the next image does not wait for the encoder or the download. They are not handed
+   * to this editor's worker: it ends with this image.
+   */
   private async prefetchNext(): Promise<void> {
-    if (!this.options.nextImages || !this.worker) return;
+    if (!this.options.nextImages) return;
     let ids: number[];
     try {
       ids = await this.options.nextImages();
@@ -219,20 +222,9 @@ export class SamEngine {
       return;
     }
     for (const id of ids) {
-      if (this.disposed || this.prefetched.has(id)) continue;
-      const task = this.fetchEmbedding(id).then(async (e) => {
-        const key = `${id}:${e.model}:${e.etag ?? ""}`;
-        await this.worker?.setEmbedding(key, e.bytes, e.shape, e.originalSize);
-        return key;
-      }).catch(() => null);
-      this.prefetched.set(id, task);
-      await task;
+      if (this.disposed) return;
+      await this.fetchEmbedding(id).catch(() => null);
     }
-  }
-
-  /** The ids whose embeddings were prefetched (tests). */
-  get prefetchedIds(): number[] {
-    return [...this.prefetched.keys()];
   }
 
   /** Time both paths on a neutral prompt (centre click) and keep the faster. */

@@ -128,6 +128,7 @@ export class SuperpixelTool implements Tool {
     if (!level) return;
     this.level = index;
     this.hover = null;
+    this.finishPainting(); // a drag's regions are ids of the old grid
     let pending = this.grids.get(level.granularity);
     if (!pending) {
       pending = this.fetchGrid(level);
