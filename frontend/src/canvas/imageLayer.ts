@@ -16,6 +16,11 @@ export interface FrameContext {
   dpr: number;
   /** Image-space rect the canvas shows. */
   visible: Rect;
+  /**
+   * A reduced-quality frame while the user interacts on software WebGL: image tiles are sampled nearest instead
+   * of bilinear (a quarter of the texel reads; SwiftShader pays each one per pixel). The next still frame is exact.
+   */
+  interactive: boolean;
 }
 
 export interface ImageLayerOptions {
@@ -40,6 +45,8 @@ export class ImageLayer {
   private wanted: [number, number, number][] = [];
   private usedLastFrame = new Set<string>();
   private contextLost = false;
+  /** Overrides the tiles' bilinear minification in interactive frames (see FrameContext.interactive). */
+  private nearestSampler: WebGLSampler | null = null;
 
   constructor(
     private gl: WebGL2RenderingContext,
@@ -107,6 +114,7 @@ export class ImageLayer {
       gl.uniform2f(u.uCanvas, frame.cssWidth, frame.cssHeight);
       gl.uniform1i(u.uImage, 0);
       gl.activeTexture(gl.TEXTURE0);
+      gl.bindSampler(0, frame.interactive ? this.sampler() : null);
       if (p.hasAlpha) {
         gl.enable(gl.BLEND);
         gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
@@ -125,10 +133,23 @@ export class ImageLayer {
         gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
       }
     }
+    gl.bindSampler(0, null);
     this.usedLastFrame = used;
     this.wanted = wantedTop.concat(wantedLevel);
     this.pump();
     return draws.length;
+  }
+
+  private sampler(): WebGLSampler | null {
+    if (!this.nearestSampler) {
+      const gl = this.gl;
+      this.nearestSampler = gl.createSampler();
+      gl.samplerParameteri(this.nearestSampler, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+      gl.samplerParameteri(this.nearestSampler, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+      gl.samplerParameteri(this.nearestSampler, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+      gl.samplerParameteri(this.nearestSampler, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+    }
+    return this.nearestSampler;
   }
 
   /** Start loads for wanted tiles, most important first; abort loads no longer wanted. */
@@ -218,6 +239,7 @@ export class ImageLayer {
   /** The context is gone: its textures are invalid; loads that finish meanwhile are dropped. */
   loseContext(): void {
     this.contextLost = true;
+    this.nearestSampler = null;
     this.textures.clear();
     this.abortAll();
     this.generation++;
@@ -233,6 +255,8 @@ export class ImageLayer {
   destroy(): void {
     this.abortAll();
     this.deleteTextures();
+    if (this.nearestSampler && !this.contextLost) this.gl.deleteSampler(this.nearestSampler);
+    this.nearestSampler = null;
     this.generation++;
     this.pyramid = null;
   }

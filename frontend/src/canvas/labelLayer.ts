@@ -6,7 +6,17 @@
 import type { Program } from "./glUtil";
 import type { FrameContext } from "./imageLayer";
 import { packLabelTexels, sampleLabelLevel, tileOutside } from "./labelTexels";
-import { buildPaletteTexels, paletteTextureSize, SegmentIndex, type PaletteFallback, type RGBA } from "./palette";
+import {
+  buildPaletteTexels,
+  paletteTexelAt,
+  paletteTextureSize,
+  resolveColor,
+  SegmentIndex,
+  writePaletteEntry,
+  type PaletteFallback,
+  type PaletteStyle,
+  type RGBA,
+} from "./palette";
 import {
   labelLevel,
   labelLevelCount,
@@ -40,9 +50,10 @@ export interface LabelLayerOptions {
   maxLayers: number;
 }
 
+/** The label shader's two edge tests (see shaders.ts): exact when zoomed in, any-flag when zoomed out. */
 export interface LabelPrograms {
-  fill: Program;
-  outline: Program;
+  exact: Program;
+  any: Program;
 }
 
 interface Resident {
@@ -60,7 +71,14 @@ export interface LabelDrawStats {
 }
 
 const keyOf = (level: number, x: number, y: number) => `${level}/${x}/${y}`;
-const NO_INDEX = 0xffffffff;
+const GOLD: [number, number, number] = [255, 214, 0];
+
+/** What the palette texture was last built for. */
+interface BuiltPalette {
+  version: number;
+  style: PaletteStyle;
+  texels: Uint8Array;
+}
 
 export class LabelLayer {
   private source: LabelSource | null = null;
@@ -77,8 +95,8 @@ export class LabelLayer {
   private colors: ReadonlyMap<number, RGBA> = new Map();
   private fallback: PaletteFallback = "id-hash";
   private paletteTexture: WebGLTexture | null = null;
-  /** SegmentIndex.version the palette texture was built for; -1 = rebuild. */
-  private paletteVersion = -1;
+  /** The styled palette in the texture; null = rebuild on the next draw. */
+  private palette: BuiltPalette | null = null;
   style: LabelStyle = { opacity: 0.5, mode: "fill", highlight: null, selected: null };
 
   constructor(
@@ -92,7 +110,7 @@ export class LabelLayer {
     this.dirty.clear();
     this.source = source;
     this.segments = new SegmentIndex();
-    this.paletteVersion = -1;
+    this.palette = null;
     this.levelCount = source ? labelLevelCount(source.width, source.height, source.tileSize) : 1;
   }
 
@@ -103,7 +121,7 @@ export class LabelLayer {
   setPalette(colors: ReadonlyMap<number, RGBA>, fallback: PaletteFallback = "id-hash"): void {
     this.colors = colors;
     this.fallback = fallback;
-    this.paletteVersion = -1;
+    this.palette = null;
   }
 
   /** Pixels of level-0 tile (tx, ty) changed; `rect` (tile-local) limits the re-upload to that area. */
@@ -153,13 +171,15 @@ export class LabelLayer {
       }
       if (res) toDraw.push([x, y, res]);
     }
-    if (this.paletteVersion !== this.segments.version) this.uploadPalette();
+    this.syncPalette();
     if (!toDraw.length || !this.texture) return stats;
 
-    const program = this.style.mode === "outline" ? this.programs.outline : this.programs.fill;
+    // Outline width in texels of this level; at 1 or more every texel with a differing neighbour is edge.
+    const edge = (this.style.outlineWidth ?? 1) / (frame.viewport.scale * geo.step);
+    const program = edge >= 1 ? this.programs.any : this.programs.exact;
     gl.useProgram(program.program);
     const u = program.uniforms;
-    this.setCommonUniforms(u, frame, geo.step);
+    this.setCommonUniforms(u, frame, edge);
     const v = frame.viewport;
     for (const [x, y, res] of toDraw) {
       const x0 = x * extent;
@@ -176,9 +196,8 @@ export class LabelLayer {
     return stats;
   }
 
-  private setCommonUniforms(u: Program["uniforms"], frame: FrameContext, step: number): void {
+  private setCommonUniforms(u: Program["uniforms"], frame: FrameContext, edge: number): void {
     const gl = this.gl;
-    const s = this.style;
     gl.enable(gl.BLEND);
     gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
     gl.activeTexture(gl.TEXTURE1);
@@ -188,15 +207,7 @@ export class LabelLayer {
     gl.uniform1i(u.uLabels, 1);
     gl.uniform1i(u.uPalette, 2);
     gl.uniform2f(u.uCanvas, frame.cssWidth, frame.cssHeight);
-    gl.uniform1f(u.uOpacity, Math.min(1, Math.max(0, s.opacity)));
-    const texelCss = frame.viewport.scale * step;
-    gl.uniform1f(u.uEdge, (s.outlineWidth ?? 1) / texelCss);
-    // The shader compares palette indices; NO_INDEX matches no texel.
-    const indexOf = (id: number | null) => (id ? (this.segments.find(id >>> 0) ?? NO_INDEX) : NO_INDEX);
-    gl.uniform1ui(u.uHighlight, indexOf(s.highlight));
-    gl.uniform1ui(u.uSelected, indexOf(s.selected));
-    const sc = s.selectedColor ?? [255, 214, 0];
-    gl.uniform3f(u.uSelectedColor, sc[0] / 255, sc[1] / 255, sc[2] / 255);
+    gl.uniform1f(u.uEdge, edge);
   }
 
   private upload(
@@ -299,16 +310,56 @@ export class LabelLayer {
 
   private readonly indexOf = (id: number): number => this.segments.indexOf(id);
 
-  private uploadPalette(): void {
+  /** The style as the palette bakes it in: hover and selection as palette indices (null: no texel has them). */
+  private paletteStyle(): PaletteStyle {
+    const s = this.style;
+    const indexOf = (id: number | null) => (id ? (this.segments.find(id >>> 0) ?? null) : null);
+    return {
+      opacity: Math.min(1, Math.max(0, s.opacity)),
+      mode: s.mode,
+      highlight: indexOf(s.highlight),
+      selected: indexOf(s.selected),
+      selectedColor: s.selectedColor ?? GOLD,
+    };
+  }
+
+  /**
+   * Bring the palette texture up to date with the ids seen, the colours and the style: rebuilt whole when ids,
+   * colours, opacity, mode or the selection colour changed; a hover or selection change only rewrites the
+   * texels of the indices it touches.
+   */
+  private syncPalette(): void {
     const gl = this.gl;
-    const { width, height } = paletteTextureSize(this.segments.size);
-    const texels = buildPaletteTexels(this.segments, this.colors, this.fallback);
-    if (!this.paletteTexture) this.paletteTexture = gl.createTexture();
+    const style = this.paletteStyle();
+    const built = this.palette;
+    const same = (a: PaletteStyle, b: PaletteStyle) =>
+      a.opacity === b.opacity && a.mode === b.mode && a.selectedColor.every((v, i) => v === b.selectedColor[i]);
+    if (!built || !this.paletteTexture || built.version !== this.segments.version || !same(built.style, style)) {
+      const { width, height } = paletteTextureSize(this.segments.size);
+      const texels = buildPaletteTexels(this.segments, this.colors, this.fallback, style);
+      if (!this.paletteTexture) this.paletteTexture = gl.createTexture();
+      gl.bindTexture(gl.TEXTURE_2D, this.paletteTexture);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, width, height, 0, gl.RGBA, gl.UNSIGNED_BYTE, texels);
+      this.palette = { version: this.segments.version, style, texels };
+      return;
+    }
+    if (built.style.highlight === style.highlight && built.style.selected === style.selected) return;
+    const touched = new Set([built.style.highlight, built.style.selected, style.highlight, style.selected]);
     gl.bindTexture(gl.TEXTURE_2D, this.paletteTexture);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, width, height, 0, gl.RGBA, gl.UNSIGNED_BYTE, texels);
-    this.paletteVersion = this.segments.version;
+    for (const i of touched) {
+      if (i === null || i <= 0) continue;
+      writePaletteEntry(built.texels, i, resolveColor(this.colors, this.fallback, this.segments.idAt(i)), style);
+      // The interior and edge texels of index i are one column of two rows.
+      const { x, y } = paletteTexelAt(i, false);
+      const { width } = paletteTextureSize(this.segments.size);
+      const column = new Uint8Array(8);
+      column.set(built.texels.subarray((y * width + x) * 4, (y * width + x) * 4 + 4), 0);
+      column.set(built.texels.subarray(((y + 1) * width + x) * 4, ((y + 1) * width + x) * 4 + 4), 4);
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, x, y, 1, 2, gl.RGBA, gl.UNSIGNED_BYTE, column);
+    }
+    built.style = style;
   }
 
   /** Forget every uploaded tile and free the array texture (it is re-created at the right size on next draw). */
@@ -330,7 +381,7 @@ export class LabelLayer {
   restoreContext(gl: WebGL2RenderingContext, programs: LabelPrograms): void {
     this.gl = gl;
     this.programs = programs;
-    this.paletteVersion = -1;
+    this.palette = null;
   }
 
   destroy(): void {

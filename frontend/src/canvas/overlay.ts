@@ -80,6 +80,12 @@ export class Overlay {
   private readonly maskCache = new WeakMap<Uint8Array, { key: string; canvas: HTMLCanvasElement }>();
   private raf = 0;
   private observer: ResizeObserver | null = null;
+  /**
+   * Nothing is drawn. A blank overlay is not cleared again and is made fully transparent (CSS opacity 0, which
+   * still takes pointer events): a changed 2D canvas is re-uploaded and blended over the WebGL canvas by the
+   * compositor on every frame, which on software WebGL cost ~8 ms per pan frame with nothing to show.
+   */
+  private blank = true;
 
   constructor(canvas: HTMLCanvasElement, options: { observeResize?: boolean } = {}) {
     // A CPU-backed canvas: in Chromium's GPU-accelerated 2D canvas (SwiftShader here) a repaint that only
@@ -89,6 +95,7 @@ export class Overlay {
     if (!ctx) throw new Error("2D canvas is not available");
     this.canvas = canvas;
     this.ctx = ctx;
+    this.canvas.style.opacity = "0";
     this.resize();
     if ((options.observeResize ?? true) && typeof ResizeObserver !== "undefined") {
       this.observer = new ResizeObserver(() => this.resize());
@@ -115,8 +122,9 @@ export class Overlay {
     const width = Math.round(cssWidth * dpr);
     const height = Math.round(cssHeight * dpr);
     if (this.canvas.width !== width || this.canvas.height !== height) {
-      this.canvas.width = width;
+      this.canvas.width = width; // resizing also clears the backing store
       this.canvas.height = height;
+      this.setBlank(true);
     }
     this.requestDraw();
   }
@@ -126,8 +134,21 @@ export class Overlay {
   }
 
   clear(): void {
+    if (this.blank) return;
     this.ctx.setTransform(1, 0, 0, 1, 0, 0);
     this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.setBlank(true);
+  }
+
+  /** True while nothing is drawn on the overlay. */
+  get isBlank(): boolean {
+    return this.blank;
+  }
+
+  private setBlank(blank: boolean): void {
+    if (this.blank === blank) return;
+    this.blank = blank;
+    this.canvas.style.opacity = blank ? "0" : "";
   }
 
   /** Rings in image coordinates ([x, y] vertices, as in a segment's `rings`). */
@@ -237,6 +258,7 @@ export class Overlay {
 
   /** Drawing in CSS pixels: the backing store is dpr times larger. */
   private begin(): CanvasRenderingContext2D {
+    this.setBlank(false);
     this.ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
     return this.ctx;
   }

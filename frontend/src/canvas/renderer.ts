@@ -66,12 +66,7 @@ export interface RendererEvents {
 type Listener<T> = (event: T) => void;
 
 const IMAGE_UNIFORMS = ["uRect", "uCanvas", "uTexSize", "uImage"];
-const LABEL_UNIFORMS = [
-  "uRect", "uCanvas", "uTexSize", "uLabels", "uPalette", "uLayer", "uSize", "uOpacity", "uEdge", "uHighlight",
-  "uSelected", "uSelectedColor",
-];
-
-
+const LABEL_UNIFORMS = ["uRect", "uCanvas", "uTexSize", "uLabels", "uPalette", "uLayer", "uSize", "uEdge"];
 
 export class Renderer {
   readonly canvas: HTMLCanvasElement;
@@ -320,6 +315,7 @@ export class Renderer {
       cssHeight: this.cssHeight,
       dpr: this.dpr,
       visible: visibleImageRect(this.view, this.cssWidth, this.cssHeight),
+      interactive: this.renderScale < 1,
     };
     stats.imageTiles = this.image.draw(frame);
     const labelStats = this.labels.draw(frame, start + this.options.uploadBudgetMs);
@@ -358,8 +354,8 @@ export class Renderer {
     const gl = this.gl;
     this.imageProgram = createProgram(gl, QUAD_VS, IMAGE_FS, IMAGE_UNIFORMS);
     this.labelPrograms = {
-      fill: createProgram(gl, QUAD_VS, labelFragmentShader("fill"), LABEL_UNIFORMS),
-      outline: createProgram(gl, QUAD_VS, labelFragmentShader("outline"), LABEL_UNIFORMS),
+      exact: createProgram(gl, QUAD_VS, labelFragmentShader("exact"), LABEL_UNIFORMS),
+      any: createProgram(gl, QUAD_VS, labelFragmentShader("any"), LABEL_UNIFORMS),
     };
     this.vao = gl.createVertexArray();
     gl.bindVertexArray(this.vao);
@@ -406,8 +402,8 @@ export class Renderer {
     const gl = this.gl;
     if (!gl.isContextLost()) {
       gl.deleteProgram(this.imageProgram.program);
-      gl.deleteProgram(this.labelPrograms.fill.program);
-      gl.deleteProgram(this.labelPrograms.outline.program);
+      gl.deleteProgram(this.labelPrograms.exact.program);
+      gl.deleteProgram(this.labelPrograms.any.program);
       gl.deleteBuffer(this.quad);
       gl.deleteVertexArray(this.vao);
     }

@@ -25,27 +25,30 @@ void main() {
 }`;
 
 /*
- * Label fragment shader, compiled once per mode (fill / outline). Each label texel is one uint32,
- * palette index << 4 | edge flags, computed on the CPU at upload (see labelTexels.ts), because in SwiftShader
- * every texture fetch and instruction is paid per pixel whatever the branches (`discard` skips nothing).
- * Per pixel: 1 R32UI texelFetch, 1 RGBA8 texelFetch of the colour, a few ALU ops, then blending.
+ * Label fragment shader. Each label texel is one uint32, palette index << 4 | edge flags, computed on the CPU at
+ * upload (see labelTexels.ts); the palette holds each index's interior and edge colour with the whole style
+ * already applied (see palette.ts), because in SwiftShader every texture fetch and instruction is paid per pixel
+ * whatever the branches (`discard` skips nothing). Per pixel: 1 R32UI texelFetch, the edge test, 1 RGBA8
+ * texelFetch of the styled colour, then blending. Two variants:
+ *   "exact": zoomed in, a texel spans several screen pixels and only its part within uEdge texels of a differing
+ *            neighbour is edge, so outlines stay about uEdge screen pixels wide at every zoom;
+ *   "any":   zoomed out, a texel is at most the outline width (uEdge >= 1), so every texel with a differing
+ *            neighbour is edge: the same result without the four distance tests.
  */
-export function labelFragmentShader(mode: "fill" | "outline"): string {
+export type LabelEdgeTest = "exact" | "any";
+
+export function labelFragmentShader(edges: LabelEdgeTest): string {
   return `#version 300 es
-#define OUTLINE ${mode === "outline" ? 1 : 0}
+#define EXACT_EDGES ${edges === "exact" ? 1 : 0}
 precision highp float;
 precision highp int;
 precision highp usampler2DArray;
 
 uniform usampler2DArray uLabels; // R32UI: palette index << 4 | edge flags (1 left, 2 right, 4 up, 8 down differ)
-uniform sampler2D uPalette;      // RGBA8, straight alpha, ${PALETTE_WIDTH} texels wide, texel = palette index
+uniform sampler2D uPalette;      // RGBA8 premultiplied, ${PALETTE_WIDTH} texels wide, two rows per ${PALETTE_WIDTH} indices
 uniform int uLayer;
 uniform ivec2 uSize;             // cropped tile size in texels
-uniform float uOpacity;
 uniform float uEdge;             // outline width in texels
-uniform uint uHighlight;         // palette index of the hovered segment; 0xFFFFFFFF = none
-uniform uint uSelected;          // palette index of the selected segment; 0xFFFFFFFF = none
-uniform vec3 uSelectedColor;
 
 in vec2 vTex;
 out vec4 outColor;
@@ -53,29 +56,16 @@ out vec4 outColor;
 void main() {
   ivec2 p = min(ivec2(vTex), uSize - 1);
   uint texel = texelFetch(uLabels, ivec3(p, uLayer), 0).r;
-  uint index = texel >> 4;                            // 0 = unlabeled
-  vec4 c = texelFetch(uPalette, ivec2(index & ${PALETTE_WIDTH - 1}u, index >> ${Math.log2(PALETTE_WIDTH)}), 0);
-  // Zoomed in, a texel spans many screen pixels: only its part within uEdge texels of a differing neighbour
-  // is edge, so outlines stay about uEdge screen pixels wide at every zoom.
+  uint index = texel >> 4;                            // 0 = unlabeled: a transparent palette texel
+#if EXACT_EDGES
   vec2 f = vTex - vec2(p);
-  bool edge = ((texel & 1u) != 0u && f.x < uEdge) || ((texel & 2u) != 0u && 1.0 - f.x < uEdge)
-      || ((texel & 4u) != 0u && f.y < uEdge) || ((texel & 8u) != 0u && 1.0 - f.y < uEdge);
-  bool special = index == uHighlight || index == uSelected;
-#if OUTLINE
-  if (!(edge || special)) discard;
+  bvec4 differs = notEqual(uvec4(texel) & uvec4(1u, 2u, 4u, 8u), uvec4(0u));
+  bvec4 near = lessThan(vec4(f.x, 1.0 - f.x, f.y, 1.0 - f.y), vec4(uEdge));
+  bool edge = any(bvec4(uvec4(differs) & uvec4(near)));
+#else
+  bool edge = (texel & 15u) != 0u;
 #endif
-  if (c.a == 0.0) discard;                            // unlabeled (palette texel 0) or hidden
-  float a = c.a * uOpacity;
-  vec3 rgb = c.rgb;
-  if (index == uHighlight) {
-    rgb = mix(rgb, vec3(1.0), 0.35);
-    a = max(a, min(1.0, uOpacity + 0.25));
-  }
-#if OUTLINE
-  a = edge ? min(1.0, 2.0 * a) : a * 0.35;           // outlines stronger; highlighted/selected interior faint
-#endif
-  if (edge && index == uSelected) { rgb = uSelectedColor; a = 1.0; }
-  else if (edge && index == uHighlight) { rgb = vec3(1.0); a = 1.0; }
-  outColor = vec4(rgb * a, a);                        // premultiplied: blend ONE, ONE_MINUS_SRC_ALPHA
+  uvec2 at = uvec2(index & ${PALETTE_WIDTH - 1}u, ((index >> ${Math.log2(PALETTE_WIDTH)}u) << 1) | uint(edge));
+  outColor = texelFetch(uPalette, ivec2(at), 0);      // premultiplied: blend ONE, ONE_MINUS_SRC_ALPHA
 }`;
 }

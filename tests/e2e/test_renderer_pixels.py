@@ -1,0 +1,154 @@
+"""The editor's WebGL renderer draws exactly the colours its style says, read back from the canvas in Chromium.
+
+A uniform grey image with two rectangular segments (red and blue classes): every style the segment panel and
+toolbar can set (opacity, fill/outline, hover, selection, hidden segment) is checked at known pixels against
+the blend of the image colour and the styled segment colour, at a zoom where outlines are partial texels and at
+one where they are whole texels, and in an interactive (reduced-resolution) frame.
+"""
+
+import io
+
+import numpy as np
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image as PILImage
+
+from labeling.masks.tiles import encode_tile, split_map
+from labeling.services.images import images_upload
+from labeling.services.labelmaps import SegmentInput, TileUpdate, annotation_get_or_create, labelmap_save
+from labeling.services.projects import label_class_create, project_create
+from tests.e2e.conftest import shot
+from tests.e2e.test_editor_flow import PASSWORD, open_editor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+GREY = 100
+RED = (255, 0, 0)
+BLUE = (0, 0, 255)
+GOLD = (255, 214, 0)
+# Image pixels of the two segments: [x0, x1) x [y0, y1).
+SEG1 = (40, 120, 40, 100)
+SEG2 = (140, 200, 60, 160)
+TOLERANCE = 3  # JPEG of a flat grey and 8-bit blending
+
+# Renders the view once every tile is in, then reads canvas pixels at CSS points, in the same task (the
+# drawing buffer is only valid until the browser presents it).
+READ_JS = """async ({ view, style, palette, points, interactive }) => {
+  const r = window.__editor.renderer;
+  if (palette) r.setPalette(new Map(palette));
+  r.setStyle(style);
+  r.setViewport(view);
+  for (let i = 0; i < 400; i++) {
+    await new Promise((res) => requestAnimationFrame(res));
+    const s = r.renderNow();
+    if (s.imageTiles > 0 && s.labelTiles > 0 && s.imageLoads === 0 && s.pendingUploads === 0) break;
+  }
+  if (interactive) r.interacting();
+  r.renderNow();
+  const gl = r.gl, dpr = r.size.dpr, out = new Uint8Array(4);
+  return points.map(([x, y]) => {
+    gl.readPixels(Math.floor(x * dpr), r.canvas.height - 1 - Math.floor(y * dpr), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
+    return Array.from(out.slice(0, 3));
+  });
+}"""
+
+
+def over(color, alpha, dst=GREY):
+    """Premultiplied `color` at `alpha` (0-1, quantised to 8 bits like the palette texture) over a grey pixel."""
+    a = round(alpha * 255)
+    return tuple(round(round(c * a / 255) + dst * (1 - a / 255)) for c in color)
+
+
+def lighter(color):
+    """The hovered segment's colour: 35% of the way to white."""
+    return tuple(c + (255 - c) * 0.35 for c in color)
+
+
+@pytest.fixture
+def editor(live_server, new_page):
+    user = get_user_model().objects.create_user("pixels", password=PASSWORD)
+    project = project_create(user=user, name="Pixels", kind="instance")
+    red = label_class_create(project=project, name="red", kind="thing", color="#ff0000")
+    blue = label_class_create(project=project, name="blue", kind="thing", color="#0000ff")
+    buf = io.BytesIO()
+    PILImage.new("RGB", (256, 256), (GREY, GREY, GREY)).save(buf, format="PNG")
+    batch = images_upload(project=project, files=[SimpleUploadedFile("grey.png", buf.getvalue())], user=user)
+    image_id = batch.results[0].image_id
+    label_map = np.zeros((256, 256), dtype=np.uint32)
+    for seg_id, (x0, x1, y0, y1) in ((1, SEG1), (2, SEG2)):
+        label_map[y0:y1, x0:x1] = seg_id
+    from labeling.models import Image
+
+    annotation, _ = annotation_get_or_create(image=Image.objects.get(pk=image_id), user=user)
+    labelmap_save(annotation=annotation, user=user, base_version=annotation.version,
+                  tiles=[TileUpdate(tx=tx, ty=ty, data=encode_tile(arr))
+                         for (tx, ty), arr in split_map(label_map, tile_size=annotation.tile_size).items()],
+                  segments=[SegmentInput(segment_id=1, class_id=red.pk), SegmentInput(segment_id=2, class_id=blue.pk)],
+                  deleted_segment_ids=[])
+    page = new_page()
+    open_editor(page, live_server.url, "pixels", image_id)
+    page.wait_for_function("window.__editor.session.table.all().length === 2")
+
+    def read(view, points, style=None, palette=None, interactive=False):
+        full = {"opacity": 0.5, "mode": "fill", "highlight": None, "selected": None, **(style or {})}
+        got = page.evaluate(READ_JS, {"view": view, "style": full, "palette": palette, "points": points,
+                                      "interactive": interactive})
+        return [tuple(p) for p in got]
+
+    yield page, read
+
+
+def assert_close(got, want, what):
+    assert all(abs(g - w) <= TOLERANCE for g, w in zip(got, want, strict=True)), f"{what}: got {got}, want {want}"
+
+
+def test_fill_outline_hover_selection_and_hidden_at_two_zooms(editor):
+    page, read = editor
+    zoom2 = {"scale": 2, "x": 0, "y": 0}  # one image pixel = 2x2 CSS px: outlines cover part of a texel
+    # CSS points: grey background; inside each segment; seg 1's left edge (first CSS px of the texel) and the
+    # second CSS px of that texel (no longer within the 1-px outline).
+    pts = {"grey": (20, 20), "in1": (160, 140), "in2": (340, 220), "edge1": (80.5, 140), "edge1_inner": (81.5, 140),
+           "edge2": (280.5, 220)}
+    names = list(pts)
+
+    def check(view, style, want, palette=None, interactive=False):
+        got = dict(zip(names, read(view, [pts[n] for n in names], style, palette, interactive), strict=True))
+        for name, color in want.items():
+            assert_close(got[name], color, f"{style} {name}")
+
+    plain = {"grey": (GREY,) * 3, "in1": over(RED, 0.5), "in2": over(BLUE, 0.5), "edge1": over(RED, 0.5),
+             "edge1_inner": over(RED, 0.5)}
+    check(zoom2, {}, plain)
+    shot(page, "renderer-fill")
+    check(zoom2, {"opacity": 0.2}, {"in1": over(RED, 0.2), "in2": over(BLUE, 0.2)})
+    # Outline mode: interiors untouched, edges at twice the opacity.
+    check(zoom2, {"mode": "outline", "opacity": 0.3},
+          {"in1": (GREY,) * 3, "edge1": over(RED, 0.6), "edge1_inner": (GREY,) * 3, "edge2": over(BLUE, 0.6)})
+    shot(page, "renderer-outline")
+    # Selection: a gold outline, interior as before; hover: lighter, at least opacity + 0.25, white outline.
+    check(zoom2, {"selected": 1, "highlight": 2},
+          {"edge1": GOLD, "edge1_inner": over(RED, 0.5), "in1": over(RED, 0.5), "edge2": (255, 255, 255),
+           "in2": over(lighter(BLUE), 0.75)})
+    # Moving hover and selection rewrites only their palette entries: the old ones must be plain again.
+    check(zoom2, {"selected": 2, "highlight": 1},
+          {"edge1": (255, 255, 255), "in1": over(lighter(RED), 0.75), "edge2": GOLD, "in2": over(BLUE, 0.5)})
+    check(zoom2, {"mode": "outline", "selected": 1},
+          {"edge1": GOLD, "in1": over(RED, 0.5 * 0.35), "in2": (GREY,) * 3})
+    # A hidden segment (palette alpha 0) draws nothing, not even its selection outline.
+    check(zoom2, {"selected": 1}, {"in1": (GREY,) * 3, "edge1": (GREY,) * 3, "in2": over(BLUE, 0.5)},
+          palette=[[1, [255, 0, 0, 0]], [2, [0, 0, 255, 255]]])
+    # Restore the editor's colours (class colours) before the next checks.
+    check(zoom2, {}, plain, palette=[[1, [255, 0, 0, 255]], [2, [0, 0, 255, 255]]])
+
+    # Zoom 1: a texel is one CSS px, so every texel with a differing neighbour is outline.
+    zoom1 = {"scale": 1, "x": 0, "y": 0}
+    got = read(zoom1, [(40.5, 70), (41.5, 70), (80, 70)], {"mode": "outline", "selected": 1})
+    assert_close(got[0], GOLD, "zoom 1 edge")
+    assert_close(got[1], over(RED, 0.5 * 0.35), "zoom 1 next to the edge")
+    assert_close(got[2], over(RED, 0.5 * 0.35), "zoom 1 interior")
+
+    # An interactive frame (reduced resolution on software WebGL, nearest image sampling) keeps the colours.
+    got = read(zoom2, [pts["grey"], pts["in1"], pts["in2"]], {}, interactive=True)
+    for g, w in zip(got, [(GREY,) * 3, over(RED, 0.5), over(BLUE, 0.5)], strict=True):
+        assert_close(g, w, "interactive frame")
