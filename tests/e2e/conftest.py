@@ -51,6 +51,21 @@ def new_page(browser, request):
         context.close()
 
 
+@pytest.fixture(autouse=True)
+def isolated_static(monkeypatch):
+    """The live server serves /static/ with Django's StaticFilesHandler, which skips middleware; in production
+    WhiteNoise serves them inside annotator.isolation's middleware. Give the live server the same headers: a
+    page that is cross-origin isolated may only start Web Workers (the label packer, SAM's decoder) whose script
+    responses say so too."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandlerMixin
+
+    from annotator.isolation import add_isolation_headers
+
+    original = StaticFilesHandlerMixin.serve
+    monkeypatch.setattr(StaticFilesHandlerMixin, "serve",
+                        lambda self, request: add_isolation_headers(original(self, request)))
+
+
 def shot(page, name: str) -> None:
     """Save a screenshot of a key step (test-artifacts/e2e/<name>.png)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

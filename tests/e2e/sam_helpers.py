@@ -1,32 +1,17 @@
 """Helpers for the SAM e2e tests: an image of a given size through the real upload service, the fixture
-(tests/golden/sam/) served in place of the SAM endpoints, and static files with the isolation headers."""
+(tests/golden/sam/) served in place of the SAM endpoints."""
 
 import io
 import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
 from labeling.services.images import images_upload
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "sam"
-
-
-@pytest.fixture
-def isolated_static(monkeypatch):
-    """The live server serves /static/ with Django's StaticFilesHandler, which skips middleware; in production
-    WhiteNoise serves them inside annotator.isolation's middleware. Give the live server the same headers, so
-    the decoder worker (a static file) is cross-origin isolated as in production."""
-    from django.contrib.staticfiles.handlers import StaticFilesHandlerMixin
-
-    from annotator.isolation import add_isolation_headers
-
-    original = StaticFilesHandlerMixin.serve
-    monkeypatch.setattr(StaticFilesHandlerMixin, "serve",
-                        lambda self, request: add_isolation_headers(original(self, request)))
 
 
 def upload_image(project, user, width, height, seed=0):

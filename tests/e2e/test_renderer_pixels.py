@@ -3,7 +3,8 @@
 A uniform grey image with two rectangular segments (red and blue classes): every style the segment panel and
 toolbar can set (opacity, fill/outline, hover, selection, hidden segment) is checked at known pixels against
 the blend of the image colour and the styled segment colour, at a zoom where outlines are partial texels and at
-one where they are whole texels, and in an interactive (reduced-resolution) frame.
+one where they are whole texels, and in an interactive (reduced-resolution) frame; with label tiles packed
+in the worker and, with its script blocked, on the main thread.
 """
 
 import io
@@ -65,8 +66,10 @@ def lighter(color):
     return tuple(c + (255 - c) * 0.35 for c in color)
 
 
-@pytest.fixture
-def editor(live_server, new_page):
+@pytest.fixture(params=["packed in a worker", "worker blocked"])
+def editor(live_server, new_page, request):
+    """The editor on the grey image; label tiles are packed in the label-pack worker, or, with its script
+    blocked, on the main thread after the worker fails (the same pixels either way)."""
     user = get_user_model().objects.create_user("pixels", password=PASSWORD)
     project = project_create(user=user, name="Pixels", kind="instance")
     red = label_class_create(project=project, name="red", kind="thing", color="#ff0000")
@@ -87,6 +90,9 @@ def editor(live_server, new_page):
                   segments=[SegmentInput(segment_id=1, class_id=red.pk), SegmentInput(segment_id=2, class_id=blue.pk)],
                   deleted_segment_ids=[])
     page = new_page()
+    blocked = request.param == "worker blocked"
+    if blocked:
+        page.route("**/labelPack.worker-*.js", lambda route: route.abort())
     open_editor(page, live_server.url, "pixels", image_id)
     page.wait_for_function("window.__editor.session.table.all().length === 2")
 
@@ -97,6 +103,7 @@ def editor(live_server, new_page):
         return [tuple(p) for p in got]
 
     yield page, read
+    assert page.evaluate("window.__editor.renderer.labelsPackedInWorker") is not blocked
 
 
 def assert_close(got, want, what):

@@ -8,10 +8,9 @@ from pycocotools import mask as mask_utils
 
 from labeling.services.projects import label_class_create, project_create
 from tests.e2e.conftest import shot
-from tests.e2e.sam_helpers import (  # noqa: F401 - isolated_static is a fixture
+from tests.e2e.sam_helpers import (
     golden_cases,
     golden_meta,
-    isolated_static,
     route_golden_sam,
     upload_image,
 )
@@ -20,7 +19,7 @@ from tests.e2e.test_editor_flow import PASSWORD, open_editor
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_browser_decoder_matches_the_server_masks(live_server, new_page, isolated_static):  # noqa: F811
+def test_browser_decoder_matches_the_server_masks(live_server, new_page):
     meta = golden_meta()
     height, width = meta["original_size"]
     user = get_user_model().objects.create_user("parity", password=PASSWORD)

@@ -13,7 +13,7 @@ from labeling.models import Annotation, Image, Job, JobStatus, LabelClass, Propo
 from labeling.services.projects import label_class_create, project_create
 from labeling.services.sam import proposals_store, sam_config
 from tests.e2e.conftest import shot
-from tests.e2e.sam_helpers import isolated_static, overlay_rgba, upload_image  # noqa: F401
+from tests.e2e.sam_helpers import overlay_rgba, upload_image
 from tests.e2e.test_editor_flow import PASSWORD, canvas_point, open_editor, server_map, wait_saved
 from tests.sam_support import use_tiny_sam
 from workers.runners.sam import mask_prediction
@@ -37,8 +37,7 @@ def proposals_text(page):
     return page.get_by_test_id("sam-proposals-status").inner_text()
 
 
-def test_segment_everything_then_hover_and_click_accepts_a_proposal(live_server, new_page, settings,
-                                                                     isolated_static):  # noqa: F811
+def test_segment_everything_then_hover_and_click_accepts_a_proposal(live_server, new_page, settings):
     use_tiny_sam(settings)
     user = get_user_model().objects.create_user("proposer", password=PASSWORD)
     project = project_create(user=user, name="Proposals", kind="instance")

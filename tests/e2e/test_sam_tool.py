@@ -9,7 +9,7 @@ from labeling.models import Annotation, Image, Segment
 from labeling.services import sam as sam_service
 from labeling.services.projects import label_class_create, project_create
 from tests.e2e.conftest import shot
-from tests.e2e.sam_helpers import isolated_static, overlay_rgba, upload_image  # noqa: F401
+from tests.e2e.sam_helpers import overlay_rgba, upload_image
 from tests.e2e.test_editor_flow import PASSWORD, canvas_point, drag, open_editor, wait_saved
 from tests.sam_support import tiny_checkpoint
 
@@ -36,7 +36,7 @@ def mask_of(page):
     return m
 
 
-def test_click_with_sam_and_accept_saves_a_sam_segment(live_server, new_page, tiny_sam, isolated_static):  # noqa: F811
+def test_click_with_sam_and_accept_saves_a_sam_segment(live_server, new_page, tiny_sam):
     user, project, image_id = setup_project("samuser")
     image = Image.objects.get(pk=image_id)
     page = new_page()

@@ -5,7 +5,8 @@
 // whose edge flags depend on it. Zoomed out, coarser point-sampled label levels keep the tile count small.
 import type { Program } from "./glUtil";
 import type { FrameContext } from "./imageLayer";
-import { packLabelTexels, sampleLabelLevel, tileOutside } from "./labelTexels";
+import { globalizeTexels, packLabelTexels, sampleLabelLevel, tileBorders, tileOutside } from "./labelTexels";
+import type { LabelPacker } from "./labelPacker";
 import {
   buildPaletteTexels,
   paletteTexelAt,
@@ -28,6 +29,7 @@ import {
   tileRange,
   tilesByDistance,
   type LabelSource,
+  type TileRange,
 } from "./tiles";
 import { pyramidLevelFor, type Rect } from "./viewport";
 
@@ -48,6 +50,10 @@ export interface LabelStyle {
 
 export interface LabelLayerOptions {
   maxLayers: number;
+  /** Packs tiles seen for the first time off the main thread; without one they are packed in the frame. */
+  packer?: LabelPacker | null;
+  /** A packed tile is ready to upload: the owner schedules a frame. */
+  onPacked?: () => void;
 }
 
 /** The label shader's two edge tests (see shaders.ts): exact when zoomed in, any-flag when zoomed out. */
@@ -68,7 +74,37 @@ export interface LabelDrawStats {
   uploads: number;
   /** Tiles left for a later frame by the upload budget. */
   pending: number;
+  /** Tiles being packed by the packer (their frame is scheduled when they are ready). */
+  packing: number;
 }
+
+/** One quad: the part [x0, x1) × [y0, y1) (image pixels) of the map, from resident layer `res` at `step`. */
+interface TileDraw {
+  res: Resident;
+  step: number;
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  /** Texel of `res` at (x0, y0). */
+  texX: number;
+  texY: number;
+}
+
+interface PackedTile {
+  key: string;
+  level: number;
+  x: number;
+  y: number;
+  revision: number;
+  width: number;
+  height: number;
+  texels: Uint32Array;
+  ids: Uint32Array;
+}
+
+/** Tiles in the packer at once: enough to keep it busy, few enough that a fast pan does not queue stale work. */
+const MAX_PACKING = 4;
 
 const keyOf = (level: number, x: number, y: number) => `${level}/${x}/${y}`;
 const GOLD: [number, number, number] = [255, 214, 0];
@@ -97,13 +133,28 @@ export class LabelLayer {
   private paletteTexture: WebGLTexture | null = null;
   /** The styled palette in the texture; null = rebuild on the next draw. */
   private palette: BuiltPalette | null = null;
+  private readonly packer: LabelPacker | null;
+  private readonly onPacked: () => void;
+  /** Tiles sent to the packer, by key: the revision sent, and a token that invalidation or a reset retires. */
+  private readonly inflight = new Map<string, { revision: number; token: number }>();
+  private packSeq = 0;
+  /** Packed tiles waiting for a frame to upload them. */
+  private packed: PackedTile[] = [];
   style: LabelStyle = { opacity: 0.5, mode: "fill", highlight: null, selected: null };
 
   constructor(
     private gl: WebGL2RenderingContext,
     private programs: LabelPrograms,
     private readonly options: LabelLayerOptions,
-  ) {}
+  ) {
+    this.packer = options.packer ?? null;
+    this.onPacked = options.onPacked ?? (() => {});
+  }
+
+  /** Whether first-seen tiles are packed off the main thread (false without a packer or once it failed). */
+  get packsInWorker(): boolean {
+    return !!this.packer && !this.packer.failed;
+  }
 
   setSource(source: LabelSource | null): void {
     this.dropTiles();
@@ -130,17 +181,20 @@ export class LabelLayer {
     const prev = this.dirty.get(key); // undefined: clean; null: whole tile
     const partial = rect && this.resident.peek(key) && prev !== null;
     this.dirty.set(key, partial ? (prev ? unionRect(prev, rect) : rect) : null);
+    this.inflight.delete(key); // a packing result for the old pixels is ignored
     // Coarser levels sampled from this tile are re-derived on their next use.
     for (let level = 1; level < this.levelCount; level++) {
-      const r = this.resident.peek(keyOf(level, tx >> level, ty >> level));
+      const coarse = keyOf(level, tx >> level, ty >> level);
+      const r = this.resident.peek(coarse);
       if (r) r.revision = NaN;
-      this.empty.delete(keyOf(level, tx >> level, ty >> level));
+      this.empty.delete(coarse);
+      this.inflight.delete(coarse);
     }
     this.empty.delete(key);
   }
 
   draw(frame: FrameContext, deadline: number): LabelDrawStats {
-    const stats: LabelDrawStats = { drawn: 0, uploads: 0, pending: 0 };
+    const stats: LabelDrawStats = { drawn: 0, uploads: 0, pending: 0, packing: 0 };
     const src = this.source;
     if (!src) return stats;
     const gl = this.gl;
@@ -148,55 +202,194 @@ export class LabelLayer {
     const geo = labelLevel(src, level);
     const extent = src.tileSize * geo.step;
     const range = tileRange(frame.visible, extent, extent, geo.cols, geo.rows);
-    this.ensureCapacity(rangeSize(range));
+    // With a packer, the ring of tiles around the view is packed ahead (see prefetch), so room for it too.
+    const packer = this.packsInWorker ? this.packer : null;
+    const ring = packer ? growRange(range, 1, geo.cols, geo.rows) : range;
+    this.ensureCapacity(rangeSize(ring));
 
-    const inFrame = new Set<string>();
-    const toDraw: [number, number, Resident][] = [];
-    for (const [x, y] of tilesByDistance(range, frame.visible, extent, extent)) {
+    const order = tilesByDistance(range, frame.visible, extent, extent);
+    const inFrame = new Set(order.map(([x, y]) => keyOf(level, x, y)));
+    this.applyPacked(inFrame, deadline, stats);
+    const toDraw: TileDraw[] = [];
+    const missing: [number, number][] = [];
+    for (const [x, y] of order) {
       const key = keyOf(level, x, y);
-      inFrame.add(key);
       const revision = labelTileRevision(src, level, x, y);
       let res = this.resident.get(key);
       const dirty = this.dirty.get(key);
       const stale = !res || res.revision !== revision || dirty !== undefined;
-      if (stale && this.empty.get(key) !== revision) {
+      if (stale && this.empty.get(key) === revision) continue; // known all zeros
+      if (stale && !res && packer) {
+        // First sight: packed in the worker; a coarser or finer resident level stands in meanwhile.
+        this.requestPack(key, level, x, y, revision);
+        stats.packing++;
+        missing.push([x, y]);
+        continue;
+      }
+      if (stale) {
         if (performance.now() > deadline && stats.uploads > 0) {
-          stats.pending++;
+          stats.pending++; // a stale resident tile is drawn as it is until then
         } else {
           res = this.upload(key, level, x, y, revision, res, dirty, inFrame);
           stats.uploads++;
         }
-      } else if (stale) {
-        res = undefined; // known empty
       }
-      if (res) toDraw.push([x, y, res]);
+      if (res) toDraw.push(this.tileDraw(res, level, x, y, level, x, y));
+      else missing.push([x, y]);
     }
+    for (const [x, y] of missing) toDraw.push(...this.standIns(level, x, y));
+    if (packer && !stats.pending) stats.packing += this.prefetch(level, ring, range);
     this.syncPalette();
     if (!toDraw.length || !this.texture) return stats;
 
     // Outline width in texels of this level; at 1 or more every texel with a differing neighbour is edge.
-    const edge = (this.style.outlineWidth ?? 1) / (frame.viewport.scale * geo.step);
-    const program = edge >= 1 ? this.programs.any : this.programs.exact;
+    const outline = this.style.outlineWidth ?? 1;
+    const edgeAt = (step: number) => outline / (frame.viewport.scale * step);
+    const program = edgeAt(geo.step) >= 1 ? this.programs.any : this.programs.exact;
     gl.useProgram(program.program);
     const u = program.uniforms;
-    this.setCommonUniforms(u, frame, edge);
+    this.setCommonUniforms(u, frame);
     const v = frame.viewport;
-    for (const [x, y, res] of toDraw) {
-      const x0 = x * extent;
-      const y0 = y * extent;
-      const x1 = Math.min(src.width, x0 + extent);
-      const y1 = Math.min(src.height, y0 + extent);
-      gl.uniform4f(u.uRect, x0 * v.scale + v.x, y0 * v.scale + v.y, x1 * v.scale + v.x, y1 * v.scale + v.y);
-      gl.uniform2f(u.uTexSize, (x1 - x0) / geo.step, (y1 - y0) / geo.step);
-      gl.uniform2i(u.uSize, res.width, res.height);
-      gl.uniform1i(u.uLayer, res.layer);
+    for (const d of toDraw) {
+      gl.uniform4f(u.uRect, d.x0 * v.scale + v.x, d.y0 * v.scale + v.y, d.x1 * v.scale + v.x, d.y1 * v.scale + v.y);
+      gl.uniform2f(u.uTexOrigin, d.texX, d.texY);
+      gl.uniform2f(u.uTexSize, (d.x1 - d.x0) / d.step, (d.y1 - d.y0) / d.step);
+      gl.uniform2i(u.uSize, d.res.width, d.res.height);
+      gl.uniform1i(u.uLayer, d.res.layer);
+      gl.uniform1f(u.uEdge, edgeAt(d.step));
       gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
       stats.drawn++;
     }
     return stats;
   }
 
-  private setCommonUniforms(u: Program["uniforms"], frame: FrameContext, edge: number): void {
+  /** Draw the part of resident tile (resLevel, rx, ry) that covers tile (level, x, y) (the same tile, or a part). */
+  private tileDraw(res: Resident, resLevel: number, rx: number, ry: number, level: number, x: number, y: number): TileDraw {
+    const src = this.source!;
+    const extent = src.tileSize * 2 ** level;
+    const resExtent = src.tileSize * 2 ** resLevel;
+    const step = 2 ** resLevel;
+    const x0 = x * extent;
+    const y0 = y * extent;
+    return {
+      res, step, x0, y0,
+      x1: Math.min(src.width, x0 + extent),
+      y1: Math.min(src.height, y0 + extent),
+      texX: (x0 - rx * resExtent) / step,
+      texY: (y0 - ry * resExtent) / step,
+    };
+  }
+
+  /**
+   * What stands in for tile (level, x, y) while it is packed: the nearest coarser resident level's texels over
+   * its area, else the resident tiles one level finer (each in its own area), so labels never blink out while
+   * zooming or panning onto new tiles. Outdated stand-ins are fine for the frame or two this lasts.
+   */
+  private standIns(level: number, x: number, y: number): TileDraw[] {
+    for (let m = level + 1; m < this.levelCount; m++) {
+      const ax = x >> (m - level);
+      const ay = y >> (m - level);
+      const res = this.resident.peek(keyOf(m, ax, ay));
+      if (res) return [this.tileDraw(res, m, ax, ay, level, x, y)];
+    }
+    const out: TileDraw[] = [];
+    if (level === 0) return out;
+    const { cols, rows } = labelLevel(this.source!, level - 1);
+    for (let cy = 2 * y; cy < Math.min(rows, 2 * y + 2); cy++) {
+      for (let cx = 2 * x; cx < Math.min(cols, 2 * x + 2); cx++) {
+        const res = this.resident.peek(keyOf(level - 1, cx, cy));
+        if (res) out.push(this.tileDraw(res, level - 1, cx, cy, level - 1, cx, cy));
+      }
+    }
+    return out;
+  }
+
+  /** Send tile (level, x, y) at `revision` to the packer unless it is already on its way there. */
+  private requestPack(key: string, level: number, x: number, y: number, revision: number): boolean {
+    const job = this.inflight.get(key);
+    if (job && job.revision === revision) return true;
+    if (this.inflight.size >= MAX_PACKING) return false;
+    const src = this.source!;
+    const data = labelTileData(src, level, x, y);
+    this.dirty.delete(key);
+    if (!data) {
+      this.empty.set(key, revision);
+      this.patchNeighbours(level, x, y, { x: 0, y: 0, width: src.tileSize, height: src.tileSize });
+      return false;
+    }
+    const { width, height } = labelTileSize(src, level, x, y);
+    const token = ++this.packSeq;
+    this.inflight.set(key, { revision, token });
+    this.packer!.pack(
+      // Level 0 is the live tile of the map, which keeps changing: the worker gets a copy.
+      { width, height, data: level === 0 ? data.slice() : data, borders: tileBorders(src, level, x, y, width, height) },
+      (result) => {
+        if (this.inflight.get(key)?.token !== token) return; // invalidated or dropped meanwhile
+        this.inflight.delete(key);
+        // null: the packer failed; the next frame packs the tile itself (packer.failed is set now).
+        if (result) this.packed.push({ key, level, x, y, revision, width, height, ...result });
+        this.onPacked();
+      },
+    );
+    return true;
+  }
+
+  /** Upload tiles the packer finished, nearest first as they were asked for, within the frame's budget. */
+  private applyPacked(inFrame: Set<string>, deadline: number, stats: LabelDrawStats): void {
+    const src = this.source!;
+    while (this.packed.length) {
+      if (performance.now() > deadline && stats.uploads > 0) {
+        stats.pending += this.packed.length;
+        return;
+      }
+      const p = this.packed.shift()!;
+      // Changed since it was sent (then it is sent again when seen), or already uploaded by an edit.
+      if (labelTileRevision(src, p.level, p.x, p.y) !== p.revision || this.dirty.has(p.key)) continue;
+      let res = this.resident.peek(p.key);
+      if (res && res.revision === p.revision) continue;
+      if (!res) {
+        const layer = this.allocLayer(inFrame);
+        if (layer < 0) continue;
+        res = { layer, revision: p.revision, width: p.width, height: p.height };
+        this.resident.set(p.key, res);
+      }
+      res.revision = p.revision;
+      this.empty.delete(p.key);
+      const region = { x: 0, y: 0, width: p.width, height: p.height };
+      this.writeTexels(res.layer, region, globalizeTexels(p.texels, p.ids, this.indexOf));
+      this.patchNeighbours(p.level, p.x, p.y, region);
+      stats.uploads++;
+    }
+  }
+
+  /**
+   * Pack the ring of tiles around the view ahead of a pan (when nothing else waits), nearest the view first.
+   * Returns the tiles sent.
+   */
+  private prefetch(level: number, ring: TileRange, range: TileRange): number {
+    const src = this.source!;
+    let sent = 0;
+    const around: [number, number, number][] = [];
+    for (let y = ring.y0; y < ring.y1; y++) {
+      for (let x = ring.x0; x < ring.x1; x++) {
+        if (x >= range.x0 && x < range.x1 && y >= range.y0 && y < range.y1) continue;
+        const dx = x < range.x0 ? range.x0 - x : x - range.x1 + 1;
+        const dy = y < range.y0 ? range.y0 - y : y - range.y1 + 1;
+        around.push([Math.max(dx, dy), x, y]);
+      }
+    }
+    around.sort((a, b) => a[0] - b[0]);
+    for (const [, x, y] of around) {
+      if (this.inflight.size >= MAX_PACKING) break;
+      const key = keyOf(level, x, y);
+      const revision = labelTileRevision(src, level, x, y);
+      if (this.resident.peek(key) || this.empty.get(key) === revision || this.inflight.has(key)) continue;
+      if (this.requestPack(key, level, x, y, revision)) sent++;
+    }
+    return sent;
+  }
+
+  private setCommonUniforms(u: Program["uniforms"], frame: FrameContext): void {
     const gl = this.gl;
     gl.enable(gl.BLEND);
     gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
@@ -207,7 +400,6 @@ export class LabelLayer {
     gl.uniform1i(u.uLabels, 1);
     gl.uniform1i(u.uPalette, 2);
     gl.uniform2f(u.uCanvas, frame.cssWidth, frame.cssHeight);
-    gl.uniform1f(u.uEdge, edge);
   }
 
   private upload(
@@ -370,6 +562,8 @@ export class LabelLayer {
     this.resident.clear();
     this.empty.clear();
     this.freeLayers = [];
+    this.inflight.clear(); // results still on their way are ignored
+    this.packed = [];
   }
 
   loseContext(): void {
@@ -386,6 +580,7 @@ export class LabelLayer {
 
   destroy(): void {
     this.dropTiles();
+    this.packer?.destroy();
     if (this.paletteTexture && !this.gl.isContextLost()) this.gl.deleteTexture(this.paletteTexture);
     this.paletteTexture = null;
     this.source = null;
@@ -408,4 +603,14 @@ function clipRect(r: Rect, width: number, height: number): Rect {
   const x1 = Math.min(width, Math.ceil(r.x + r.width));
   const y1 = Math.min(height, Math.ceil(r.y + r.height));
   return { x, y, width: Math.max(0, x1 - x), height: Math.max(0, y1 - y) };
+}
+
+/** `range` grown by `by` tiles on every side, within the level's cols × rows. */
+function growRange(range: TileRange, by: number, cols: number, rows: number): TileRange {
+  return {
+    x0: Math.max(0, range.x0 - by),
+    y0: Math.max(0, range.y0 - by),
+    x1: Math.min(cols, range.x1 + by),
+    y1: Math.min(rows, range.y1 + by),
+  };
 }

@@ -92,3 +92,58 @@ export function tileOutside(src: LabelSource, level: number, x: number, y: numbe
   const ts = src.tileSize;
   return (lx, ly) => sampleLabelLevel(src, level, x * ts + lx, y * ts + ly);
 }
+
+/** Ids just outside a width × height tile: the column left of it and right of it, the row above and below. */
+export interface TileBorders {
+  left: Uint32Array;
+  right: Uint32Array;
+  top: Uint32Array;
+  bottom: Uint32Array;
+}
+
+/** The ids around label tile (x, y) at `level`, sampled from the source (0 outside the map). */
+export function tileBorders(src: LabelSource, level: number, x: number, y: number, width: number, height: number): TileBorders {
+  const outside = tileOutside(src, level, x, y);
+  const column = (lx: number) => Uint32Array.from({ length: height }, (_, ly) => outside(lx, ly));
+  const row = (ly: number) => Uint32Array.from({ length: width }, (_, lx) => outside(lx, ly));
+  return { left: column(-1), right: column(width), top: row(-1), bottom: row(height) };
+}
+
+/**
+ * packLabelTexels for a whole tile away from the segment index (in a Web Worker): texels carry *tile-local*
+ * indices, 0 for id 0 and then in order of first sight, listed in `ids` (local index → id). globalizeTexels turns
+ * them into palette indices on the main thread, which owns the SegmentIndex.
+ */
+export function packLocalTexels(
+  width: number,
+  height: number,
+  data: Uint32Array,
+  borders: TileBorders,
+): { texels: Uint32Array; ids: Uint32Array } {
+  const local = new Map<number, number>([[0, 0]]);
+  const ids = [0];
+  const indexOf = (id: number) => {
+    let i = local.get(id);
+    if (i === undefined) {
+      i = ids.length;
+      local.set(id, i);
+      ids.push(id);
+    }
+    return i;
+  };
+  const outside = (lx: number, ly: number) =>
+    lx < 0 ? borders.left[ly] : lx >= width ? borders.right[ly] : ly < 0 ? borders.top[lx] : borders.bottom[lx];
+  const texels = packLabelTexels(width, height, { x: 0, y: 0, width, height }, data, outside, indexOf);
+  return { texels, ids: Uint32Array.from(ids) };
+}
+
+/** Rewrite tile-local texels (packLocalTexels) in place with palette indices: `indexOf(ids[local])`. */
+export function globalizeTexels(texels: Uint32Array, ids: Uint32Array, indexOf: (id: number) => number): Uint32Array {
+  const lut = new Uint32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) lut[i] = indexOf(ids[i]) << 4;
+  for (let i = 0; i < texels.length; i++) {
+    const t = texels[i];
+    texels[i] = lut[t >>> 4] | (t & 15);
+  }
+  return texels;
+}

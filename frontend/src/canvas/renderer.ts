@@ -10,6 +10,7 @@
 import { createProgram, type Program } from "./glUtil";
 import { ImageLayer, type FetchTile, type FrameContext } from "./imageLayer";
 import { LabelLayer, type LabelPrograms, type LabelStyle } from "./labelLayer";
+import { WorkerPacker } from "./labelPacker";
 import type { PaletteFallback, RGBA } from "./palette";
 import { IMAGE_FS, labelFragmentShader, QUAD_VS } from "./shaders";
 import { labelAt, type ImagePyramid, type LabelSource } from "./tiles";
@@ -29,8 +30,14 @@ export interface RendererOptions {
   maxConcurrentLoads?: number;
   /** Label tiles resident on the GPU at most (1 MB each at 512 px). Default 128. */
   maxLabelLayers?: number;
-  /** Label uploads per frame stop after this many ms (at least one is done); the rest follow next frames. Default 8. */
+  /** Label uploads per frame stop after this many ms (at least one is done); the rest follow next frames. Default 4. */
   uploadBudgetMs?: number;
+  /**
+   * Pack label tiles seen for the first time in a Web Worker (edge flags of 512² pixels: 3-15 ms of main-thread
+   * time each otherwise); meanwhile a coarser or finer level already on the GPU stands in. Default: true where
+   * Web Workers exist.
+   */
+  packLabelsInWorker?: boolean;
   /** How image tiles are loaded (the app passes src/api's loader: only src/api talks to the server). */
   fetchTile: FetchTile;
   /** Resize the drawing buffer automatically when the canvas' CSS box or devicePixelRatio changes. Default true. */
@@ -51,7 +58,7 @@ export interface FrameStats {
   imageTiles: number;
   labelTiles: number;
   labelUploads: number;
-  /** Label tiles left for later frames by the upload budget. */
+  /** Label tiles not drawn yet: left for later frames by the upload budget, or being packed in the worker. */
   pendingUploads: number;
   imageLoads: number;
 }
@@ -66,7 +73,9 @@ export interface RendererEvents {
 type Listener<T> = (event: T) => void;
 
 const IMAGE_UNIFORMS = ["uRect", "uCanvas", "uTexSize", "uImage"];
-const LABEL_UNIFORMS = ["uRect", "uCanvas", "uTexSize", "uLabels", "uPalette", "uLayer", "uSize", "uEdge"];
+const LABEL_UNIFORMS = [
+  "uRect", "uCanvas", "uTexSize", "uTexOrigin", "uLabels", "uPalette", "uLayer", "uSize", "uEdge",
+];
 
 export class Renderer {
   readonly canvas: HTMLCanvasElement;
@@ -79,7 +88,7 @@ export class Renderer {
   private quad: WebGLBuffer | null = null;
   private readonly image: ImageLayer;
   private readonly labels: LabelLayer;
-  private readonly options: Required<Omit<RendererOptions, "fetchTile">>;
+  private readonly options: Required<Omit<RendererOptions, "fetchTile" | "packLabelsInWorker">>;
   private view: Viewport = { scale: 1, x: 0, y: 0 };
   private cssWidth = 1;
   private cssHeight = 1;
@@ -107,7 +116,7 @@ export class Renderer {
       maxImageTextures: options.maxImageTextures ?? 256,
       maxConcurrentLoads: options.maxConcurrentLoads ?? 6,
       maxLabelLayers: options.maxLabelLayers ?? 128,
-      uploadBudgetMs: options.uploadBudgetMs ?? 8,
+      uploadBudgetMs: options.uploadBudgetMs ?? 4,
       observeResize: options.observeResize ?? true,
       interactiveScale: options.interactiveScale ?? 0.5,
       interactionIdleMs: options.interactionIdleMs ?? 200,
@@ -134,8 +143,11 @@ export class Renderer {
       onTileLoaded: () => this.requestRender(),
       onTileError: (tile, error) => this.emit("tileerror", { ...tile, error }),
     });
+    const inWorker = options.packLabelsInWorker ?? typeof Worker !== "undefined";
     this.labels = new LabelLayer(gl, this.labelPrograms, {
       maxLayers: this.options.maxLabelLayers,
+      packer: inWorker ? new WorkerPacker() : null,
+      onPacked: () => this.requestRender(),
     });
     canvas.addEventListener("webglcontextlost", this.onContextLost);
     canvas.addEventListener("webglcontextrestored", this.onContextRestored);
@@ -198,6 +210,11 @@ export class Renderer {
   setViewport(v: Viewport): void {
     this.view = { scale: v.scale, x: v.x, y: v.y };
     this.requestRender();
+  }
+
+  /** Whether label tiles are packed in the label-pack worker (false once the worker failed to start). */
+  get labelsPackedInWorker(): boolean {
+    return this.labels.packsInWorker;
   }
 
   get viewport(): Viewport {
@@ -322,7 +339,7 @@ export class Renderer {
     gl.bindVertexArray(null);
     stats.labelTiles = labelStats.drawn;
     stats.labelUploads = labelStats.uploads;
-    stats.pendingUploads = labelStats.pending;
+    stats.pendingUploads = labelStats.pending + labelStats.packing;
     stats.imageLoads = this.image.loadingCount;
     if (options.waitForGpu) gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
     if (labelStats.pending) this.requestRender();

@@ -7,12 +7,13 @@ in vec2 aUnit;
 uniform vec4 uRect;      // x0, y0, x1, y1 in CSS pixels
 uniform vec2 uCanvas;    // canvas size in CSS pixels
 uniform vec2 uTexSize;   // texels shown by the quad (image tiles: normalised uv extent)
+uniform vec2 uTexOrigin; // texel at the quad's top-left (label stand-ins show part of a coarser tile; else 0)
 out vec2 vTex;
 void main() {
   // Select, not interpolate, the corners: neighbouring tiles then share bit-identical edges (no seams).
   vec2 css = vec2(aUnit.x > 0.5 ? uRect.z : uRect.x, aUnit.y > 0.5 ? uRect.w : uRect.y);
   gl_Position = vec4(css.x / uCanvas.x * 2.0 - 1.0, 1.0 - css.y / uCanvas.y * 2.0, 0.0, 1.0);
-  vTex = aUnit * uTexSize;
+  vTex = uTexOrigin + aUnit * uTexSize;
 }`;
 
 export const IMAGE_FS = `#version 300 es

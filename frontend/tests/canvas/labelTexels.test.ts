@@ -4,8 +4,11 @@ import {
   EDGE_LEFT,
   EDGE_RIGHT,
   EDGE_UP,
+  globalizeTexels,
   packLabelTexels,
+  packLocalTexels,
   sampleLabelLevel,
+  tileBorders,
   tileOutside,
 } from "../../src/canvas/labelTexels";
 import { SegmentIndex } from "../../src/canvas/palette";
@@ -105,5 +108,62 @@ describe("sampleLabelLevel", () => {
       expect(sampleLabelLevel(src, level, w, 0)).toBe(0);
       expect(sampleLabelLevel(src, level, -1, 0)).toBe(0);
     }
+  });
+});
+
+describe("packing away from the segment index (worker path)", () => {
+  it("packLocalTexels + globalizeTexels equals packLabelTexels at every level and tile", () => {
+    const W = 150, H = 97, TS = 16;
+    const src = mapSource(W, H, TS, blockyMap(W, H, 5));
+    const direct = new SegmentIndex();
+    const viaWorker = new SegmentIndex();
+    for (let level = 0; level < labelLevelCount(W, H, TS); level++) {
+      const { cols, rows } = labelLevel(src, level);
+      for (let ty = 0; ty < rows; ty++) {
+        for (let tx = 0; tx < cols; tx++) {
+          const { width, height } = labelTileSize(src, level, tx, ty);
+          const data = labelTileData(src, level, tx, ty) ?? new Uint32Array(width * height);
+          const want = packLabelTexels(width, height, { x: 0, y: 0, width, height }, data, tileOutside(src, level, tx, ty),
+            (id) => direct.indexOf(id));
+          const borders = tileBorders(src, level, tx, ty, width, height);
+          const { texels, ids } = packLocalTexels(width, height, data.slice(), borders);
+          expect(ids[0]).toBe(0);
+          expect(new Set(ids).size).toBe(ids.length);
+          // Both indices assign in first-sight order, so the palettes agree id for id.
+          const got = globalizeTexels(texels, ids, (id) => viaWorker.indexOf(id));
+          expect(Array.from(got)).toEqual(Array.from(want));
+        }
+      }
+    }
+    expect(viaWorker.size).toBe(direct.size);
+  });
+
+  it("tileBorders reads the ids just outside the tile, 0 outside the map", () => {
+    const W = 40, H = 30, TS = 16;
+    const src = mapSource(W, H, TS, blockyMap(W, H, 3));
+    const { width, height } = labelTileSize(src, 0, 1, 0);
+    const b = tileBorders(src, 0, 1, 0, width, height);
+    const outside = tileOutside(src, 0, 1, 0);
+    expect(b.left.length).toBe(height);
+    expect(b.top.length).toBe(width);
+    for (let y = 0; y < height; y++) {
+      expect(b.left[y]).toBe(outside(-1, y));
+      expect(b.right[y]).toBe(outside(width, y));
+    }
+    for (let x = 0; x < width; x++) {
+      expect(b.top[x]).toBe(0); // above the map
+      expect(b.bottom[x]).toBe(outside(x, height));
+    }
+  });
+
+  it("keeps the edge flags and maps each local index through the palette", () => {
+    const texels = new Uint32Array([(1 << 4) | 3, (2 << 4) | 8, 0]);
+    const ids = new Uint32Array([0, 77, 0xffffffff]);
+    const palette = new Map([[0, 0], [77, 5], [0xffffffff, 2 ** 27 + 1]]);
+    globalizeTexels(texels, ids, (id) => palette.get(id)!);
+    expect(texels[0]).toBe((5 << 4) | 3);
+    expect(texels[1] >>> 4).toBe(2 ** 27 + 1);
+    expect(texels[1] & 15).toBe(8);
+    expect(texels[2]).toBe(0);
   });
 });
