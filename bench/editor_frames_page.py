@@ -21,8 +21,8 @@ GPU_JS = """() => {
 INSTRUMENT_JS = """() => {
   if (window.__benchAcc) return window.__benchAcc.ok;
   const { session, renderer: r } = window.__editor;
-  const acc = { imageDraw: 0, labelUpload: 0, labelTexSub: 0, palette: 0, gpuWait: 0, mapPaint: 0, emit: 0,
-                uploads: 0 };
+  const acc = { imageDraw: 0, labelUpload: 0, labelApplyPacked: 0, labelRequestPack: 0, labelTexSub: 0,
+                palette: 0, gpuWait: 0, mapPaint: 0, emit: 0, uploads: 0 };
   const wrap = (obj, name, key, count) => {
     const f = obj && obj[name];
     if (typeof f !== "function") return false;
@@ -35,8 +35,10 @@ INSTRUMENT_JS = """() => {
   const ok = {
     imageDraw: wrap(r.image, "draw", "imageDraw"),
     labelUpload: wrap(r.labels, "upload", "labelUpload", "uploads"),
+    labelApplyPacked: wrap(r.labels, "applyPacked", "labelApplyPacked"),
+    labelRequestPack: wrap(r.labels, "requestPack", "labelRequestPack"),
     labelTexSub: wrap(r.labels, "writeTexels", "labelTexSub"),
-    palette: wrap(r.labels, "uploadPalette", "palette"),
+    palette: wrap(r.labels, "syncPalette", "palette"),
     gpuWait: wrap(r.gl, "readPixels", "gpuWait"),
     mapPaint: wrap(session.map, "paint", "mapPaint"),
     emit: wrap(session, "emit", "emit"),
@@ -60,36 +62,64 @@ WAIT_IDLE_JS = """async (timeoutMs) => {
   }
 }"""
 
-PAN_ZOOM_JS = """async ({ frames, waitForGpu, maxScale, fitScale }) => {
+# The pan/zoom path. Per animation frame, with `settleMs`: first let the GPU process finish compositing the
+# previous frame (it does so at the same vsync that runs this callback; in software WebGL that takes 5-15 ms of
+# the one GPU thread, which the next readPixels would otherwise wait for): wait settleMs, then drain (a timed
+# 1-pixel readPixels, `drainMs`: whatever GPU work is still queued). Then the view change and
+# renderNow({waitForGpu}), timed: the editor's own CPU + GPU cost of the frame. `stubLayers` replaces the image
+# and label draws by no-ops for the pass (the environment's floor: the same loop drawing only the clear).
+PAN_ZOOM_JS = """async ({ frames, waitForGpu, settleMs, stubLayers, maxScale, fitScale }) => {
   const { session, renderer: r } = window.__editor;
   const { width: W, height: H } = r.size;
   const imgW = session.data.image.width, imgH = session.data.image.height;
   const acc = window.__benchAcc;
+  const img = r.image, lab = r.labels;
+  const own = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+  const saved = { img: [own(img, "draw"), img.draw], lab: [own(lab, "draw"), lab.draw] };
+  if (stubLayers) {
+    img.draw = () => 0;
+    lab.draw = () => ({ drawn: 0, uploads: 0, pending: 0, packing: 0 });
+  }
+  const pixel = new Uint8Array(4);
   let scale = fitScale, cx = imgW / 2, cy = imgH / 2;
   const rows = [], intervals = [];
   let last = null;
-  for (let k = 0; k < frames; k++) {
-    const ts = await new Promise((res) => requestAnimationFrame(res));
-    if (last !== null) intervals.push(ts - last);
-    last = ts;
-    if (k % 2 === 0) {
-      // Pan 40 CSS px in a slowly turning direction, bouncing off the image border.
-      const a = (2 * Math.PI * 3 * k) / frames;
-      cx += (40 * Math.cos(a)) / scale;
-      cy += (40 * Math.sin(a)) / scale;
-      cx = Math.min(imgW, Math.max(0, cx));
-      cy = Math.min(imgH, Math.max(0, cy));
-    } else {
-      // Zoom about the canvas centre: log-scale triangle wave fit -> max -> fit, twice over the run.
-      const u = ((2 * k) / frames) % 1;
-      const tri = u < 0.5 ? 2 * u : 2 - 2 * u;
-      scale = fitScale * Math.pow(maxScale / fitScale, tri);
+  try {
+    for (let k = 0; k < frames; k++) {
+      const ts = await new Promise((res) => requestAnimationFrame(res));
+      if (last !== null) intervals.push(ts - last);
+      last = ts;
+      let drainMs = 0;
+      if (settleMs) {
+        await new Promise((res) => setTimeout(res, settleMs));
+        const t = performance.now();
+        r.gl.readPixels(0, 0, 1, 1, r.gl.RGBA, r.gl.UNSIGNED_BYTE, pixel);
+        drainMs = performance.now() - t;
+      }
+      if (k % 2 === 0) {
+        // Pan 40 CSS px in a slowly turning direction, bouncing off the image border.
+        const a = (2 * Math.PI * 3 * k) / frames;
+        cx += (40 * Math.cos(a)) / scale;
+        cy += (40 * Math.sin(a)) / scale;
+        cx = Math.min(imgW, Math.max(0, cx));
+        cy = Math.min(imgH, Math.max(0, cy));
+      } else {
+        // Zoom about the canvas centre: log-scale triangle wave fit -> max -> fit, twice over the run.
+        const u = ((2 * k) / frames) % 1;
+        const tri = u < 0.5 ? 2 * u : 2 - 2 * u;
+        scale = fitScale * Math.pow(maxScale / fitScale, tri);
+      }
+      const t0 = performance.now();
+      r.interacting(); // as the editor's wheel/drag/keyboard handlers do before every view change
+      r.setViewport({ scale, x: W / 2 - cx * scale, y: H / 2 - cy * scale });
+      acc.take();
+      const s = r.renderNow({ waitForGpu });
+      rows.push({ ...s, ...acc.take(), frameMs: performance.now() - t0, drainMs, scale });
     }
-    r.interacting(); // as the editor's wheel/drag/keyboard handlers do before every view change
-    r.setViewport({ scale, x: W / 2 - cx * scale, y: H / 2 - cy * scale });
-    acc.take();
-    const s = r.renderNow({ waitForGpu });
-    rows.push({ ...s, ...acc.take(), scale });
+  } finally {
+    for (const [o, [wasOwn, f]] of [[img, saved.img], [lab, saved.lab]]) {
+      if (wasOwn) o.draw = f; else delete o.draw;
+    }
   }
   return { rows, intervals };
 }"""
@@ -141,7 +171,7 @@ GPU_SPLIT_JS = """({ frames }) => {
   const own = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
   const saved = { img: [own(img, "draw"), img.draw], lab: [own(lab, "draw"), lab.draw] };
   const noImage = () => 0;
-  const noLabels = () => ({ drawn: 0, uploads: 0, pending: 0 });
+  const noLabels = () => ({ drawn: 0, uploads: 0, pending: 0, packing: 0 });
   const modes = { full: [saved.img[1], saved.lab[1]], image_only: [saved.img[1], noLabels],
                   labels_only: [noImage, saved.lab[1]], clear_only: [noImage, noLabels] };
   const out = {};

@@ -105,6 +105,11 @@ interface PackedTile {
 
 /** Tiles in the packer at once: enough to keep it busy, few enough that a fast pan does not queue stale work. */
 const MAX_PACKING = 4;
+/**
+ * Tiles sent per frame at most: reading a coarser level's tile to send it samples 512² pixels on the main
+ * thread (1-3 ms beside SwiftShader), and the worker packs only one at a time anyway.
+ */
+const MAX_SENDS_PER_FRAME = 2;
 
 const keyOf = (level: number, x: number, y: number) => `${level}/${x}/${y}`;
 const GOLD: [number, number, number] = [255, 214, 0];
@@ -212,6 +217,7 @@ export class LabelLayer {
     this.applyPacked(inFrame, deadline, stats);
     const toDraw: TileDraw[] = [];
     const missing: [number, number][] = [];
+    let sentNow = 0;
     for (const [x, y] of order) {
       const key = keyOf(level, x, y);
       const revision = labelTileRevision(src, level, x, y);
@@ -220,8 +226,12 @@ export class LabelLayer {
       const stale = !res || res.revision !== revision || dirty !== undefined;
       if (stale && this.empty.get(key) === revision) continue; // known all zeros
       if (stale && !res && packer) {
-        // First sight: packed in the worker; a coarser or finer resident level stands in meanwhile.
-        this.requestPack(key, level, x, y, revision);
+        // First sight: packed in the worker; a coarser or finer resident level stands in meanwhile. Reading
+        // the tile to send it costs main-thread time too (sampling, for coarser levels), so it is budgeted.
+        const over = sentNow >= MAX_SENDS_PER_FRAME || (sentNow > 0 && performance.now() > deadline);
+        const sent = over ? "waiting" : this.requestPack(key, level, x, y, revision);
+        if (sent === "empty") continue;
+        if (sent === "sent") sentNow++;
         stats.packing++;
         missing.push([x, y]);
         continue;
@@ -238,7 +248,8 @@ export class LabelLayer {
       else missing.push([x, y]);
     }
     for (const [x, y] of missing) toDraw.push(...this.standIns(level, x, y));
-    if (packer && !stats.pending) stats.packing += this.prefetch(level, ring, range);
+    // Not while the user interacts on software WebGL: the cores are busy rasterising then.
+    if (packer && !stats.pending && !frame.interactive) stats.packing += this.prefetch(level, ring, range, deadline);
     this.syncPalette();
     if (!toDraw.length || !this.texture) return stats;
 
@@ -304,25 +315,27 @@ export class LabelLayer {
     return out;
   }
 
-  /** Send tile (level, x, y) at `revision` to the packer unless it is already on its way there. */
-  private requestPack(key: string, level: number, x: number, y: number, revision: number): boolean {
+  /**
+   * Send tile (level, x, y) at `revision` to the packer unless it is already on its way there ("waiting" then,
+   * or when the packer has MAX_PACKING tiles already). An all-zero tile is not sent but marked empty.
+   */
+  private requestPack(key: string, level: number, x: number, y: number, revision: number): "sent" | "waiting" | "empty" {
     const job = this.inflight.get(key);
-    if (job && job.revision === revision) return true;
-    if (this.inflight.size >= MAX_PACKING) return false;
+    if (job && job.revision === revision) return "waiting";
+    if (this.inflight.size >= MAX_PACKING) return "waiting";
     const src = this.source!;
     const data = labelTileData(src, level, x, y);
     this.dirty.delete(key);
     if (!data) {
       this.empty.set(key, revision);
       this.patchNeighbours(level, x, y, { x: 0, y: 0, width: src.tileSize, height: src.tileSize });
-      return false;
+      return "empty";
     }
     const { width, height } = labelTileSize(src, level, x, y);
     const token = ++this.packSeq;
     this.inflight.set(key, { revision, token });
     this.packer!.pack(
-      // Level 0 is the live tile of the map, which keeps changing: the worker gets a copy.
-      { width, height, data: level === 0 ? data.slice() : data, borders: tileBorders(src, level, x, y, width, height) },
+      { width, height, data, borders: tileBorders(src, level, x, y, width, height) },
       (result) => {
         if (this.inflight.get(key)?.token !== token) return; // invalidated or dropped meanwhile
         this.inflight.delete(key);
@@ -331,7 +344,7 @@ export class LabelLayer {
         this.onPacked();
       },
     );
-    return true;
+    return "sent";
   }
 
   /** Upload tiles the packer finished, nearest first as they were asked for, within the frame's budget. */
@@ -366,7 +379,7 @@ export class LabelLayer {
    * Pack the ring of tiles around the view ahead of a pan (when nothing else waits), nearest the view first.
    * Returns the tiles sent.
    */
-  private prefetch(level: number, ring: TileRange, range: TileRange): number {
+  private prefetch(level: number, ring: TileRange, range: TileRange, deadline: number): number {
     const src = this.source!;
     let sent = 0;
     const around: [number, number, number][] = [];
@@ -380,11 +393,11 @@ export class LabelLayer {
     }
     around.sort((a, b) => a[0] - b[0]);
     for (const [, x, y] of around) {
-      if (this.inflight.size >= MAX_PACKING) break;
+      if (this.inflight.size >= MAX_PACKING || performance.now() > deadline) break;
       const key = keyOf(level, x, y);
       const revision = labelTileRevision(src, level, x, y);
       if (this.resident.peek(key) || this.empty.get(key) === revision || this.inflight.has(key)) continue;
-      if (this.requestPack(key, level, x, y, revision)) sent++;
+      if (this.requestPack(key, level, x, y, revision) === "sent") sent++;
     }
     return sent;
   }

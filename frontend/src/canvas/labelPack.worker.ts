@@ -5,6 +5,6 @@ import type { PackRequest, PackResponse } from "./labelPacker";
 self.onmessage = (event: MessageEvent<PackRequest>) => {
   const { id, width, height, data, borders } = event.data;
   const { texels, ids } = packLocalTexels(width, height, data, borders);
-  const response: PackResponse = { id, texels, ids };
-  (self as unknown as Worker).postMessage(response, [texels.buffer, ids.buffer]);
+  const response: PackResponse = { id, data, texels, ids };
+  (self as unknown as Worker).postMessage(response, [data.buffer, texels.buffer, ids.buffer]);
 };
