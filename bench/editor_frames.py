@@ -304,8 +304,15 @@ def set_view_js(scale_expr: str) -> str:
         return r.viewport; }}"""
 
 
+def server_cpu_seconds(server: ServerProcess) -> float:
+    """CPU seconds used so far by the web server (it shares this machine's cores with the browser)."""
+    snap = cpu_snapshot()
+    return sum(snap[pid][2] for pid in descendants(snap, server.proc.pid) if pid in snap) if server.proc else 0.0
+
+
 def pan_zoom_pass(page, frames: int, fit_scale: float, max_scale: float, *, wait_for_gpu: bool,
-                  settle_ms: float = 0, stub_layers: bool = False) -> dict:
+                  settle_ms: float = 0, stub_layers: bool = False, server: ServerProcess | None = None) -> dict:
+    cpu0 = server_cpu_seconds(server) if server else 0.0
     res = page.evaluate(PAN_ZOOM_JS, {"frames": frames, "waitForGpu": wait_for_gpu, "settleMs": settle_ms,
                                       "stubLayers": stub_layers, "maxScale": max_scale, "fitScale": fit_scale})
     rows = res["rows"]
@@ -314,6 +321,10 @@ def pan_zoom_pass(page, frames: int, fit_scale: float, max_scale: float, *, wait
         "raf_interval_ms": summarize(res["intervals"]),
         "raf_intervals_over_20ms": sum(1 for x in res["intervals"] if x > 20),
     }
+    if server:
+        # Tile requests served meanwhile: a cold pass shares the 2 cores with the server's Python.
+        out["server_cpu_s"] = round(server_cpu_seconds(server) - cpu0, 2)
+        out["pass_wall_s"] = round(sum(res["intervals"]) / 1000, 2)
     if settle_ms:
         out["settle_ms"] = settle_ms
         out["drain_ms"] = summarize(r["drainMs"] for r in rows)
@@ -341,23 +352,25 @@ def open_editor(page, base: str, image: dict) -> dict:
                  labelsPackedInWorker: r.labelsPackedInWorker }; }""")
 
 
-def measure_pipelined_cold(browser, base: str, storage: dict, image: dict, args) -> dict:
+def measure_pipelined_cold(browser, server: ServerProcess, storage: dict, image: dict, args) -> dict:
     """The pan/zoom path as the user sees it: a fresh context (cold HTTP cache and GPU), no GPU waits, so frames
     pipeline as in real use; the rAF intervals are the frame rate on screen."""
     context = browser.new_context(viewport=VIEWPORT, storage_state=storage)
     try:
         page = context.new_page()
         page.set_default_timeout(60_000)
-        info = open_editor(page, base, image)
+        info = open_editor(page, server.base, image)
         page.evaluate(INSTRUMENT_JS)
         log(f"pan/zoom: {args.frames} frames, pipelined_cold (fresh context)")
-        return pan_zoom_pass(page, args.frames, info["viewport"]["scale"], args.max_scale, wait_for_gpu=False)
+        return pan_zoom_pass(page, args.frames, info["viewport"]["scale"], args.max_scale, wait_for_gpu=False,
+                             server=server)
     finally:
         context.close()
 
 
-def measure_editor(browser, base: str, username: str, password: str, image: dict, args, result: dict):
+def measure_editor(browser, server: ServerProcess, username: str, password: str, image: dict, args, result: dict):
     """Login, then pan/zoom, brush and real-input drag on the 4096^2 image. Returns the storage state."""
+    base = server.base
     context = browser.new_context(viewport=VIEWPORT)
     try:
         page = context.new_page()
@@ -388,7 +401,7 @@ def measure_editor(browser, base: str, username: str, password: str, image: dict
                 ("floor_nothing_drawn", {"wait_for_gpu": True, "stub_layers": True}))
         for name, how in plan:
             log(f"pan/zoom: {args.frames} frames, {name}")
-            passes[name] = pan_zoom_pass(page, args.frames, fit_scale, args.max_scale, **how)
+            passes[name] = pan_zoom_pass(page, args.frames, fit_scale, args.max_scale, server=server, **how)
             page.evaluate(WAIT_IDLE_JS, 30_000)
         result["pan_zoom_ms"] = {
             "frames": args.frames,
@@ -607,9 +620,9 @@ def main() -> int:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 result["machine"]["chromium"] = browser.version
-                storage = measure_editor(browser, server.base, username, password, setup["image"], args, result)
+                storage = measure_editor(browser, server, username, password, setup["image"], args, result)
                 result["pan_zoom_ms"]["passes"]["pipelined_cold"] = measure_pipelined_cold(
-                    browser, server.base, storage, setup["image"], args)
+                    browser, server, storage, setup["image"], args)
                 log(f"first view of {args.big_size}x{args.big_size}: {args.first_view_loads} fresh loads")
                 result[f"first_view_{args.big_size}_ms"] = measure_first_view(
                     browser, server.base, storage, setup["big_image"], args.first_view_loads, args.first_view_timeout)

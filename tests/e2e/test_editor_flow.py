@@ -177,6 +177,9 @@ def test_new_user_labels_an_image_and_finds_it_after_reload(live_server, new_pag
     # Merge the third car back into the second, then renumber the first car to 7.
     third = next(i for i in items if i["instance"] == "3")
     page.get_by_test_id("merge-source").select_option(str(third["id"]))
+    # A save landing meanwhile re-renders the panel: the choice stays (the form is rebuilt only when it changes).
+    page.evaluate("window.__editor.session.emit('saved')")
+    assert page.get_by_test_id("merge-source").input_value() == str(third["id"])
     page.get_by_test_id("segment-merge").click()
     first = next(i for i in segment_items(page) if i["instance"] == "1")
     page.locator(f"[data-testid=segment-item][data-segment-id='{first['id']}'] [data-testid=segment-select]").click()
