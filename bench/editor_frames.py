@@ -484,6 +484,7 @@ def measure_editor(browser, server: ServerProcess, username: str, password: str,
             "app_render_label_uploads_mean": (round(float(np.mean([f["labelUploads"] for f in frames])), 2)
                                               if frames else None),
             "autosave_states_during_drag": [s["state"] for s in rec["status"] if t0 <= s["t"] <= t1],
+            "long_tasks_ms": [round(x["ms"]) for x in rec["longTasks"] if t0 <= x["t"] <= t1],
         }
         wait_saved(page)
         return storage

@@ -195,9 +195,14 @@ GPU_SPLIT_JS = """({ frames }) => {
 
 DRAG_START_JS = """() => {
   const { renderer: r, autosave } = window.__editor;
-  const rec = { raf: [], frames: [], status: [], pointer: [], on: true };
+  const rec = { raf: [], frames: [], status: [], pointer: [], longTasks: [], on: true };
   const loop = (ts) => { rec.raf.push(ts); if (rec.on) requestAnimationFrame(loop); };
   requestAnimationFrame(loop);
+  // Main-thread tasks over 50 ms (whatever ran them: the app's panels, saves, or the browser's own work).
+  rec.longObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) rec.longTasks.push({ t: e.startTime, ms: e.duration });
+  });
+  rec.longObserver.observe({ type: "longtask" });
   rec.offFrame = r.on("frame", (s) => rec.frames.push({ t: performance.now(), ...s }));
   rec.offStatus = autosave.onStatus((s) => rec.status.push({ t: performance.now(), state: s.state }));
   rec.onPointer = (e) => rec.pointer.push({ t: performance.now(), type: e.type });
@@ -209,10 +214,11 @@ DRAG_STOP_JS = """async () => {
   const rec = window.__benchRec;
   await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
   rec.on = false;
+  rec.longObserver.disconnect();
   rec.offFrame();
   rec.offStatus();
   for (const type of ["pointerdown", "pointermove", "pointerup"]) window.removeEventListener(type, rec.onPointer, true);
-  return { raf: rec.raf, frames: rec.frames, status: rec.status, pointer: rec.pointer };
+  return { raf: rec.raf, frames: rec.frames, status: rec.status, pointer: rec.pointer, longTasks: rec.longTasks };
 }"""
 
 # Installed before any page script: hooks the renderer the moment the editor publishes window.__editor.

@@ -4,10 +4,10 @@
 // merge (merge.ts) and the save is retried; the user is told.
 import { ApiError, saveAnnotation, getAnnotation } from "../api/client";
 import type { SaveRow } from "../core/segments";
-import { bytesToBase64, encodeTile } from "../core/tileCodec";
 import { mergeLabelMaps, type MergeResult, type SegmentRow as MergeRow } from "./merge";
 import type { PendingEdits, PendingStore, PendingTile } from "./pendingStore";
 import { type EditorSession, tileKey } from "./session";
+import { defaultTileEncoder, type TileEncoder } from "./tileEncoder";
 
 export type SaveState = "saved" | "unsaved" | "saving" | "offline" | "expired" | "error";
 
@@ -42,12 +42,19 @@ export class Autosaver {
   constructor(
     private readonly session: EditorSession,
     private readonly store: PendingStore | null,
+    private readonly encoder: TileEncoder = defaultTileEncoder(),
   ) {
     window.addEventListener("online", this.onOnline);
   }
 
+  /** Whether changed tiles are compressed in a Web Worker (false in Node or once the worker failed). */
+  get tilesEncodedInWorker(): boolean {
+    return this.encoder.inWorker;
+  }
+
   dispose(): void {
     this.disposed = true;
+    this.encoder.destroy();
     clearTimeout(this.timer);
     clearTimeout(this.persistTimer);
     window.removeEventListener("online", this.onOnline);
@@ -120,7 +127,7 @@ export class Autosaver {
         tiles.map(async (t) => ({
           tx: t.tx,
           ty: t.ty,
-          data: bytesToBase64(await encodeTile(t.pixels ?? new Uint32Array(session.map.tileShape(t.tx, t.ty).reduce((a, b) => a * b)))),
+          data: await this.encoder.encode(t.pixels ?? new Uint32Array(session.map.tileShape(t.tx, t.ty).reduce((a, b) => a * b))),
         })),
       );
       const result = await saveAnnotation(session.annotationId, {
