@@ -159,3 +159,44 @@ def test_fill_outline_hover_selection_and_hidden_at_two_zooms(editor):
     got = read(zoom2, [pts["grey"], pts["in1"], pts["in2"]], {}, interactive=True)
     for g, w in zip(got, [(GREY,) * 3, over(RED, 0.5), over(BLUE, 0.5)], strict=True):
         assert_close(g, w, "interactive frame")
+
+
+QUADRANTS = {(0, 0): (200, 40, 40), (1, 0): (40, 200, 40), (0, 1): (40, 40, 200), (1, 1): (220, 200, 40)}
+
+
+def test_a_missing_image_tile_shows_its_part_of_the_coarser_tile(live_server, new_page):
+    """512² image of four flat quadrants = the four level-0 tiles; the bottom-right one never loads. Its area must
+    show the matching quarter of the level-1 tile (the same colour), not another part of it, and the loaded
+    tiles their own colours."""
+    user = get_user_model().objects.create_user("quadrants", password=PASSWORD)
+    project = project_create(user=user, name="Quadrants", kind="semantic")
+    pixels = np.zeros((512, 512, 3), dtype=np.uint8)
+    for (qx, qy), color in QUADRANTS.items():
+        pixels[qy * 256:(qy + 1) * 256, qx * 256:(qx + 1) * 256] = color
+    buf = io.BytesIO()
+    PILImage.fromarray(pixels).save(buf, format="PNG")
+    batch = images_upload(project=project, files=[SimpleUploadedFile("quadrants.png", buf.getvalue())], user=user)
+    image_id = batch.results[0].image_id
+    page = new_page()
+    page.route(f"**/api/images/{image_id}/tiles/0/1/1/", lambda route: route.abort())
+    open_editor(page, live_server.url, "quadrants", image_id)
+    got = page.evaluate("""async () => {
+      const r = window.__editor.renderer;
+      r.setViewport({ scale: 1, x: 0, y: 0 });  // level 0 at DPR 1
+      for (let i = 0; i < 300; i++) {
+        await new Promise((res) => requestAnimationFrame(res));
+        const s = r.renderNow();
+        if (s.imageTiles >= 4 && s.imageLoads === 0) break;
+      }
+      const stats = r.renderNow();
+      const gl = r.gl, out = new Uint8Array(4);
+      // Well inside each quadrant (JPEG tiles blur the borders between them).
+      const px = (x, y) => { gl.readPixels(x, r.canvas.height - 1 - y, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
+                             return Array.from(out.slice(0, 3)); };
+      const colors = [[0, 0, px(128, 128)], [1, 0, px(384, 128)], [0, 1, px(128, 384)], [1, 1, px(384, 384)]];
+      return { stats, colors };
+    }""")
+    assert got["stats"]["imageTiles"] == 4  # three level-0 tiles + the level-1 tile standing in for the fourth
+    for qx, qy, color in got["colors"]:
+        assert all(abs(c - w) <= 12 for c, w in zip(color, QUADRANTS[(qx, qy)], strict=True)), (qx, qy, color)
+    shot(page, "renderer-image-fallback")

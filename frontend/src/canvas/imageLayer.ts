@@ -9,6 +9,14 @@ import { pyramidLevelFor, type Rect, type Viewport } from "./viewport";
 /** Fetches one tile's encoded bytes (JPEG or WebP). Must reject on HTTP errors and honour `signal`. */
 export type FetchTile = (url: string, signal: AbortSignal) => Promise<Blob>;
 
+/** Tile (level, x, y) drawn whole, or only over `under` (a missing finer tile it stands in for). */
+interface TileDraw {
+  level: number;
+  x: number;
+  y: number;
+  under: [number, number, number] | null;
+}
+
 export interface FrameContext {
   viewport: Viewport;
   cssWidth: number;
@@ -76,7 +84,9 @@ export class ImageLayer {
     const level = pyramidLevelFor(frame.viewport.scale, p.levels.length, frame.dpr);
 
     const ready: [number, number, number][] = [];
-    const fallbacks = new Map<string, [number, number, number]>();
+    // A missing tile is covered by the part of its nearest loaded ancestor over it, not by the whole ancestor:
+    // drawing whole ancestors under the loaded tiles doubled the fill of frames where tiles stream in.
+    const fallbacks: TileDraw[] = [];
     const wantedTop: [number, number, number][] = [];
     const wantedLevel: [number, number, number][] = [];
     const seenTop = new Set<string>();
@@ -95,7 +105,7 @@ export class ImageLayer {
         const ay = y >> (m - level);
         const key = keyOf(m, ax, ay);
         if (this.textures.peek(key)) {
-          fallbacks.set(key, [m, ax, ay]);
+          fallbacks.push({ level: m, x: ax, y: ay, under: [level, x, y] });
           break;
         }
         if (m === top && !seenTop.has(key)) {
@@ -105,8 +115,7 @@ export class ImageLayer {
       }
     }
 
-    // Coarsest fallbacks first so finer tiles paint over them.
-    const draws = [...fallbacks.values()].sort((a, b) => b[0] - a[0]).concat(ready);
+    const draws = fallbacks.concat(ready.map(([l, x, y]): TileDraw => ({ level: l, x, y, under: null })));
     const used = new Set<string>();
     if (draws.length) {
       gl.useProgram(this.program.program);
@@ -122,14 +131,18 @@ export class ImageLayer {
         gl.disable(gl.BLEND);
       }
       const v = frame.viewport;
-      for (const [l, x, y] of draws) {
+      for (const { level: l, x, y, under } of draws) {
         const key = keyOf(l, x, y);
         const texture = this.textures.get(key)!;
         used.add(key);
         const r = pyramidTileRect(p, l, x, y);
+        // The image pixels drawn: the whole tile, or (a fallback) the missing tile's area within it.
+        const a = under ? pyramidTileRect(p, ...under) : r;
+        const f = 2 ** l;
         gl.bindTexture(gl.TEXTURE_2D, texture);
-        gl.uniform4f(u.uRect, r.x * v.scale + v.x, r.y * v.scale + v.y, (r.x + r.width) * v.scale + v.x, (r.y + r.height) * v.scale + v.y);
-        gl.uniform2f(u.uTexSize, r.texW / r.tileW, r.texH / r.tileH);
+        gl.uniform4f(u.uRect, a.x * v.scale + v.x, a.y * v.scale + v.y, (a.x + a.width) * v.scale + v.x, (a.y + a.height) * v.scale + v.y);
+        gl.uniform2f(u.uTexOrigin, (a.x - r.x) / f / r.tileW, (a.y - r.y) / f / r.tileH);
+        gl.uniform2f(u.uTexSize, a.width / f / r.tileW, a.height / f / r.tileH);
         gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
       }
     }

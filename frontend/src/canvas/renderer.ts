@@ -72,7 +72,7 @@ export interface RendererEvents {
 
 type Listener<T> = (event: T) => void;
 
-const IMAGE_UNIFORMS = ["uRect", "uCanvas", "uTexSize", "uImage"];
+const IMAGE_UNIFORMS = ["uRect", "uCanvas", "uTexSize", "uTexOrigin", "uImage"];
 const LABEL_UNIFORMS = [
   "uRect", "uCanvas", "uTexSize", "uTexOrigin", "uLabels", "uPalette", "uLayer", "uSize", "uEdge",
 ];
