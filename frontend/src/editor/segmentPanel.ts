@@ -99,10 +99,10 @@ export class SegmentPanel {
   private itemKey(row: SegmentRow): string {
     const { session } = this;
     const cls = this.classOf(row);
-    return JSON.stringify([
-      cls?.name, cls?.color, row.instance, row.area, !!row.rings, session.activeSegment === row.segmentId,
-      session.hiddenSegments.has(row.segmentId), session.lockedSegments.has(row.segmentId),
-    ]);
+    const flags = (session.activeSegment === row.segmentId ? 1 : 0) | (session.hiddenSegments.has(row.segmentId) ? 2 : 0)
+      | (session.lockedSegments.has(row.segmentId) ? 4 : 0) | (row.rings ? 8 : 0);
+    // Names and colours cannot hold a newline.
+    return `${cls?.id}\n${cls?.name}\n${cls?.color}\n${row.instance}\n${row.area}\n${flags}`;
   }
 
   private item(row: SegmentRow): HTMLElement {
@@ -166,7 +166,7 @@ export class SegmentPanel {
     const key = JSON.stringify([
       row.segmentId, row.classId, row.instance, row.attributes, this.options.canEdit,
       [...session.classes.values()].map((c) => [c.id, c.name, c.kind, c.attribute_schema]),
-      others.map((r) => [r.segmentId, this.rowLabel(r)]),
+      others.map((r) => `${r.segmentId} ${this.rowLabel(r)}`).join("\n"),
     ]);
     const area = `Area ${row.area.toLocaleString()} px · source ${row.source}${row.score !== null ? ` · score ${row.score.toFixed(2)}` : ""}`;
     if (key === this.detailsKey && this.areaEl) {
@@ -271,9 +271,14 @@ export class SegmentPanel {
 
 /** Make `els` the children of `parent`, in order, moving or inserting only the ones out of place. */
 function placeChildren(parent: HTMLElement, els: HTMLElement[]): void {
-  for (let i = 0; i < els.length; i++) {
-    const at = parent.children[i] ?? null;
-    if (at !== els[i]) parent.insertBefore(els[i], at);
+  let at = parent.firstElementChild;
+  for (const el of els) {
+    if (at === el) at = el.nextElementSibling;
+    else parent.insertBefore(el, at);
   }
-  while (parent.children.length > els.length) parent.lastElementChild!.remove();
+  while (at) {
+    const next = at.nextElementSibling;
+    at.remove();
+    at = next;
+  }
 }
