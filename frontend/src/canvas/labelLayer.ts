@@ -327,8 +327,7 @@ export class LabelLayer {
     const data = labelTileData(src, level, x, y);
     this.dirty.delete(key);
     if (!data) {
-      this.empty.set(key, revision);
-      this.patchNeighbours(level, x, y, { x: 0, y: 0, width: src.tileSize, height: src.tileSize });
+      this.markEmpty(key, level, x, y, revision);
       return "empty";
     }
     const { width, height } = labelTileSize(src, level, x, y);
@@ -358,20 +357,11 @@ export class LabelLayer {
       const p = this.packed.shift()!;
       // Changed since it was sent (then it is sent again when seen), or already uploaded by an edit.
       if (labelTileRevision(src, p.level, p.x, p.y) !== p.revision || this.dirty.has(p.key)) continue;
-      let res = this.resident.peek(p.key);
+      const res = this.resident.peek(p.key);
       if (res && res.revision === p.revision) continue;
-      if (!res) {
-        const layer = this.allocLayer(inFrame);
-        if (layer < 0) continue;
-        res = { layer, revision: p.revision, width: p.width, height: p.height };
-        this.resident.set(p.key, res);
-      }
-      res.revision = p.revision;
-      this.empty.delete(p.key);
       const region = { x: 0, y: 0, width: p.width, height: p.height };
-      this.writeTexels(res.layer, region, globalizeTexels(p.texels, p.ids, this.indexOf));
-      this.patchNeighbours(p.level, p.x, p.y, region);
-      stats.uploads++;
+      if (this.store(p.key, p.level, p.x, p.y, p.revision, res, region, inFrame,
+        () => globalizeTexels(p.texels, p.ids, this.indexOf))) stats.uploads++;
     }
   }
 
@@ -430,25 +420,51 @@ export class LabelLayer {
     const data = labelTileData(src, level, x, y);
     if (!data) {
       if (res) this.release(key, res);
-      this.empty.set(key, revision);
-      this.patchNeighbours(level, x, y, { x: 0, y: 0, width: src.tileSize, height: src.tileSize });
+      this.markEmpty(key, level, x, y, revision);
       return undefined;
     }
-    this.empty.delete(key);
     const { width, height } = labelTileSize(src, level, x, y);
     if (data.length !== width * height) throw new Error(`label tile ${key} has ${data.length} ids, expected ${width}×${height}`);
     // A pixel's flags depend on its neighbours, so a dirty rect grows by 1 px.
     const region = res && dirty ? clipRect(growRect(dirty, 1), width, height) : { x: 0, y: 0, width, height };
+    return this.store(key, level, x, y, revision, res, region, inFrame,
+      () => packLabelTexels(width, height, region, data, tileOutside(src, level, x, y), this.indexOf));
+  }
+
+  /**
+   * Write `texels` (made only once there is a layer for them) over `region` of tile (level, x, y) at
+   * `revision`, in its layer or a new one, and patch the neighbours' facing borders. Undefined: no layer free.
+   */
+  private store(
+    key: string,
+    level: number,
+    x: number,
+    y: number,
+    revision: number,
+    res: Resident | undefined,
+    region: Rect,
+    inFrame: Set<string>,
+    texels: () => Uint32Array,
+  ): Resident | undefined {
     if (!res) {
       const layer = this.allocLayer(inFrame);
       if (layer < 0) return undefined;
+      const { width, height } = labelTileSize(this.source!, level, x, y);
       res = { layer, revision, width, height };
       this.resident.set(key, res);
     }
     res.revision = revision;
-    this.writeTexels(res.layer, region, packLabelTexels(width, height, region, data, tileOutside(src, level, x, y), this.indexOf));
+    this.empty.delete(key);
+    this.writeTexels(res.layer, region, texels());
     this.patchNeighbours(level, x, y, region);
     return res;
+  }
+
+  /** Tile (level, x, y) is all zeros at `revision`: nothing to draw, and its neighbours' facing flags change. */
+  private markEmpty(key: string, level: number, x: number, y: number, revision: number): void {
+    const ts = this.source!.tileSize;
+    this.empty.set(key, revision);
+    this.patchNeighbours(level, x, y, { x: 0, y: 0, width: ts, height: ts });
   }
 
   /** Rewrite the border texels of resident neighbours facing `region` of tile (x, y): their flags changed. */
