@@ -72,7 +72,7 @@ export class SegmentPanel {
     if (!rows.length) {
       this.items.clear();
       replaceChildren(this.list, h("li", { class: "muted empty" }, "No segments yet: paint or draw one."));
-      this.renderDetails();
+      this.renderDetails(rows);
       return;
     }
     // Keyed: with 1000 segments, rebuilding every item on each save, stroke or selection took 60-110 ms of
@@ -87,7 +87,7 @@ export class SegmentPanel {
     });
     this.items = next;
     placeChildren(this.list, els);
-    this.renderDetails();
+    this.renderDetails(rows);
   }
 
   /** "class #instance", as the list and the merge choice show a segment. */
@@ -151,9 +151,9 @@ export class SegmentPanel {
   /**
    * The selected segment's form. Rebuilt only when what it shows changes (not on every save or stroke: that
    * cost ~60 ms with 1000 segments to merge from, and reset a merge choice or an attribute being typed); the
-   * area, which changes with every brush step, is updated in place.
+   * area, which changes with every brush step, is updated in place. `rows`: every segment, in list order.
    */
-  private renderDetails(): void {
+  private renderDetails(rows: SegmentRow[]): void {
     const { session } = this;
     const id = session.activeSegment;
     const row = id !== null ? session.table.get(id) : undefined;
@@ -162,7 +162,7 @@ export class SegmentPanel {
       this.detailsKey = "none";
       return;
     }
-    const others = session.table.all().filter((r) => r.segmentId !== row.segmentId);
+    const others = rows.filter((r) => r.segmentId !== row.segmentId);
     const key = JSON.stringify([
       row.segmentId, row.classId, row.instance, row.attributes, this.options.canEdit,
       [...session.classes.values()].map((c) => [c.id, c.name, c.kind, c.attribute_schema]),
