@@ -44,7 +44,15 @@ INSTRUMENT_JS = """() => {
     emit: wrap(session, "emit", "emit"),
   };
   const take = () => { const c = { ...acc }; for (const k in acc) acc[k] = 0; return c; };
-  window.__benchAcc = { ok, take };
+  // Skip drawing the image layer and/or the label layer until the returned function restores them.
+  const stubLayers = ({ image, labels }) => {
+    const own = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+    const saved = [[r.image, own(r.image, "draw"), r.image.draw], [r.labels, own(r.labels, "draw"), r.labels.draw]];
+    if (image) r.image.draw = () => 0;
+    if (labels) r.labels.draw = () => ({ drawn: 0, uploads: 0, pending: 0, packing: 0 });
+    return () => { for (const [o, wasOwn, f] of saved) { if (wasOwn) o.draw = f; else delete o.draw; } };
+  };
+  window.__benchAcc = { ok, take, stubLayers };
   return ok;
 }"""
 
@@ -73,13 +81,7 @@ PAN_ZOOM_JS = """async ({ frames, waitForGpu, settleMs, stubLayers, maxScale, fi
   const { width: W, height: H } = r.size;
   const imgW = session.data.image.width, imgH = session.data.image.height;
   const acc = window.__benchAcc;
-  const img = r.image, lab = r.labels;
-  const own = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
-  const saved = { img: [own(img, "draw"), img.draw], lab: [own(lab, "draw"), lab.draw] };
-  if (stubLayers) {
-    img.draw = () => 0;
-    lab.draw = () => ({ drawn: 0, uploads: 0, pending: 0, packing: 0 });
-  }
+  const restore = acc.stubLayers({ image: stubLayers, labels: stubLayers });
   const pixel = new Uint8Array(4);
   let scale = fitScale, cx = imgW / 2, cy = imgH / 2;
   const rows = [], intervals = [];
@@ -117,9 +119,7 @@ PAN_ZOOM_JS = """async ({ frames, waitForGpu, settleMs, stubLayers, maxScale, fi
       rows.push({ ...s, ...acc.take(), frameMs: performance.now() - t0, drainMs, scale });
     }
   } finally {
-    for (const [o, [wasOwn, f]] of [[img, saved.img], [lab, saved.lab]]) {
-      if (wasOwn) o.draw = f; else delete o.draw;
-    }
+    restore();
   }
   return { rows, intervals };
 }"""
@@ -167,26 +167,18 @@ BRUSH_JS = """({ steps, radius }) => {
 # skipped (their draw methods stubbed for the measurement, then restored). Synchronous, waitForGpu.
 GPU_SPLIT_JS = """({ frames }) => {
   const r = window.__editor.renderer;
-  const img = r.image, lab = r.labels;
-  const own = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
-  const saved = { img: [own(img, "draw"), img.draw], lab: [own(lab, "draw"), lab.draw] };
-  const noImage = () => 0;
-  const noLabels = () => ({ drawn: 0, uploads: 0, pending: 0, packing: 0 });
-  const modes = { full: [saved.img[1], saved.lab[1]], image_only: [saved.img[1], noLabels],
-                  labels_only: [noImage, saved.lab[1]], clear_only: [noImage, noLabels] };
+  const modes = { full: {}, image_only: { labels: true }, labels_only: { image: true },
+                  clear_only: { image: true, labels: true } };
   const out = {};
-  try {
-    for (const [name, [drawImage, drawLabels]] of Object.entries(modes)) {
-      img.draw = drawImage;
-      lab.draw = drawLabels;
+  for (const [name, skip] of Object.entries(modes)) {
+    const restore = window.__benchAcc.stubLayers(skip);
+    try {
       r.renderNow({ waitForGpu: true });
       const ms = [];
       for (let i = 0; i < frames; i++) ms.push(r.renderNow({ waitForGpu: true }).ms);
       out[name] = ms;
-    }
-  } finally {
-    for (const [o, [wasOwn, f]] of [[img, saved.img], [lab, saved.lab]]) {
-      if (wasOwn) o.draw = f; else delete o.draw;
+    } finally {
+      restore();
     }
   }
   const s = r.renderNow({ waitForGpu: true });
