@@ -115,3 +115,44 @@ class ServerProcess:
                 self.proc.wait(timeout=5)
         if self.log_file:
             self.log_file.close()
+
+
+# ---- CPU accounting
+
+def cpu_snapshot() -> dict[int, tuple[int, int, float]]:
+    """pid -> (start time, parent pid, CPU seconds incl. reaped children) of every process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    snap = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                f = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+                snap[int(entry.name)] = (int(f[19]), int(f[1]), sum(int(x) for x in f[11:15]) / tick)
+            except (OSError, IndexError, ValueError):
+                pass
+    return snap
+
+
+def descendants(snap: dict, root: int) -> set[int]:
+    tree, frontier = {root}, {root}
+    while frontier:
+        frontier = {pid for pid, (_, ppid, _) in snap.items() if ppid in frontier and pid not in tree}
+        tree |= frontier
+    return tree
+
+
+def other_cpu_seconds(before: dict, after: dict, root: int) -> float:
+    """CPU used meanwhile by processes outside this benchmark's process tree (other jobs on the machine).
+
+    Only processes alive at both snapshots count (a short-lived one shows up in its parent's reaped-children
+    time); this script, runserver, the Playwright driver and Chromium are all descendants of `root`.
+    """
+    ours = descendants(before, root) | descendants(after, root)
+    return sum(after[pid][2] - before[pid][2] for pid in before.keys() & after.keys()
+               if pid not in ours and before[pid][0] == after[pid][0])
+
+
+def server_cpu_seconds(server: ServerProcess) -> float:
+    """CPU seconds used so far by the web server (it shares this machine's cores with the browser)."""
+    snap = cpu_snapshot()
+    return sum(snap[pid][2] for pid in descendants(snap, server.proc.pid) if pid in snap) if server.proc else 0.0

@@ -59,7 +59,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerProcess, log, machine_busy_seconds, manage  # noqa: E402
+from bench.common import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    ServerProcess,
+    cpu_snapshot,
+    log,
+    machine_busy_seconds,
+    manage,
+    other_cpu_seconds,
+    server_cpu_seconds,
+)
 from bench.editor_frames_page import (  # noqa: E402
     BRUSH_JS,
     DRAG_START_JS,
@@ -220,41 +231,6 @@ def frontend_build_info() -> dict:
 
 # ---------------------------------------------------------------------------------------------- page scripts
 
-# ------------------------------------------------------------------------------------------- CPU accounting
-
-def cpu_snapshot() -> dict[int, tuple[int, int, float]]:
-    """pid -> (start time, parent pid, CPU seconds incl. reaped children) of every process."""
-    tick = os.sysconf("SC_CLK_TCK")
-    snap = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                f = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
-                snap[int(entry.name)] = (int(f[19]), int(f[1]), sum(int(x) for x in f[11:15]) / tick)
-            except (OSError, IndexError, ValueError):
-                pass
-    return snap
-
-
-def descendants(snap: dict, root: int) -> set[int]:
-    tree, frontier = {root}, {root}
-    while frontier:
-        frontier = {pid for pid, (_, ppid, _) in snap.items() if ppid in frontier and pid not in tree}
-        tree |= frontier
-    return tree
-
-
-def other_cpu_seconds(before: dict, after: dict, root: int) -> float:
-    """CPU used meanwhile by processes outside this benchmark's process tree (other jobs on the machine).
-
-    Only processes alive at both snapshots count (a short-lived one shows up in its parent's reaped-children
-    time); this script, runserver, the Playwright driver and Chromium are all descendants of `root`.
-    """
-    ours = descendants(before, root) | descendants(after, root)
-    return sum(after[pid][2] - before[pid][2] for pid in before.keys() & after.keys()
-               if pid not in ours and before[pid][0] == after[pid][0])
-
-
 # ----------------------------------------------------------------------------------------------- phases
 
 def breakdown(rows: list[dict], keys: list[str], total_key: str | None = None) -> dict:
@@ -302,12 +278,6 @@ def set_view_js(scale_expr: str) -> str:
         const img = session.data.image; const scale = {scale_expr};
         r.setViewport({{ scale, x: W / 2 - img.width * scale / 2, y: H / 2 - img.height * scale / 2 }});
         return r.viewport; }}"""
-
-
-def server_cpu_seconds(server: ServerProcess) -> float:
-    """CPU seconds used so far by the web server (it shares this machine's cores with the browser)."""
-    snap = cpu_snapshot()
-    return sum(snap[pid][2] for pid in descendants(snap, server.proc.pid) if pid in snap) if server.proc else 0.0
 
 
 def pan_zoom_pass(page, frames: int, fit_scale: float, max_scale: float, *, wait_for_gpu: bool,

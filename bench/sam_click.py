@@ -37,7 +37,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CHROMIUM, CHROMIUM_ARGS, ServerProcess, log, manage  # noqa: E402
+from bench.common import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ServerProcess,
+    cpu_snapshot,
+    descendants,
+    log,
+    machine_busy_seconds,
+    manage,
+)
 
 TARGET = {"p50_ms": 50, "p95_ms": 100}
 
@@ -66,12 +75,17 @@ open(os.environ["BENCH_OUT"], "w").write(json.dumps({"image_id": batch.results[0
 '''
 
 # Armed before the click (not awaited), collected after it: resolves with the tool's latency row of that click.
+# It waits on the tool's change event rather than polling: a polling page takes CPU from the decode it measures
+# (on 2 cores, a 2 ms poll loop made the server's 2-thread decode slower than its 1-thread one).
 ARM_JS = """() => { const tool = window.__editor.sam.tool; const before = tool.latencies.length;
-  window.__samClick = (async () => {
-    const deadline = performance.now() + 30000;
-    while (tool.latencies.length === before && performance.now() < deadline) await new Promise(r => setTimeout(r, 2));
-    return tool.latencies[tool.latencies.length - 1] ?? null;
-  })(); }"""
+  window.__samClick = new Promise((resolve) => {
+    let off = () => {};
+    const timer = setTimeout(() => { off(); resolve(null); }, 30000);
+    off = tool.onChange(() => {
+      if (tool.latencies.length === before) return;
+      clearTimeout(timer); off(); resolve(tool.latencies[tool.latencies.length - 1]);
+    });
+  }); }"""
 
 
 def summarize(values) -> dict:
@@ -100,7 +114,19 @@ def login(page, base, username, password):
     page.wait_for_url(lambda url: "/app/login" not in url)
 
 
-def measure(context, base, image, query, clicks, seed, ready_timeout_s):
+def cpu_split(before: dict, after: dict, server: ServerProcess) -> dict:
+    """CPU seconds between two snapshots: the web server's process tree, the browser (Chromium and the
+    Playwright driver: this script's other descendants) and everything else, so a figure can be read
+    against what competed with it on the 2 cores."""
+    def used(pids):
+        return sum(after[p][2] - before[p][2] for p in pids if p in before and before[p][0] == after[p][0])
+
+    mine = descendants(before, os.getpid()) & descendants(after, os.getpid())
+    web = descendants(after, server.proc.pid) if server.proc else set()
+    return {"server_cpu_s": round(used(web), 2), "browser_cpu_s": round(used(mine - web - {os.getpid()}), 2)}
+
+
+def measure(context, base, image, query, clicks, seed, ready_timeout_s, server):
     page = context.new_page()
     page.set_default_timeout(60_000)
     outside = []
@@ -123,7 +149,10 @@ def measure(context, base, image, query, clicks, seed, ready_timeout_s):
         return {"engine": engine}
     rng = random.Random(seed)
     rows = []
+    cpu0, busy0, wall0 = None, 0.0, 0.0
     for i in range(clicks + 2):  # the first two warm up
+        if i == 2:
+            cpu0, busy0, wall0 = cpu_snapshot(), machine_busy_seconds(), time.monotonic()
         x, y = rng.uniform(0.05, 0.95) * image["width"], rng.uniform(0.05, 0.95) * image["height"]
         sx, sy = page.evaluate("""([x, y]) => { const r = document.querySelector('[data-testid=editor-overlay]')
             .getBoundingClientRect(); const v = window.__editor.renderer.viewport;
@@ -134,6 +163,8 @@ def measure(context, base, image, query, clicks, seed, ready_timeout_s):
         row = page.evaluate("window.__samClick")
         if row and i >= 2:
             rows.append(row)
+    cpu = cpu_split(cpu0, cpu_snapshot(), server) if cpu0 else {}
+    cpu.update(machine_busy_s=round(machine_busy_seconds() - busy0, 2), wall_s=round(time.monotonic() - wall0, 2))
     page.keyboard.press("Escape")
     paths = sorted({r["path"] for r in rows})
     page.close()
@@ -142,6 +173,7 @@ def measure(context, base, image, query, clicks, seed, ready_timeout_s):
         "paths_used": paths,
         "click_to_paint_ms": summarize(r["clickToPaintMs"] for r in rows),
         "decode_ms": summarize(r["decodeMs"] for r in rows),
+        "cpu_during_clicks": cpu,
         "requests_outside_localhost": outside,
     }
 
@@ -216,7 +248,7 @@ def main() -> int:
                 for i, (name, query) in enumerate(configs):
                     log(f"measuring {name}")
                     result["paths"][name] = measure(context, server.base, image, query, args.clicks, seed=i,
-                                                    ready_timeout_s=900 if i == 0 else 120)
+                                                    ready_timeout_s=900 if i == 0 else 120, server=server)
                     log(f"{name}: {json.dumps({k: v for k, v in result['paths'][name].items() if k != 'engine'})}")
                 context.close()
             finally:

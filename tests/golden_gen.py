@@ -12,8 +12,9 @@ The frontend tests (frontend/tests/core/) read these files and must reproduce th
 - ``polygons.json``: polygon cases with ``rasterize_rings`` output as run lengths of the row-major mask,
   alternating unfilled / filled, starting with unfilled.
 - ``sam/`` (written only by ``python tests/golden_gen.py --sam``, since it needs torch): the browser/server SAM
-  decoder parity fixture, see ``write_sam``. tests/unit/test_sam_golden.py recomputes ``prompts.json`` from
-  the committed decoder and embedding; test_golden_files.py leaves the folder to it.
+  decoder parity fixture and the mask upscaling fixture, see ``write_sam``. tests/unit/test_sam_golden.py
+  recomputes ``prompts.json`` and ``upscale.json`` from the committed files; test_golden_files.py leaves the
+  folder to it.
 
 Everything is derived from fixed seeds, so the output is deterministic.
 """
@@ -271,20 +272,20 @@ def sam_expected(sam_dir: Path) -> dict:
     cases = []
     for prompt in SAM_PROMPTS:
         inputs = sam_runner.decoder_inputs(prompt["points"], prompt["labels"], prompt["box"], meta["original_size"])
-        logits, scores = sam_runner.decode(session, embedding, inputs)
+        low_res, scores = sam_runner.decode(session, embedding, inputs)
         picked = sam_runner.pick_masks(scores, multimask=prompt["multimask"],
                                        num_points=inputs["point_coords"].shape[1])
+        logits = sam_runner.upscale_masks(low_res[picked], meta["original_size"])
         masks = []
-        for index in picked:
-            prediction = sam_runner.mask_prediction(logits[index] > 0.0, float(scores[index]))
+        for k, index in enumerate(picked):
+            prediction = sam_runner.mask_prediction(logits[k] > 0.0, float(scores[index]))
             masks.append({**prediction.as_dict(), "output": index,
-                          "near_threshold": int((np.abs(logits[index]) < SAM_NEAR_THRESHOLD).sum())})
+                          "near_threshold": int((np.abs(logits[k]) < SAM_NEAR_THRESHOLD).sum())})
         cases.append({
             **prompt,
             "decoder_inputs": {
                 "point_coords": inputs["point_coords"].tolist(),
                 "point_labels": inputs["point_labels"].tolist(),
-                "orig_im_size": inputs["orig_im_size"].tolist(),
                 "has_mask_input": inputs["has_mask_input"].tolist(),
             },
             "iou_predictions": [float(v) for v in scores],
@@ -293,15 +294,66 @@ def sam_expected(sam_dir: Path) -> dict:
     return {
         "about": "Prompts in image coordinates; decoder_inputs as built by workers.runners.sam.decoder_inputs "
                  "(mask_input is zeros [1,1,256,256]); masks as returned by POST /api/images/{id}/sam/decode/: "
-                 "outputs chosen by pick_masks, logits > 0, COCO RLE. near_threshold counts pixels with "
+                 "outputs chosen by pick_masks, upscaled by upscale_masks, logits > 0, COCO RLE. near_threshold "
+                 "counts pixels with "
                  f"|logit| < {SAM_NEAR_THRESHOLD}, which may flip between onnxruntime builds.",
+        "cases": cases,
+    }
+
+
+# Low-res logit patterns for the upscaling fixture, built by the same integer formulas in TypeScript
+# (frontend/tests/sam/samUpscale.test.ts), so the values are exact in float32 on both sides:
+#   blob:    (radius^2 - (r - cy)^2 - (c - cx)^2) / 64
+#   stripes: ((r * a + c * b) % period - period // 2) / 4   (exact zeros included)
+SAM_UPSCALE_CASES = [
+    {"name": "blob_fixture_size", "size": [150, 240],
+     "pattern": {"kind": "blob", "cy": 70, "cx": 100, "radius": 50}},
+    {"name": "blob_landscape_1024", "size": [768, 1024],
+     "pattern": {"kind": "blob", "cy": 120, "cx": 60, "radius": 41}},
+    {"name": "blob_portrait_upsampled", "size": [1500, 1000],
+     "pattern": {"kind": "blob", "cy": 200, "cx": 150, "radius": 33}},
+    {"name": "blob_at_the_padding_edge", "size": [300, 500],
+     "pattern": {"kind": "blob", "cy": 150, "cx": 250, "radius": 60}},
+    {"name": "stripes_fixture_size", "size": [150, 240], "pattern": {"kind": "stripes", "a": 7, "b": 3, "period": 23}},
+    {"name": "stripes_thin_wide", "size": [37, 1500], "pattern": {"kind": "stripes", "a": 5, "b": 2, "period": 17}},
+    {"name": "stripes_square_small", "size": [90, 90], "pattern": {"kind": "stripes", "a": 1, "b": 1, "period": 9}},
+]
+SAM_UPSCALE_NEAR_THRESHOLD = 1e-4
+
+
+def sam_upscale_pattern(pattern: dict) -> np.ndarray:
+    """The [256, 256] float32 low-res logits of a SAM_UPSCALE_CASES pattern."""
+    r, c = np.mgrid[0:256, 0:256].astype(np.int64)
+    if pattern["kind"] == "blob":
+        values = (pattern["radius"] ** 2 - (r - pattern["cy"]) ** 2 - (c - pattern["cx"]) ** 2) / 64
+    else:
+        values = ((r * pattern["a"] + c * pattern["b"]) % pattern["period"] - pattern["period"] // 2) / 4
+    return values.astype(np.float32)
+
+
+def sam_upscale_expected() -> dict:
+    """upscale.json's content: workers.runners.sam.upscale_masks of each pattern at its image size."""
+    from workers.runners import sam as sam_runner
+
+    cases = []
+    for case in SAM_UPSCALE_CASES:
+        logits = sam_runner.upscale_masks(sam_upscale_pattern(case["pattern"])[None], case["size"])[0]
+        prediction = sam_runner.mask_prediction(logits > 0.0, 0.0)
+        cases.append({**case, "rle": prediction.rle, "area": prediction.area, "bbox": prediction.bbox,
+                      "near_threshold": int((np.abs(logits) < SAM_UPSCALE_NEAR_THRESHOLD).sum())})
+    return {
+        "about": "SAM mask upscaling (workers.runners.sam.upscale_masks: bilinear to 1024x1024, crop to the "
+                 "longest-side resize, bilinear to size) of low-res logit patterns (tests/golden_gen.py "
+                 "sam_upscale_pattern); masks are logits > 0 as COCO RLE. near_threshold counts pixels with "
+                 f"|logit| < {SAM_UPSCALE_NEAR_THRESHOLD}, which may flip with float rounding.",
         "cases": cases,
     }
 
 
 def write_sam(out_dir: Path) -> list[Path]:
     """A new tiny random-weight SAM (fixed seed): ``decoder.onnx`` (fp32), ``embedding.f16`` (little-endian
-    float16 [C, 64, 64]) of ``sam_image()``, ``meta.json`` and ``prompts.json`` (see ``sam_expected``)."""
+    float16 [C, 64, 64]) of ``sam_image()``, ``meta.json`` and ``prompts.json`` (see ``sam_expected``), and
+    ``upscale.json`` (see ``sam_upscale_expected``)."""
     import tempfile
 
     import torch
@@ -324,7 +376,8 @@ def write_sam(out_dir: Path) -> list[Path]:
             "model_key": key}
     (sam_dir / "meta.json").write_text(_lines(meta))
     (sam_dir / "prompts.json").write_text(_lines(sam_expected(sam_dir)))
-    return [sam_dir / name for name in ("decoder.onnx", "embedding.f16", "meta.json", "prompts.json")]
+    (sam_dir / "upscale.json").write_text(_lines(sam_upscale_expected()))
+    return [sam_dir / name for name in ("decoder.onnx", "embedding.f16", "meta.json", "prompts.json", "upscale.json")]
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from labeling.selectors import image_proposals
 from labeling.services.sam import (
     SamUnavailable,
     decoder_path,
+    decoder_version,
     image_embedding_get,
     image_embedding_request,
     proposals_enqueue,
@@ -62,10 +63,14 @@ class SamStatusView(ScopedAPIView):
     def get(self, request):
         state = sam_status()
         url = reverse("sam-decoder")
+        if state["model_key"]:
+            # A new checkpoint or decoder format is a new URL: the browser's cached copy is never reused for it.
+            url = f"{url}?v={decoder_version(model_key=state['model_key'])}"
+        quantized_url = f"{url}{'&' if '?' in url else '?'}quantized=1"
         body = {
             "available": state["available"], "reason": state["reason"], "model_type": state["model_type"],
             "model_key": state["model_key"],
-            "decoder": {"url": url, "quantized_url": f"{url}?quantized=1", "available": state["decoder_available"]},
+            "decoder": {"url": url, "quantized_url": quantized_url, "available": state["decoder_available"]},
             "embedding_size": TARGET_LENGTH,
             "max_mask_pixels": int(settings.ANNOTATOR["SAM_MAX_MASK_PIXELS"]),
         }
@@ -78,7 +83,9 @@ class SamDecoderView(ScopedAPIView):
     scopes = {"GET": None}
 
     @extend_schema(
-        parameters=[OpenApiParameter("quantized", int, enum=[0, 1], description="1: the uint8 quantised variant")],
+        parameters=[OpenApiParameter("quantized", int, enum=[0, 1], description="1: the uint8 quantised variant"),
+                    OpenApiParameter("v", str, description="cache key (model and decoder format, as in the URL "
+                                     "GET /api/sam/ gives); not needed to choose the file")],
         responses={(200, "application/octet-stream"): bytes, 304: OpenApiResponse(description="unchanged")},
     )
     def get(self, request):
@@ -89,7 +96,7 @@ class SamDecoderView(ScopedAPIView):
             flag = " --quantize" if quantized else ""
             raise NotFound(f"the SAM decoder is not exported yet: run `python manage.py export_sam_decoder{flag}` "
                            "(the first embedding job also writes it)", code="decoder_missing")
-        etag = f'"{config.model_key}-{"quant" if quantized else "fp32"}"'
+        etag = f'"{decoder_version(model_key=config.model_key)}-{"quant" if quantized else "fp32"}"'
         if _etag_matches(request, etag):
             response = HttpResponseNotModified()
         else:

@@ -92,7 +92,13 @@ def embedding_path(*, model_key: str, sha256: str) -> str:
 
 
 def decoder_path(*, model_key: str, quantized: bool = False) -> str:
-    return f"sam/{model_key}/decoder{'.quant' if quantized else ''}.onnx"
+    """Where the model's decoder of this code's format lives (files of an older format are never read)."""
+    return f"sam/{model_key}/decoder-v{runner.DECODER_FORMAT}{'.quant' if quantized else ''}.onnx"
+
+
+def decoder_version(*, model_key: str) -> str:
+    """Names what the browser caches: the model and the decoder format (part of the decoder's URL and ETag)."""
+    return f"{model_key}.v{runner.DECODER_FORMAT}"
 
 
 def sam_status() -> dict[str, Any]:
@@ -108,7 +114,7 @@ def sam_status() -> dict[str, Any]:
 
 
 def check_mask_size(image: Image) -> None:
-    """SAM masks come out of the decoder at full image size (float32 logits for 4 masks); refuse images whose
+    """SAM masks are upscaled to the image's size (float32 logits per chosen output); refuse images whose
     masks would need more than ANNOTATOR_SAM_MAX_MASK_PIXELS pixels, before any memory is spent."""
     limit = int(settings.ANNOTATOR["SAM_MAX_MASK_PIXELS"])
     if image.width * image.height > limit:
@@ -394,7 +400,7 @@ def sam_decode(*, image: Image, points: Sequence[Sequence[float]], labels: Seque
                        code="embedding_missing", extra={"job": job.pk if job else None})
     session = _decoder_session(config)
     inputs = runner.decoder_inputs(points, labels, box, row.original_size)
-    masks = runner.predict_masks(session, _embedding_array(row), inputs, multimask=multimask)
+    masks = runner.predict_masks(session, _embedding_array(row), inputs, row.original_size, multimask=multimask)
     return {"model_key": config.model_key, "masks": [m.as_dict() for m in masks]}
 
 

@@ -210,8 +210,12 @@ def test_decoder_files_are_served_and_load(world, settings):
     call_command("export_sam_decoder", "--quantize")
     key = sam_config().model_key
     assert client.get(reverse("sam-status")).json()["decoder"]["available"] is True
-    fp32 = client.get(reverse("sam-decoder"))
-    quant = client.get(reverse("sam-decoder") + "?quantized=1")
+    decoder = client.get(reverse("sam-status")).json()["decoder"]
+    # The URLs name the model and the decoder format, so a browser never reuses a cached decoder of another.
+    assert decoder["url"] == f"{reverse('sam-decoder')}?v={key}.v{runner.DECODER_FORMAT}"
+    assert decoder["quantized_url"] == decoder["url"] + "&quantized=1"
+    fp32 = client.get(decoder["url"])
+    quant = client.get(decoder["quantized_url"])
     assert fp32.status_code == quant.status_code == 200
     assert fp32["ETag"] != quant["ETag"] and fp32["X-Sam-Model"] == key
     fp32_bytes, quant_bytes = b"".join(fp32.streaming_content), b"".join(quant.streaming_content)
@@ -219,11 +223,13 @@ def test_decoder_files_are_served_and_load(world, settings):
     for data in (fp32_bytes, quant_bytes):
         session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
         assert [i.name for i in session.get_inputs()] == [
-            "image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"]
+            "image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input"]
+        assert [o.name for o in session.get_outputs()] == ["low_res_masks", "iou_predictions"]
     assert client.get(reverse("sam-decoder"), HTTP_IF_NONE_MATCH=fp32["ETag"]).status_code == 304
     from django.core.files.storage import default_storage
 
     assert default_storage.exists(decoder_path(model_key=key, quantized=True))
+    assert decoder_path(model_key=key).endswith(f"/decoder-v{runner.DECODER_FORMAT}.onnx")
 
 
 def test_embedding_batch_size_is_automatic_by_device():

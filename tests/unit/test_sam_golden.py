@@ -51,6 +51,37 @@ def test_prompts_match_what_the_server_computes_from_the_committed_files():
             assert old_mask["area"] == int(a.sum())
 
 
+def test_upscale_fixture_matches_what_the_server_computes():
+    committed = json.loads((SAM_DIR / "upscale.json").read_text())
+    fresh = golden_gen.sam_upscale_expected()
+    assert [c["name"] for c in committed["cases"]] == [c["name"] for c in golden_gen.SAM_UPSCALE_CASES]
+    for old, new in zip(committed["cases"], fresh["cases"]):
+        a, b = rle_to_mask(old["rle"]), rle_to_mask(new["rle"])
+        assert list(a.shape) == old["size"], old["name"]
+        assert int((a != b).sum()) <= old["near_threshold"], old["name"]
+        assert 0 < old["area"] < a.size, f"{old['name']}: a trivial mask makes a weak check"
+    kinds = {c["pattern"]["kind"] for c in committed["cases"]}
+    assert kinds == {"blob", "stripes"}
+    # Both stage-2 directions occur: images smaller and larger than the 1024 frame.
+    longest = [max(c["size"]) for c in committed["cases"]]
+    assert min(longest) < 1024 < max(longest)
+
+
+def test_upscale_masks_is_sams_postprocess_masks():
+    """upscale_masks is Sam.postprocess_masks (the torch code SamPredictor runs) on the same low-res logits."""
+    import torch
+
+    from tests.sam_support import make_tiny_sam
+
+    sam = make_tiny_sam(seed=1)
+    rng = np.random.default_rng(0)
+    low = rng.standard_normal((3, 256, 256)).astype(np.float32)
+    for size in [(150, 240), (1500, 1000), (37, 1500)]:
+        resized = sam_runner.preprocess_shape(*size)
+        expected = sam.postprocess_masks(torch.from_numpy(low)[None], resized, size)[0].numpy()
+        np.testing.assert_array_equal(sam_runner.upscale_masks(low, size), expected)
+
+
 def test_decoder_inputs_contract():
     """The documented steps of decoder_inputs on the fixture's non-square size (150 x 240 → 640 x 1024)."""
     inputs = sam_runner.decoder_inputs([[120.5, 75.5], [3.0, 149.0]], [1, 0], None, (150, 240))
@@ -61,7 +92,7 @@ def test_decoder_inputs_contract():
     np.testing.assert_array_equal(inputs["point_labels"], np.array([[1, 0, -1]], np.float32))
     assert inputs["mask_input"].shape == (1, 1, 256, 256) and not inputs["mask_input"].any()
     np.testing.assert_array_equal(inputs["has_mask_input"], [0])
-    np.testing.assert_array_equal(inputs["orig_im_size"], [150, 240])
+    assert set(inputs) == {"point_coords", "point_labels", "mask_input", "has_mask_input"}
     assert all(v.dtype == np.float32 for v in inputs.values())
 
     boxed = sam_runner.decoder_inputs([], [], [10, 20, 30, 40], (150, 240))

@@ -89,7 +89,7 @@ def test_embeddings_equal_sam_predictor_and_batching_changes_nothing(tiny):
 
 @pytest.mark.parametrize("size", [(120, 200), (300, 170), (1024, 1024)])
 def test_onnx_decoder_equals_torch_for_any_image_size(tiny, decoder, size):
-    """The export's dummy size is 1500x2250; masks must fit each image (SamOnnxModel's int() crop would not)."""
+    """One decoder file serves every image size: its low-res masks, upscaled for the image, are SAM's masks."""
     sam = tiny[1]
     height, width = size
     image = np.random.default_rng(height).integers(0, 256, (height, width, 3), dtype=np.uint8)
@@ -101,7 +101,9 @@ def test_onnx_decoder_equals_torch_for_any_image_size(tiny, decoder, size):
     points = np.array([[width * 0.3, height * 0.6], [width * 0.7, height * 0.2]])
     for box in (None, np.array([width * 0.1, height * 0.1, width * 0.8, height * 0.9])):
         inputs = runner.decoder_inputs(points.tolist(), [1, 0], None if box is None else box.tolist(), size)
-        masks, scores = runner.decode(session, embedding.data, inputs)
+        low_res, scores = runner.decode(session, embedding.data, inputs)
+        assert low_res.shape == (4, 256, 256)
+        masks = runner.upscale_masks(low_res, size)
         assert masks.shape == (4, height, width)
         logits, torch_scores, _ = predictor.predict(points, np.array([1, 0]), box=box, multimask_output=True,
                                                     return_logits=True)
@@ -119,7 +121,7 @@ def test_quantized_decoder_is_uint8_and_agrees_roughly(tiny, decoder, tmp_path):
     inputs = runner.decoder_inputs([[50.5, 40.5]], [1], None, (100, 160))
     fp32_masks, _ = runner.decode(runner.decoder_session(decoder.read_bytes()), embedding, inputs)
     q_masks, _ = runner.decode(runner.decoder_session(quantized.read_bytes()), embedding, inputs)
-    assert q_masks.shape == fp32_masks.shape == (4, 100, 160)
+    assert q_masks.shape == fp32_masks.shape == (4, 256, 256)
     agreement = ((q_masks > 0) == (fp32_masks > 0)).mean()
     assert agreement > 0.9, agreement
 

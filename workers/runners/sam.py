@@ -12,22 +12,24 @@ The pieces and their contracts
   before padding) and ``original_size``, both ``(h, w)``.
 * ``decoder_inputs(...)`` builds the ONNX decoder's inputs from prompts in image coordinates. The browser's
   TypeScript port must stay line-for-line equal (tests/golden/sam/ is the shared fixture).
-* ``export_decoder_onnx(sam, path, quantize=...)`` writes the prompt decoder as ONNX (``SamOnnxModel`` with
-  ``return_single_mask=False``). Inputs::
+* ``export_decoder_onnx(sam, path, quantize=...)`` writes the prompt decoder as ONNX (SAM's mask decoder
+  with ``SamOnnxModel``'s prompt embedding, format ``DECODER_FORMAT``). Inputs::
 
       image_embeddings  float32 [1, C, 64, 64]
       point_coords      float32 [1, N, 2]   (x, y) in the 1024 frame (see decoder_inputs)
       point_labels      float32 [1, N]      1 positive, 0 negative, 2/3 box corners, -1 padding point
       mask_input        float32 [1, 1, 256, 256]
       has_mask_input    float32 [1]
-      orig_im_size      float32 [2]         [h, w] of the image
 
-  Outputs: ``masks`` float32 [1, 4, h, w] (logits at image resolution; a pixel is in the mask when > 0),
-  ``iou_predictions`` float32 [1, 4], ``low_res_masks`` float32 [1, 4, 256, 256]. Output 0 is SAM's
-  single-mask token, outputs 1-3 its three multimask answers; ``pick_masks`` says which to show.
-  ``_SizeAgnosticOnnxModel`` replaces SamOnnxModel's mask post-processing, whose ``int(...)`` crop the tracer
-  freezes to the export-time image size; ours crops with tensor ops, so one file serves every image size.
+  Outputs: ``low_res_masks`` float32 [1, 4, 256, 256] (logits in the padded 1024x1024 frame) and
+  ``iou_predictions`` float32 [1, 4]. Output 0 is SAM's single-mask token, outputs 1-3 its three multimask
+  answers; ``pick_masks`` says which to show. The graph stops before SAM's mask post-processing (format 1
+  upscaled all four outputs to the image size inside the graph: a fifth of a ViT-B decode natively, for
+  masks of which one is shown); ``upscale_masks`` does it for the chosen outputs only, and the browser's
+  TypeScript port (frontend/src/core/samUpscale.ts) does the same arithmetic.
 * ``decode(session, embedding, inputs)`` runs the decoder with onnxruntime (server decode endpoint).
+* ``upscale_masks(low_res, original_size)`` is ``Sam.postprocess_masks``: bilinear to 1024x1024, crop to the
+  resized image, bilinear to the image size (align_corners=False); a pixel is in the mask when its logit > 0.
 * ``propose_masks(sam, embedding, ...)`` is "segment everything" from a stored embedding: SAM's automatic mask
   generator's point grid, filters and NMS, with only the prompt decoder running (the encoder never reruns).
 """
@@ -53,6 +55,9 @@ from labeling.masks.rle import mask_to_rle
 EMBEDDING_SIDE = 64  # the encoder's output grid: [C, 64, 64] for every model type
 TARGET_LENGTH = 1024  # the encoder's input side; images are resized so their longest side is this
 LOW_RES_SIDE = 256  # mask_input / low_res_masks side
+# The decoder file's inputs and outputs (module docstring). Part of its storage name and URL, so a decoder of
+# another format, stored or in a browser's cache, is never used with this code.
+DECODER_FORMAT = 2
 MAX_PROMPT_POINTS = 64
 
 
@@ -254,7 +259,7 @@ def decoder_inputs(
     4. A box ``[x0, y0, x1, y1]`` appends its two corners ``(x0, y0)`` label 2 and ``(x1, y1)`` label 3,
        transformed as in 2. Without a box a padding point ``(0, 0)`` with label -1 is appended.
     5. ``point_coords`` float32 [1, N, 2], ``point_labels`` float32 [1, N], ``mask_input`` float32 zeros
-       [1, 1, 256, 256], ``has_mask_input`` float32 [0], ``orig_im_size`` float32 [h, w].
+       [1, 1, 256, 256], ``has_mask_input`` float32 [0].
     """
     height, width = int(original_size[0]), int(original_size[1])
     new_h, new_w = preprocess_shape(height, width, target_length)
@@ -273,7 +278,6 @@ def decoder_inputs(
         "point_labels": np.array(point_labels, dtype=np.float32)[None],
         "mask_input": np.zeros((1, 1, LOW_RES_SIDE, LOW_RES_SIDE), dtype=np.float32),
         "has_mask_input": np.zeros(1, dtype=np.float32),
-        "orig_im_size": np.array([height, width], dtype=np.float32),
     }
 
 
@@ -295,39 +299,25 @@ def pick_masks(scores: Sequence[float], *, multimask: bool, num_points: int) -> 
 # ---- ONNX decoder ----
 
 
-class _SizeAgnosticOnnxModel(nn.Module):
-    """SamOnnxModel whose mask post-processing works for every ``orig_im_size`` after tracing.
-
-    SamOnnxModel crops the padded 1024² masks with ``int(prepadded_size[i])``, which the tracer records as the
-    export-time constant: the exported file would crop every image like the dummy one. Here the crop is a
-    ``index_select`` with ``arange`` of tensor lengths, which the tracer keeps dynamic (ONNX Range/Gather).
-    """
+class _LowResOnnxModel(nn.Module):
+    """SamOnnxModel's prompt embedding and SAM's mask decoder, without the mask post-processing: the low-res
+    logits of all four outputs and their predicted IoU (format 2, see the module docstring)."""
 
     def __init__(self, sam: nn.Module):
         super().__init__()
         from segment_anything.utils.onnx import SamOnnxModel
 
         self.inner = SamOnnxModel(sam, return_single_mask=False)
-        self.img_size = self.inner.img_size
 
-    def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input, orig_im_size):
+    def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input):
         inner = self.inner
-        sparse = inner._embed_points(point_coords, point_labels)
-        dense = inner._embed_masks(mask_input, has_mask_input)
         masks, scores = inner.model.mask_decoder.predict_masks(
             image_embeddings=image_embeddings,
             image_pe=inner.model.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
+            sparse_prompt_embeddings=inner._embed_points(point_coords, point_labels),
+            dense_prompt_embeddings=inner._embed_masks(mask_input, has_mask_input),
         )
-        upscaled = F.interpolate(masks, size=(self.img_size, self.img_size), mode="bilinear", align_corners=False)
-        prepadded = inner.resize_longest_image_size(orig_im_size, self.img_size)
-        rows = torch.arange(prepadded[0], device=masks.device)
-        cols = torch.arange(prepadded[1], device=masks.device)
-        upscaled = upscaled.index_select(2, rows).index_select(3, cols)
-        size = orig_im_size.to(torch.int64)
-        upscaled = F.interpolate(upscaled, size=(size[0], size[1]), mode="bilinear", align_corners=False)
-        return upscaled, scores, masks
+        return masks, scores
 
 
 def export_decoder_onnx(sam: nn.Module, path: str | os.PathLike[str], *, quantize: bool = False) -> None:
@@ -337,7 +327,7 @@ def export_decoder_onnx(sam: nn.Module, path: str | os.PathLike[str], *, quantiz
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = _SizeAgnosticOnnxModel(sam.to("cpu")).eval()
+    model = _LowResOnnxModel(sam.to("cpu")).eval()
     channels = sam.prompt_encoder.embed_dim
     dummy = {
         "image_embeddings": torch.randn(1, channels, EMBEDDING_SIDE, EMBEDDING_SIDE),
@@ -345,7 +335,6 @@ def export_decoder_onnx(sam: nn.Module, path: str | os.PathLike[str], *, quantiz
         "point_labels": torch.randint(0, 4, (1, 5), dtype=torch.float),
         "mask_input": torch.randn(1, 1, LOW_RES_SIDE, LOW_RES_SIDE),
         "has_mask_input": torch.tensor([1], dtype=torch.float),
-        "orig_im_size": torch.tensor([1500, 2250], dtype=torch.float),
     }
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "decoder.onnx"
@@ -354,8 +343,7 @@ def export_decoder_onnx(sam: nn.Module, path: str | os.PathLike[str], *, quantiz
             warnings.filterwarnings("ignore", category=UserWarning)
             torch.onnx.export(
                 model, tuple(dummy.values()), str(fp32), export_params=True, verbose=False, opset_version=17,
-                do_constant_folding=True, input_names=list(dummy), output_names=["masks", "iou_predictions",
-                                                                                  "low_res_masks"],
+                do_constant_folding=True, input_names=list(dummy), output_names=["low_res_masks", "iou_predictions"],
                 dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
                 dynamo=False,
             )
@@ -383,11 +371,23 @@ def decoder_session(model_bytes: bytes, *, threads: int = 1):
 
 
 def decode(session, embedding: np.ndarray, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Run the decoder: returns (mask logits [4, h, w] float32, iou predictions [4] float32)."""
+    """Run the decoder: returns (low-res mask logits [4, 256, 256] float32, iou predictions [4] float32)."""
     feeds = dict(inputs)
     feeds["image_embeddings"] = np.ascontiguousarray(embedding, dtype=np.float32)[None]
-    masks, scores, _ = session.run(None, feeds)
-    return masks[0], scores[0]
+    low_res, scores = session.run(["low_res_masks", "iou_predictions"], feeds)
+    return low_res[0], scores[0]
+
+
+@torch.no_grad()
+def upscale_masks(low_res: np.ndarray, original_size: Sequence[int]) -> np.ndarray:
+    """Logits [K, h, w] float32 at the image size from low-res logits [K, 256, 256]: ``Sam.postprocess_masks``
+    (bilinear to the padded 1024 frame, crop to the resized image, bilinear to `original_size`)."""
+    height, width = int(original_size[0]), int(original_size[1])
+    resized_h, resized_w = preprocess_shape(height, width)
+    masks = torch.as_tensor(np.ascontiguousarray(low_res, dtype=np.float32))[None]
+    masks = F.interpolate(masks, (TARGET_LENGTH, TARGET_LENGTH), mode="bilinear", align_corners=False)
+    masks = masks[..., :resized_h, :resized_w]
+    return F.interpolate(masks, (height, width), mode="bilinear", align_corners=False)[0].numpy()
 
 
 @dataclass(frozen=True)
@@ -412,12 +412,13 @@ def mask_prediction(mask: np.ndarray, score: float) -> MaskPrediction:
     return MaskPrediction(rle=mask_to_rle(mask), bbox=bbox, area=area, score=float(score))
 
 
-def predict_masks(session, embedding: np.ndarray, inputs: dict[str, np.ndarray], *,
+def predict_masks(session, embedding: np.ndarray, inputs: dict[str, np.ndarray], original_size: Sequence[int], *,
                   multimask: bool) -> list[MaskPrediction]:
-    """Server decode: the chosen outputs (``pick_masks``) thresholded at logit > 0."""
-    masks, scores = decode(session, embedding, inputs)
+    """Server decode: the chosen outputs (``pick_masks``) upscaled to the image and thresholded at logit > 0."""
+    low_res, scores = decode(session, embedding, inputs)
     chosen = pick_masks(scores, multimask=multimask, num_points=inputs["point_coords"].shape[1])
-    return [mask_prediction(masks[i] > 0.0, float(scores[i])) for i in chosen]
+    logits = upscale_masks(low_res[chosen], original_size)
+    return [mask_prediction(logits[k] > 0.0, float(scores[i])) for k, i in enumerate(chosen)]
 
 
 # ---- segment everything ----

@@ -1,6 +1,6 @@
 // SAM's prompt decoder, the browser half of its contract with the server (workers/runners/sam.py): the one
 // function that builds decoder inputs from prompts, plus the pure conversions around a decode (the fp16
-// embedding, mask logits -> binary mask, COCO RLE -> mask). Tested against tests/golden/sam/prompts.json,
+// embedding, COCO RLE -> mask; mask upscaling is src/core/samUpscale.ts). Tested against tests/golden/sam/prompts.json,
 // which the Python side writes from its own `decoder_inputs`. No DOM: runs in the Web Worker and in Node.
 import { type RegionMask, emptyMask } from "./raster";
 
@@ -111,50 +111,6 @@ export function embeddingFromBytes(bytes: ArrayBuffer): Float32Array {
 }
 
 // --- masks --------------------------------------------------------------------------------------------------
-
-/**
- * Mask `index` of the decoder's logits [1, K, h, w] as a binary mask (logit > 0, SAM's mask_threshold),
- * cropped to its content. `within` limits the scan to a box [x, y, w, h] (e.g. the viewport) for speed.
- */
-export function maskFromLogits(
-  logits: Float32Array,
-  index: number,
-  height: number,
-  width: number,
-  within?: readonly [number, number, number, number],
-): RegionMask {
-  const base = index * height * width;
-  const bx0 = Math.max(0, Math.floor(within?.[0] ?? 0));
-  const by0 = Math.max(0, Math.floor(within?.[1] ?? 0));
-  const bx1 = Math.min(width, within ? Math.ceil(within[0] + within[2]) : width);
-  const by1 = Math.min(height, within ? Math.ceil(within[1] + within[3]) : height);
-  let xmin = bx1, xmax = -1, ymin = by1, ymax = -1;
-  for (let y = by0; y < by1; y++) {
-    const row = base + y * width;
-    let first = -1, last = -1;
-    for (let x = bx0; x < bx1; x++) {
-      if (logits[row + x] > 0) {
-        if (first < 0) first = x;
-        last = x;
-      }
-    }
-    if (first < 0) continue;
-    if (first < xmin) xmin = first;
-    if (last > xmax) xmax = last;
-    if (y < ymin) ymin = y;
-    ymax = y;
-  }
-  if (xmax < 0) return emptyMask();
-  const mw = xmax - xmin + 1;
-  const mh = ymax - ymin + 1;
-  const data = new Uint8Array(mw * mh);
-  for (let y = 0; y < mh; y++) {
-    const row = base + (y + ymin) * width + xmin;
-    const out = y * mw;
-    for (let x = 0; x < mw; x++) data[out + x] = logits[row + x] > 0 ? 1 : 0;
-  }
-  return { x0: xmin, y0: ymin, width: mw, height: mh, data };
-}
 
 /** COCO RLE as the API sends it: `size` [h, w] and `counts`, a compressed string or uncompressed numbers. */
 export interface CocoRle {

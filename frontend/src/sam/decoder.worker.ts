@@ -1,9 +1,11 @@
 // The SAM prompt decoder in a Web Worker: one onnxruntime-web session (WASM, SIMD; threads when the page is
 // cross-origin isolated), the embeddings of the current and the next images as float32, and decodes that
-// answer with thresholded masks. Everything ORT loads comes from our static files (`wasmPaths`), never a CDN.
+// answer with the chosen outputs upscaled to the image (src/core/samUpscale.ts). Everything ORT loads comes
+// from our static files (`wasmPaths`), never a CDN.
 import * as ort from "onnxruntime-web/wasm";
 import type { RegionMask } from "../core/raster";
-import { embeddingFromBytes, maskFromLogits, pickMasks } from "../core/samPrompts";
+import { embeddingFromBytes, pickMasks } from "../core/samPrompts";
+import { maskFromLowRes } from "../core/samUpscale";
 import type { WorkerRequest, WorkerResponse } from "./protocol";
 
 interface Embedding {
@@ -44,19 +46,18 @@ async function run(key: string, pointCoords: Float32Array, pointLabels: Float32A
   embeddings.set(key, embedding);
   const n = pointLabels.length;
   const [c, eh, ew] = embedding.shape;
-  const [h, w] = embedding.originalSize;
   const feeds: Record<string, ort.Tensor> = {
     image_embeddings: new ort.Tensor("float32", embedding.data, [1, c, eh, ew]),
     point_coords: new ort.Tensor("float32", pointCoords, [1, n, 2]),
     point_labels: new ort.Tensor("float32", pointLabels, [1, n]),
     mask_input: maskInput!,
     has_mask_input: hasMaskInput!,
-    orig_im_size: new ort.Tensor("float32", new Float32Array([h, w]), [2]),
   };
   const t0 = performance.now();
-  const out = await session.run(feeds, ["masks", "iou_predictions"]);
+  const out = await session.run(feeds, ["low_res_masks", "iou_predictions"]);
   const decodeMs = performance.now() - t0;
-  return { masks: out.masks, scores: Array.from(out.iou_predictions.data as Float32Array), decodeMs, h, w };
+  return { lowRes: out.low_res_masks, scores: Array.from(out.iou_predictions.data as Float32Array), decodeMs,
+    originalSize: embedding.originalSize };
 }
 
 async function handle(msg: WorkerRequest): Promise<void> {
@@ -77,24 +78,15 @@ async function handle(msg: WorkerRequest): Promise<void> {
     }
     case "decode": {
       const t0 = performance.now();
-      const { masks, scores, decodeMs, h, w } = await run(msg.key, msg.pointCoords, msg.pointLabels);
-      const logits = masks.data as Float32Array;
+      const { lowRes, scores, decodeMs, originalSize } = await run(msg.key, msg.pointCoords, msg.pointLabels);
       // Output 0 is the single-mask token, 1-3 the multimask answers; pick_masks' rule chooses.
       const indices = pickMasks(scores, msg.multimask, msg.pointLabels.length);
-      const out: RegionMask[] = indices.map((i) => maskFromLogits(logits, i, h, w, msg.within));
-      masks.dispose();
+      const out: RegionMask[] = indices.map((i) => maskFromLowRes(lowRes.data as Float32Array, i, originalSize, msg.within));
+      lowRes.dispose();
       post({
         type: "masks", id: msg.id, masks: out, scores: indices.map((i) => scores[i]), decodeMs,
         workerMs: performance.now() - t0,
       }, out.map((m) => m.data.buffer as ArrayBuffer));
-      return;
-    }
-    case "logits": {
-      const { masks, scores, decodeMs } = await run(msg.key, msg.pointCoords, msg.pointLabels);
-      const logits = (masks.data as Float32Array).slice();
-      const dims = [...masks.dims];
-      masks.dispose();
-      post({ type: "logits", id: msg.id, logits, dims, scores, decodeMs }, [logits.buffer]);
       return;
     }
   }

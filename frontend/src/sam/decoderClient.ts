@@ -87,13 +87,6 @@ export class DecoderClient {
       .finally(() => this.pump());
   }
 
-  /** The raw logits [1, K, h, w] (parity tests). */
-  async logits(key: string, pointCoords: Float32Array, pointLabels: Float32Array) {
-    const r = await this.call({ type: "logits", key, pointCoords, pointLabels });
-    if (r.type !== "logits") throw new Error("unexpected answer");
-    return r;
-  }
-
   terminate(): void {
     this.worker.terminate();
     for (const p of this.pending.values()) p.reject(new Error("SAM worker stopped"));

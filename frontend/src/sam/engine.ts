@@ -114,7 +114,7 @@ export class SamEngine {
       this.set("unavailable", this.status.reason || "SAM is not configured (no checkpoint).");
       return false;
     }
-    // The decoder returns full-size float32 masks: past the server's limit they would take gigabytes.
+    // Masks are upscaled to the image's size (float32 logits on the server): past its limit they take gigabytes.
     const [height, width] = this.originalSize;
     if (width * height > this.status.max_mask_pixels) {
       this.set("unavailable", `SAM masks are limited to ${this.status.max_mask_pixels} pixels and this image has `
@@ -297,13 +297,6 @@ export class SamEngine {
     list.push(result.totalMs);
     if (list.length > 20) list.shift();
     return result;
-  }
-
-  /** The decoder's raw logits in the browser (parity tests). */
-  async workerLogits(prompt: SamPrompt) {
-    if (!this.worker || !this.embeddingKey) throw new Error("the browser decoder is not loaded");
-    const inputs = decoderInputs(prompt.points, prompt.labels, prompt.box, this.originalSize);
-    return this.worker.logits(this.embeddingKey, inputs.pointCoords, inputs.pointLabels);
   }
 
   dispose(): void {

@@ -6,8 +6,7 @@ export type WorkerRequest =
   | { type: "embedding"; id: number; key: string; bytes: ArrayBuffer; shape: [number, number, number];
       originalSize: [number, number] }
   | { type: "decode"; id: number; key: string; pointCoords: Float32Array; pointLabels: Float32Array;
-      multimask: boolean; within?: [number, number, number, number] }
-  | { type: "logits"; id: number; key: string; pointCoords: Float32Array; pointLabels: Float32Array };
+      multimask: boolean; within?: [number, number, number, number] };
 
 export interface DecodedMasks {
   /** Candidate masks cropped to content, in image pixels; the multimask candidates or the single mask. */
@@ -15,7 +14,7 @@ export interface DecodedMasks {
   scores: number[];
   /** session.run alone. */
   decodeMs: number;
-  /** In the worker: inputs, run and thresholding. */
+  /** In the worker: inputs, run and upscaling. */
   workerMs: number;
 }
 
@@ -23,5 +22,4 @@ export type WorkerResponse =
   | { type: "ready"; id: number; threads: number; isolated: boolean; loadMs: number }
   | { type: "embedding-ready"; id: number; key: string; convertMs: number }
   | ({ type: "masks"; id: number } & DecodedMasks)
-  | { type: "logits"; id: number; logits: Float32Array; dims: number[]; scores: number[]; decodeMs: number }
   | { type: "error"; id: number; message: string };

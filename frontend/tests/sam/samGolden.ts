@@ -19,7 +19,7 @@ export interface SamGoldenCase {
   labels: Array<0 | 1>;
   box: [number, number, number, number] | null;
   multimask: boolean;
-  decoder_inputs: { point_coords: number[][][]; point_labels: number[][]; orig_im_size: number[]; has_mask_input: number[] };
+  decoder_inputs: { point_coords: number[][][]; point_labels: number[][]; has_mask_input: number[] };
   iou_predictions: number[];
   masks: SamGoldenMask[];
 }
@@ -34,3 +34,16 @@ export interface SamGoldenMeta {
 export const samMeta = (): SamGoldenMeta => JSON.parse(readFileSync(new URL("meta.json", SAM_GOLDEN), "utf8"));
 export const samCases = (): SamGoldenCase[] => JSON.parse(readFileSync(new URL("prompts.json", SAM_GOLDEN), "utf8")).cases;
 export const samBytes = (name: string): Uint8Array => readFileSync(new URL(name, SAM_GOLDEN));
+
+export interface SamUpscaleCase {
+  name: string;
+  size: [number, number];
+  pattern: { kind: "blob"; cy: number; cx: number; radius: number } | { kind: "stripes"; a: number; b: number; period: number };
+  rle: { size: [number, number]; counts: string };
+  area: number;
+  bbox: number[];
+  near_threshold: number;
+}
+
+export const samUpscaleCases = (): SamUpscaleCase[] =>
+  JSON.parse(readFileSync(new URL("upscale.json", SAM_GOLDEN), "utf8")).cases;

@@ -1,12 +1,14 @@
 // decoderInputs, pickMasks, the fp16 embedding and COCO RLE against the Python side's fixture; then the
-// decoder itself in onnxruntime-web's WASM build (the same runtime the browser worker uses), mask for mask.
+// decoder itself in onnxruntime-web's WASM build (the same runtime the browser worker uses) and the mask
+// upscaling, mask for mask.
 import * as ort from "onnxruntime-web";
 import { describe, expect, it } from "vitest";
 import {
-  decoderInputs, embeddingFromBytes, float16ToFloat32, maskDifference, maskFromLogits, maskFromRle, pickMasks,
+  decoderInputs, embeddingFromBytes, float16ToFloat32, maskDifference, maskFromRle, pickMasks,
   preprocessShape, rleCountsFromString,
 } from "../../src/core/samPrompts";
 import { maskArea } from "../../src/core/raster";
+import { maskFromLowRes } from "../../src/core/samUpscale";
 import { samBytes, samCases, samMeta } from "./samGolden";
 
 const cases = samCases();
@@ -22,7 +24,6 @@ describe("decoderInputs", () => {
     // Exact: both sides compute in float64 and round once to float32.
     expect(Array.from(inputs.pointCoords)).toEqual(expectedCoords.flat().map(Math.fround));
     expect(Array.from(inputs.pointLabels)).toEqual(c.decoder_inputs.point_labels[0]);
-    expect(c.decoder_inputs.orig_im_size).toEqual(meta.original_size);
   });
 
   it("appends the padding point without a box and box corners with one", () => {
@@ -85,22 +86,11 @@ describe("COCO RLE", () => {
   });
 });
 
-describe("maskFromLogits", () => {
-  it("thresholds at 0 and crops to content", () => {
-    const logits = new Float32Array([-1, 0, 0.5, -2, 0.1, -3]); // 2x3
-    const m = maskFromLogits(logits, 0, 2, 3);
-    expect([m.x0, m.y0, m.width, m.height, ...m.data]).toEqual([1, 0, 2, 2, 0, 1, 1, 0]);
-    expect(maskArea(maskFromLogits(new Float32Array(6).fill(-1), 0, 2, 3))).toBe(0);
-    expect(maskArea(maskFromLogits(logits, 0, 2, 3, [2, 0, 1, 2]))).toBe(1);
-  });
-});
-
 describe("decoder in onnxruntime-web (WASM, Node)", () => {
   it("gives the server's masks for every fixture prompt", async () => {
     ort.env.wasm.numThreads = 1;
     const session = await ort.InferenceSession.create(samBytes("decoder.onnx"));
     const embedding = embeddingFromBytes(samBytes("embedding.f16").slice().buffer);
-    const [h, w] = meta.original_size;
     const report: string[] = [];
     for (const c of cases) {
       const inputs = decoderInputs(c.points, c.labels, c.box, meta.original_size);
@@ -110,14 +100,14 @@ describe("decoder in onnxruntime-web (WASM, Node)", () => {
         point_labels: new ort.Tensor("float32", inputs.pointLabels, [1, inputs.count]),
         mask_input: new ort.Tensor("float32", new Float32Array(256 * 256), [1, 1, 256, 256]),
         has_mask_input: new ort.Tensor("float32", new Float32Array([0]), [1]),
-        orig_im_size: new ort.Tensor("float32", new Float32Array([h, w]), [2]),
       });
       const scores = Array.from(out.iou_predictions.data as Float32Array);
       scores.forEach((s, i) => expect(s).toBeCloseTo(c.iou_predictions[i], 4));
       const picked = pickMasks(scores, c.multimask, inputs.count);
       expect(picked).toEqual(c.masks.map((m) => m.output));
       c.masks.forEach((m, i) => {
-        const diff = maskDifference(maskFromLogits(out.masks.data as Float32Array, picked[i], h, w), maskFromRle(m.rle));
+        const diff = maskDifference(
+          maskFromLowRes(out.low_res_masks.data as Float32Array, picked[i], meta.original_size), maskFromRle(m.rle));
         report.push(`${c.name}[${m.output}]: ${diff} px differ (${m.near_threshold} within 1e-3 of 0)`);
         // Only pixels whose logit is within float noise of the threshold may flip between builds.
         expect(diff).toBeLessThanOrEqual(m.near_threshold);

@@ -7,7 +7,7 @@ from labeling.services.sam import SamUnavailable, decoder_path, decoders_export,
 
 
 class Command(BaseCommand):
-    help = "Write sam/<model_key>/decoder.onnx (and decoder.quant.onnx) for ANNOTATOR_SAM_CHECKPOINT into storage."
+    help = "Write sam/<model_key>/decoder-v<format>.onnx (and .quant.onnx) for ANNOTATOR_SAM_CHECKPOINT into storage."
 
     def add_arguments(self, parser):
         parser.add_argument("--quantize", action="store_true",
