@@ -18,6 +18,7 @@ from labeling.errors import NotFound
 from labeling.models import Image
 from labeling.selectors import image_proposals
 from labeling.services.sam import (
+    DECODERS,
     SamUnavailable,
     decoder_path,
     decoder_version,
@@ -162,6 +163,10 @@ class SamDecodeRequestSerializer(serializers.Serializer):
                                 required=False, default=None, help_text="[x0, y0, x1, y1] or null")
     multimask = serializers.BooleanField(required=False, default=False,
                                          help_text="3 masks (best score first) instead of 1")
+    decoder = serializers.ChoiceField(
+        choices=DECODERS, required=False, default="fp32",
+        help_text="the float32 decoder, or the uint8 quantised one the browser uses by default (faster on a CPU; "
+                  "float32 answers when it has not been exported)")
 
 
 class RleSerializer(serializers.Serializer):
@@ -178,6 +183,7 @@ class SamMaskSerializer(serializers.Serializer):
 
 class SamDecodeResponseSerializer(serializers.Serializer):
     model_key = serializers.CharField()
+    decoder = serializers.ChoiceField(choices=DECODERS, help_text="the decoder that answered")
     masks = SamMaskSerializer(many=True)
 
 

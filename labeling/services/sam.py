@@ -325,20 +325,25 @@ def image_embedding_request(*, image: Image, user) -> Job | None:
 
 # ---- server-side decode ----
 
-_sessions: dict[tuple[str, int], Any] = {}
+_sessions: dict[tuple[str, int, bool], Any] = {}
 _embedding_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 _EMBEDDING_CACHE_SIZE = 8  # a few recent images: an annotator clicks many times on one image
 _cache_lock = threading.Lock()
+DECODERS = ("fp32", "quantized")
 
 
-def _decoder_session(config: SamConfig):
+def _decoder_session(config: SamConfig, *, quantized: bool = False) -> tuple[Any, bool]:
+    """The cached onnxruntime session of the model's decoder, and whether it is the quantised one: asked for
+    and missing, the float32 decoder answers instead (the editor must get a mask either way)."""
     threads = max(int(settings.ANNOTATOR["SAM_DECODER_THREADS"]), 1)
-    key = (config.model_key, threads)
+    if quantized and not default_storage.exists(decoder_path(model_key=config.model_key, quantized=True)):
+        quantized = False
+    key = (config.model_key, threads, quantized)
     with _cache_lock:
         session = _sessions.get(key)
     if session is not None:
-        return session
-    name = decoder_path(model_key=config.model_key)
+        return session, quantized
+    name = decoder_path(model_key=config.model_key, quantized=quantized)
     if not default_storage.exists(name):
         raise SamUnavailable(
             "the SAM decoder has not been exported yet: run `python manage.py export_sam_decoder` (the first "
@@ -346,9 +351,10 @@ def _decoder_session(config: SamConfig):
     with default_storage.open(name, "rb") as f:
         session = runner.decoder_session(f.read(), threads=threads)
     with _cache_lock:
-        _sessions.clear()  # one model at a time
+        for stale in [k for k in _sessions if k[0] != config.model_key]:
+            del _sessions[stale]  # one model at a time (its two decoders may both be in use)
         _sessions[key] = session
-    return session
+    return session, quantized
 
 
 def _embedding_array(row: ImageEmbedding) -> np.ndarray:
@@ -387,9 +393,10 @@ def _validate_prompts(*, points, labels, box, width: int, height: int) -> None:
 
 
 def sam_decode(*, image: Image, points: Sequence[Sequence[float]], labels: Sequence[int],
-               box: Sequence[float] | None, multimask: bool, user) -> dict[str, Any]:
+               box: Sequence[float] | None, multimask: bool, user, decoder: str = "fp32") -> dict[str, Any]:
     """Masks for prompts in image pixel coordinates, from the stored embedding with the ONNX decoder (the
-    encoder never runs here). Missing embedding: Conflict `embedding_missing` after enqueueing it."""
+    encoder never runs here); `decoder` "quantized" uses the uint8 one (as the browser does by default), else
+    float32. Missing embedding: Conflict `embedding_missing` after enqueueing it."""
     config = sam_config()
     check_mask_size(image)
     _validate_prompts(points=points, labels=labels, box=box, width=image.width, height=image.height)
@@ -398,10 +405,11 @@ def sam_decode(*, image: Image, points: Sequence[Sequence[float]], labels: Seque
         job = embeddings_enqueue(image_ids=[image.pk], user=user)
         raise Conflict("this image's SAM embedding is being computed; try again when its job has finished",
                        code="embedding_missing", extra={"job": job.pk if job else None})
-    session = _decoder_session(config)
+    session, quantized = _decoder_session(config, quantized=decoder == "quantized")
     inputs = runner.decoder_inputs(points, labels, box, row.original_size)
     masks = runner.predict_masks(session, _embedding_array(row), inputs, row.original_size, multimask=multimask)
-    return {"model_key": config.model_key, "masks": [m.as_dict() for m in masks]}
+    return {"model_key": config.model_key, "decoder": "quantized" if quantized else "fp32",
+            "masks": [m.as_dict() for m in masks]}
 
 
 # ---- segment everything ----

@@ -144,6 +144,27 @@ def test_decode_matches_the_torch_predictor(sam_world):
         assert (decoded != (logits[best] > 0)).sum() <= 0.001 * decoded.size
 
 
+def test_decode_with_the_quantized_decoder_and_without_it(sam_world):
+    """The editor asks for the decoder its browser worker loads (uint8 by default) so both paths agree; an
+    instance that never exported it answers with float32 and says so."""
+    from django.core.files.storage import default_storage
+
+    image = sam_world.image
+    compute_embedding(image)
+    client = client_for(sam_world.users[Role.ANNOTATOR])
+    prompt = {"points": [[320.5, 240.5]], "labels": [1], "multimask": True}
+    fp32 = _decode(client, image, **prompt).json()
+    quant = _decode(client, image, decoder="quantized", **prompt).json()
+    assert fp32["decoder"] == "fp32" and quant["decoder"] == "quantized"
+    assert [m["score"] for m in quant["masks"]] != [m["score"] for m in fp32["masks"]]  # another network
+    assert len(quant["masks"]) == 3 and all(m["area"] > 0 for m in quant["masks"])
+    assert _decode(client, image, decoder="int4", **prompt).status_code == 400
+
+    default_storage.delete(decoder_path(model_key=sam_config().model_key, quantized=True))
+    fallback = _decode(client, image, decoder="quantized", **prompt).json()
+    assert fallback["decoder"] == "fp32" and fallback["masks"] == fp32["masks"]
+
+
 def row_path(row):
     from django.core.files.storage import default_storage
 

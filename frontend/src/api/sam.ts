@@ -23,6 +23,8 @@ export interface SamDecodeRequest {
   labels: number[];
   box: [number, number, number, number] | null;
   multimask: boolean;
+  /** The decoder variant: the editor asks for the one its browser worker loads, so both paths agree. */
+  decoder?: "fp32" | "quantized";
 }
 
 const pair = (value: string | null): [number, number] => {
@@ -59,7 +61,7 @@ export type JobRef = number | { id: number };
 export const computeEmbedding = (imageId: number) => client.json<{ job: JobRef | null }>("POST", `/api/images/${imageId}/embedding/`);
 
 export const samDecode = (imageId: number, body: SamDecodeRequest) =>
-  client.json<{ model_key: string; masks: SamMask[] }>("POST", `/api/images/${imageId}/sam/decode/`, body);
+  client.json<components["schemas"]["SamDecodeResponse"]>("POST", `/api/images/${imageId}/sam/decode/`, body);
 
 export const startProposals = (imageId: number) => client.json<{ job: JobRef | null }>("POST", `/api/images/${imageId}/proposals/`);
 export const getProposals = (imageId: number) =>

@@ -168,10 +168,16 @@ export function maskFromRle(rle: CocoRle): RegionMask {
   pos = 0;
   for (let i = 0; i < counts.length; i++) {
     const n = counts[i];
-    if (i % 2 === 1) {
-      for (let p = pos; p < pos + n; p++) {
-        const x = Math.floor(p / h), y = p % h;
-        data[(y - ymin) * mw + (x - xmin)] = 1;
+    if (i % 2 === 1 && n > 0) {
+      // A run goes down a column and on into the next ones: one division per run, not per pixel.
+      let x = Math.floor(pos / h), y = pos % h, left = n;
+      while (left > 0) {
+        const take = Math.min(left, h - y);
+        let at = (y - ymin) * mw + (x - xmin);
+        for (let k = 0; k < take; k++, at += mw) data[at] = 1;
+        left -= take;
+        x++;
+        y = 0;
       }
     }
     pos += n;

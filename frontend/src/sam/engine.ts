@@ -288,7 +288,10 @@ export class SamEngine {
       if (!r) return null;
       result = { masks: r.masks, scores: r.scores, path, decodeMs: r.decodeMs, totalMs: performance.now() - t0 };
     } else {
-      const answer = await samApi.samDecode(this.imageId, { points: prompt.points, labels: prompt.labels, box: prompt.box, multimask });
+      const answer = await samApi.samDecode(this.imageId, {
+        points: prompt.points, labels: prompt.labels, box: prompt.box, multimask,
+        decoder: this.options.quantized ? "quantized" : "fp32",
+      });
       const decodeMs = performance.now() - t0;
       result = { masks: answer.masks.map((m) => maskFromRle(m.rle)), scores: answer.masks.map((m) => m.score),
         path: "server", decodeMs, totalMs: performance.now() - t0 };

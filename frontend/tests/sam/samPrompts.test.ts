@@ -83,6 +83,9 @@ describe("COCO RLE", () => {
     expect(rleCountsFromString("12")).toEqual([1, 2]);
     const m = maskFromRle({ size: [3, 3], counts: [1, 2, 6] });
     expect([m.x0, m.y0, m.width, m.height, ...m.data]).toEqual([0, 1, 1, 2, 1, 1]);
+    // A run that goes on into the next column: pixels 1-5 of a 3x3 image (column-major).
+    const wrap = maskFromRle({ size: [3, 3], counts: [1, 5, 3] });
+    expect([wrap.x0, wrap.y0, wrap.width, wrap.height, ...wrap.data]).toEqual([0, 0, 2, 3, 0, 1, 1, 1, 1, 1]);
   });
 });
 
