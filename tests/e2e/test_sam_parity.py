@@ -11,6 +11,7 @@ from tests.e2e.conftest import shot
 from tests.e2e.sam_helpers import (
     golden_cases,
     golden_meta,
+    overlay_rgba,
     route_golden_sam,
     upload_image,
 )
@@ -70,6 +71,27 @@ def test_browser_decoder_matches_the_server_masks(live_server, new_page):
     # Most masks are identical; the rest differ by a pixel or two at the threshold (float rounding in the
     # decoder builds and in torch's float32 upscaling against the browser's float64 one).
     assert sum(r[2] == 0 for r in report) >= len(report) - 3, report
+
+    # The tool's preview of the first prompt is the server's mask, where the image shows it: the overlay's
+    # preview fill over a pixel inside the mask, none over one outside (the mask is the fixture embedding's, not
+    # the uploaded noise image's).
+    first = golden_cases()[0]
+    server = mask_utils.decode({"size": first["masks"][0]["rle"]["size"],
+                                "counts": first["masks"][0]["rle"]["counts"].encode()}).astype(bool)
+    (px, py) = first["points"][0]
+    sx, sy = page.evaluate("""([x, y]) => { const r = document.querySelector('[data-testid=editor-overlay]')
+        .getBoundingClientRect(); const v = window.__editor.renderer.viewport;
+        return [r.left + x * v.scale + v.x, r.top + y * v.scale + v.y]; }""", [px, py])
+    before = page.evaluate("window.__editor.sam.tool.latencies.length")
+    page.mouse.click(sx, sy)
+    page.wait_for_function(f"window.__editor.sam.tool.latencies.length > {before}")
+    ys, xs = np.nonzero(server)
+    inside = (int(xs[len(xs) // 2]), int(ys[len(ys) // 2]))
+    outside_ys, outside_xs = np.nonzero(~server)
+    outside = (int(outside_xs[0]), int(outside_ys[0]))
+    assert overlay_rgba(page, *inside)[3] > 0 and overlay_rgba(page, *outside)[3] == 0
+    shot(page, "sam-parity-preview")
+    page.keyboard.press("Escape")
 
     # Nothing left the machine: the ORT runtime came from our static files.
     outside = [u for u in requests if not u.startswith(live_server.url)]
