@@ -193,7 +193,8 @@ class ImageSamDecodeView(ScopedAPIView):
 
     @extend_schema(request=SamDecodeRequestSerializer, responses={
         200: SamDecodeResponseSerializer,
-        409: OpenApiResponse(description="embedding_missing: its job was started (extra.job)"),
+        409: OpenApiResponse(description="embedding_missing / decoder_missing: the job making it was started "
+                                         "(extra.job)"),
         503: OpenApiResponse(description="sam_unavailable / decoder_missing"),
     })
     def post(self, request, pk):

@@ -262,14 +262,27 @@ def _active_embedding_job(*, image: Image) -> Job | None:
     return None
 
 
+def decoders_missing(config: SamConfig) -> bool:
+    """The model's decoder files of this code's format are not in storage yet (new model or new format)."""
+    return not all(default_storage.exists(decoder_path(model_key=config.model_key, quantized=q)) for q in (False, True))
+
+
 def embeddings_enqueue(*, image_ids: Iterable[int], user=None) -> Job | None:
-    """One `embeddings` job for the images (of one project) that lack an embedding; None when all have one.
-    Raises SamUnavailable without a configured model."""
+    """One `embeddings` job for the images (of one project) that lack an embedding; None when all have one
+    and the decoders exist. With every embedding there but the decoders missing (e.g. after an upgrade that
+    changed the decoder format), the job only exports the decoders. Raises SamUnavailable without a model."""
     config = sam_config()
     images = list(Image.objects.filter(pk__in=sorted(set(image_ids))).order_by("pk"))
     missing = [im for im in images if not _embedding_row(sha256=im.sha256, model_key=config.model_key)]
     if not missing:
-        return None
+        if not images or not decoders_missing(config):
+            return None
+        job, created = job_create(kind="embeddings", project=images[0].project,
+                                  params={"image_ids": [images[0].pk], "model_key": config.model_key}, user=user,
+                                  dedup_key=f"decoders:{config.model_key}:v{runner.DECODER_FORMAT}")
+        if created:
+            job_enqueue(job, EMBEDDINGS_TASK)
+        return job
     for image in missing:
         job = _active_embedding_job(image=image)
         if job is not None and len(missing) == 1:
@@ -336,6 +349,10 @@ def _decoder_session(config: SamConfig, *, quantized: bool = False) -> tuple[Any
     """The cached onnxruntime session of the model's decoder, and whether it is the quantised one: asked for
     and missing, the float32 decoder answers instead (the editor must get a mask either way)."""
     threads = max(int(settings.ANNOTATOR["SAM_DECODER_THREADS"]), 1)
+    with _cache_lock:
+        session = _sessions.get((config.model_key, threads, quantized))
+    if session is not None:
+        return session, quantized
     if quantized and not default_storage.exists(decoder_path(model_key=config.model_key, quantized=True)):
         quantized = False
     key = (config.model_key, threads, quantized)
@@ -396,7 +413,8 @@ def sam_decode(*, image: Image, points: Sequence[Sequence[float]], labels: Seque
                box: Sequence[float] | None, multimask: bool, user, decoder: str = "fp32") -> dict[str, Any]:
     """Masks for prompts in image pixel coordinates, from the stored embedding with the ONNX decoder (the
     encoder never runs here); `decoder` "quantized" uses the uint8 one (as the browser does by default), else
-    float32. Missing embedding: Conflict `embedding_missing` after enqueueing it."""
+    float32. Missing embedding or decoder: Conflict `embedding_missing` / `decoder_missing` after enqueueing the
+    job that makes it."""
     config = sam_config()
     check_mask_size(image)
     _validate_prompts(points=points, labels=labels, box=box, width=image.width, height=image.height)
@@ -405,6 +423,10 @@ def sam_decode(*, image: Image, points: Sequence[Sequence[float]], labels: Seque
         job = embeddings_enqueue(image_ids=[image.pk], user=user)
         raise Conflict("this image's SAM embedding is being computed; try again when its job has finished",
                        code="embedding_missing", extra={"job": job.pk if job else None})
+    if not default_storage.exists(decoder_path(model_key=config.model_key)):
+        job = embeddings_enqueue(image_ids=[image.pk], user=user)  # exports the decoders
+        raise Conflict("the SAM decoder is being exported; try again when its job has finished",
+                       code="decoder_missing", extra={"job": job.pk if job else None})
     session, quantized = _decoder_session(config, quantized=decoder == "quantized")
     inputs = runner.decoder_inputs(points, labels, box, row.original_size)
     masks = runner.predict_masks(session, _embedding_array(row), inputs, row.original_size, multimask=multimask)

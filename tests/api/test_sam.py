@@ -149,6 +149,8 @@ def test_decode_with_the_quantized_decoder_and_without_it(sam_world):
     instance that never exported it answers with float32 and says so."""
     from django.core.files.storage import default_storage
 
+    from labeling.services import sam as sam_services
+
     image = sam_world.image
     compute_embedding(image)
     client = client_for(sam_world.users[Role.ANNOTATOR])
@@ -161,6 +163,7 @@ def test_decode_with_the_quantized_decoder_and_without_it(sam_world):
     assert _decode(client, image, decoder="int4", **prompt).status_code == 400
 
     default_storage.delete(decoder_path(model_key=sam_config().model_key, quantized=True))
+    sam_services._sessions.clear()  # a process that never loaded it
     fallback = _decode(client, image, decoder="quantized", **prompt).json()
     assert fallback["decoder"] == "fp32" and fallback["masks"] == fp32["masks"]
 
@@ -200,6 +203,36 @@ def test_decode_without_embedding_is_409_and_starts_it(sam_world):
     # Asking again while it runs reports the same job.
     again = client_for(sam_world.users["manager"]).get(_embedding_url(sam_world.image))
     assert again.json()["extra"]["job"] == job.pk
+
+
+def test_missing_decoders_with_every_embedding_there_are_exported_by_a_job(sam_world,
+                                                                           django_capture_on_commit_callbacks):
+    """After an upgrade that changed the decoder format, the images keep their embeddings but no decoder of the
+    new format exists: the editor's POST (and a decode) start the job that exports it."""
+    from django.core.files.storage import default_storage
+
+    image = sam_world.image
+    compute_embedding(image)
+    key = sam_config().model_key
+    for quantized in (False, True):
+        default_storage.delete(decoder_path(model_key=key, quantized=quantized))
+    client = client_for(sam_world.users[Role.ANNOTATOR])
+    assert client.get(reverse("sam-status")).json()["decoder"]["available"] is False
+    refused = _decode(client, image, points=[[10.5, 10.5]], labels=[1])
+    assert refused.status_code == 409 and refused.json()["code"] == "decoder_missing"
+    job = Job.objects.get(pk=refused.json()["extra"]["job"])
+    assert job.kind == "embeddings" and job.params["image_ids"] == [image.pk]
+    assert client.post(_embedding_url(image)).json()["job"]["id"] == job.pk  # the same job, not a second one
+    job.delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(_embedding_url(image))
+    assert started.status_code == 202
+    finished = Job.objects.get(pk=started.json()["job"]["id"])
+    assert finished.status == JobStatus.SUCCEEDED, finished.error
+    assert finished.result["skipped"] == [image.pk]  # the embedding was kept
+    assert client.get(reverse("sam-status")).json()["decoder"]["available"] is True
+    assert _decode(client, image, points=[[10.5, 10.5]], labels=[1]).status_code == 200
+    assert client.post(_embedding_url(image)).json() == {"job": None}
 
 
 def test_proposals_job_and_list(sam_world, django_capture_on_commit_callbacks):

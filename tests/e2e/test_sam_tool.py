@@ -103,6 +103,29 @@ def test_click_with_sam_and_accept_saves_a_sam_segment(live_server, new_page, ti
     assert all(u.startswith(live_server.url) for u in requests)
 
 
+def test_missing_decoders_are_exported_when_the_tool_starts(live_server, new_page, tiny_sam):
+    """After an upgrade to a new decoder format the embeddings are there but the decoders are not: choosing the
+    tool starts the job that exports them, follows it and then decodes in the browser."""
+    from django.core.files.storage import default_storage
+
+    user, project, image_id = setup_project("samupgrade")
+    key = sam_service.sam_config().model_key
+    image = Image.objects.get(pk=image_id)
+    sam_service.embeddings_compute(image_ids=[image.pk], progress=lambda fraction: True)
+    for quantized in (False, True):
+        default_storage.delete(sam_service.decoder_path(model_key=key, quantized=quantized))
+    page = new_page()
+    open_editor(page, live_server.url, "samupgrade", image_id)
+    page.goto(f"{live_server.url}/app/images/{image_id}?sam_path=worker")
+    page.wait_for_function("window.__editor && window.__editor.renderer.viewport.scale > 0")
+    page.keyboard.press("s")
+    page.wait_for_function("window.__editor.sam.engine.state === 'ready'", timeout=60_000)
+    assert page.evaluate("window.__editor.sam.engine.path") == "worker"
+    assert all(default_storage.exists(sam_service.decoder_path(model_key=key, quantized=q)) for q in (False, True))
+    page.mouse.click(*canvas_point(page, 160, 120))
+    page.wait_for_function("window.__editor.sam.tool.candidates.length === 3")
+
+
 def test_without_a_checkpoint_the_sam_tool_says_why_and_the_brush_works(live_server, new_page, settings):
     settings.ANNOTATOR = {**settings.ANNOTATOR, "SAM_CHECKPOINT": ""}
     _, _, image_id = setup_project("nosam")

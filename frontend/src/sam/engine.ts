@@ -127,6 +127,21 @@ export class SamEngine {
 
   private async run(): Promise<void> {
     if (!(await this.checkStatus())) return;
+    if (!this.status!.decoder.available) {
+      // A new model or decoder format: the embeddings job exports the decoders (its POST starts it).
+      try {
+        const { job } = await samApi.computeEmbedding(this.imageId);
+        if (job !== null) {
+          await this.waitForJob(samApi.jobId(job), (p) =>
+            this.set("loading", `Preparing the SAM decoder…${p !== null ? ` ${Math.round(p * 100)} %` : " (queued)"}`, p));
+        }
+        this.status = await samApi.getSamStatus();
+      } catch (err) {
+        if (this.disposed) return;
+        this.set("error", `Preparing the SAM decoder: ${(err as Error).message}`);
+        return;
+      }
+    }
     this.set("loading", "Loading SAM…");
     // Decoder and embedding download side by side; the embedding goes to the worker once it is loaded.
     const decoder = this.options.path !== "server" ? this.loadDecoder() : Promise.resolve();
