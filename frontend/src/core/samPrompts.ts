@@ -1,7 +1,8 @@
 // SAM's prompt decoder, the browser half of its contract with the server (workers/runners/sam.py): the one
 // function that builds decoder inputs from prompts, plus the pure conversions around a decode (the fp16
-// embedding, COCO RLE -> mask; mask upscaling is src/core/samUpscale.ts). Tested against tests/golden/sam/prompts.json,
-// which the Python side writes from its own `decoder_inputs`. No DOM: runs in the Web Worker and in Node.
+// embedding, COCO RLE -> mask; mask upscaling is src/core/samUpscale.ts). Tested against
+// tests/golden/sam/prompts.json, which the Python side writes from its own `decoder_inputs`. No DOM: runs in
+// the Web Worker and in Node.
 import { type RegionMask, emptyMask } from "./raster";
 
 export type PointLabel = 0 | 1; // 0 negative, 1 positive
