@@ -112,6 +112,18 @@ def test_onnx_decoder_equals_torch_for_any_image_size(tiny, decoder, size):
         assert ((masks[1:] > 0) != (logits > 0)).sum() <= 0.001 * masks[1:].size
 
 
+def test_export_uses_channels_last_norms_and_leaves_the_model_as_it_was(tiny, decoder):
+    """LayerNorm2d is exported as LayerNormalization (onnxruntime runs ReduceMean chains unfused), only while
+    exporting: the torch model keeps SAM's own module, which proposals use in the same process."""
+    from segment_anything.modeling.common import LayerNorm2d
+
+    sam = tiny[1]
+    ops = [node.op_type for node in onnx.load(decoder).graph.node]
+    assert "ReduceMean" not in ops and "LayerNormalization" in ops
+    assert isinstance(sam.mask_decoder.output_upscaling[1], LayerNorm2d)
+    assert sum(isinstance(m, LayerNorm2d) for m in sam.prompt_encoder.mask_downscaling) == 2
+
+
 def test_quantized_decoder_is_uint8_and_agrees_roughly(tiny, decoder, tmp_path):
     quantized = tmp_path / "decoder.quant.onnx"
     runner.export_decoder_onnx(tiny[1], quantized, quantize=True)

@@ -40,6 +40,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -320,6 +321,43 @@ class _LowResOnnxModel(nn.Module):
         return masks, scores
 
 
+class _ChannelsLastLayerNorm(nn.Module):
+    """SAM's LayerNorm2d (over the channels of NCHW) as one ONNX LayerNormalization on channels-last data.
+
+    LayerNorm2d exports as ReduceMean/Sub/Pow/ReduceMean/Sqrt/Div over the strided channel axis, which
+    onnxruntime runs unfused (7 ms of a 75 ms ViT-B decode on one core here); transposing around a
+    LayerNormalization gives the same values (to 1e-7) in less time (75 -> 67 ms).
+    """
+
+    def __init__(self, norm: nn.Module):
+        super().__init__()
+        self.weight, self.bias, self.eps = norm.weight, norm.bias, norm.eps
+        self.channels = int(norm.weight.shape[0])  # a constant for the tracer
+
+    def forward(self, x):
+        y = F.layer_norm(x.permute(0, 2, 3, 1), (self.channels,), self.weight, self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
+
+
+@contextmanager
+def _channels_last_norms(sam: nn.Module):
+    """While exporting, the decoder's LayerNorm2d modules are _ChannelsLastLayerNorm (restored afterwards: the
+    same model keeps serving proposals in this process)."""
+    from segment_anything.modeling.common import LayerNorm2d
+
+    swapped = []
+    for sequence in (sam.mask_decoder.output_upscaling, sam.prompt_encoder.mask_downscaling):
+        for i, module in enumerate(sequence):
+            if isinstance(module, LayerNorm2d):
+                sequence[i] = _ChannelsLastLayerNorm(module)
+                swapped.append((sequence, i, module))
+    try:
+        yield
+    finally:
+        for sequence, i, module in swapped:
+            sequence[i] = module
+
+
 def export_decoder_onnx(sam: nn.Module, path: str | os.PathLike[str], *, quantize: bool = False) -> None:
     """Write the prompt decoder (see the module docstring for inputs/outputs); `quantize` writes the uint8
     dynamically quantised variant (onnxruntime.quantization.quantize_dynamic) instead of float32."""
@@ -338,7 +376,7 @@ def export_decoder_onnx(sam: nn.Module, path: str | os.PathLike[str], *, quantiz
     }
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "decoder.onnx"
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _channels_last_norms(sam):
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
             warnings.filterwarnings("ignore", category=UserWarning)
             torch.onnx.export(
