@@ -115,9 +115,9 @@ def login(page, base, username, password):
 
 
 def cpu_split(before: dict, after: dict, server: ServerProcess) -> dict:
-    """CPU seconds between two snapshots: the web server's process tree, the browser (Chromium and the
-    Playwright driver: this script's other descendants) and everything else, so a figure can be read
-    against what competed with it on the 2 cores."""
+    """CPU seconds between two snapshots of the web server's process tree and of the browser (Chromium and the
+    Playwright driver: this script's other descendants), so a latency can be read against what competed with
+    it on the 2 cores."""
     def used(pids):
         return sum(after[p][2] - before[p][2] for p in pids if p in before and before[p][0] == after[p][0])
 
@@ -163,8 +163,10 @@ def measure(context, base, image, query, clicks, seed, ready_timeout_s, server):
         row = page.evaluate("window.__samClick")
         if row and i >= 2:
             rows.append(row)
-    cpu = cpu_split(cpu0, cpu_snapshot(), server) if cpu0 else {}
-    cpu.update(machine_busy_s=round(machine_busy_seconds() - busy0, 2), wall_s=round(time.monotonic() - wall0, 2))
+    cpu = {}
+    if cpu0 is not None:
+        cpu = cpu_split(cpu0, cpu_snapshot(), server)
+        cpu.update(machine_busy_s=round(machine_busy_seconds() - busy0, 2), wall_s=round(time.monotonic() - wall0, 2))
     page.keyboard.press("Escape")
     paths = sorted({r["path"] for r in rows})
     page.close()
