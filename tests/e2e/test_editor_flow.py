@@ -164,6 +164,8 @@ def test_new_user_labels_an_image_and_finds_it_after_reload(live_server, new_pag
     wait_saved(page)
     # The tiles saved so far were compressed in the tile-encode worker, not on the main thread.
     assert page.evaluate("window.__editor.autosave.tilesEncodedInWorker") is True
+    # ...and their IndexedDB copy was written by the pending-store worker.
+    assert page.evaluate("window.__editor.store.inWorker") is True
     items = segment_items(page)
     assert sorted(i["cls"] for i in items) == ["car", "car", "road"]
     blob = next(i for i in items if i["cls"] == "car" and i["instance"] == "2")

@@ -200,3 +200,81 @@ def test_a_missing_image_tile_shows_its_part_of_the_coarser_tile(live_server, ne
     for qx, qy, color in got["colors"]:
         assert all(abs(c - w) <= 12 for c, w in zip(color, QUADRANTS[(qx, qy)], strict=True)), (qx, qy, color)
     shot(page, "renderer-image-fallback")
+
+
+# A stroke painted on a zoomed-out view (a coarse label level on screen), one frame per step; then the whole
+# label layer is rebuilt from the map and drawn again. `uploads` are the texel regions written meanwhile.
+COARSE_STROKE_JS = """async ({ view, points }) => {
+  const { session, renderer: r } = window.__editor;
+  r.setViewport(view);
+  const settle = async () => {
+    for (let i = 0; i < 400; i++) {
+      await new Promise((res) => requestAnimationFrame(res));
+      const s = r.renderNow();
+      if (s.imageTiles > 0 && s.imageLoads === 0 && s.pendingUploads === 0) return s;
+    }
+    return null;
+  };
+  const read = () => {
+    r.renderNow();
+    const gl = r.gl, out = new Uint8Array(r.canvas.width * r.canvas.height * 4);
+    gl.readPixels(0, 0, r.canvas.width, r.canvas.height, gl.RGBA, gl.UNSIGNED_BYTE, out);
+    return out;
+  };
+  await settle();
+  const layer = r.labels, write = layer.writeTexels, uploads = [];
+  layer.writeTexels = function (l, region, texels) { uploads.push(region.width * region.height); return write.call(this, l, region, texels); };
+  session.beginStroke(points[0][0], points[0][1], 12, false);
+  for (const [x, y] of points.slice(1)) { session.extendStroke(x, y); r.renderNow(); }
+  session.endStroke();
+  layer.writeTexels = write;
+  await settle();
+  const painted = read();
+  const colors = layer.colors;
+  r.setLabels(layer.labelSource);
+  r.setPalette(colors);
+  await settle();
+  const rebuilt = read();
+  let differing = 0;
+  for (let i = 0; i < painted.length; i += 4) {
+    if (painted[i] !== rebuilt[i] || painted[i + 1] !== rebuilt[i + 1] || painted[i + 2] !== rebuilt[i + 2]) differing++;
+  }
+  return { differing, uploads, pixels: painted.length / 4,
+           segment: session.activeSegment, area: session.map.segmentStats().get(session.activeSegment)?.area ?? 0 };
+}"""
+
+
+def test_painting_on_a_zoomed_out_view_updates_only_what_changed_and_draws_the_same(live_server, new_page):
+    """At a zoomed-out view the screen shows a coarse label level sampled from the map; a brush stroke there
+    must re-derive only the texels it touched (not whole coarse tiles every frame) and end with the same
+    pixels as a label layer rebuilt from scratch."""
+    user = get_user_model().objects.create_user("coarse", password=PASSWORD)
+    project = project_create(user=user, name="Coarse", kind="instance")
+    red = label_class_create(project=project, name="red", kind="thing", color="#ff0000")
+    buf = io.BytesIO()
+    PILImage.new("RGB", (2048, 2048), (GREY, GREY, GREY)).save(buf, format="PNG")
+    batch = images_upload(project=project, files=[SimpleUploadedFile("big.png", buf.getvalue())], user=user)
+    image_id = batch.results[0].image_id
+    # One segment already there, so the coarse tile is on the GPU before the stroke (as in any labelled image).
+    from labeling.models import Image
+
+    label_map = np.zeros((2048, 2048), dtype=np.uint32)
+    label_map[100:300, 100:700] = 1
+    annotation, _ = annotation_get_or_create(image=Image.objects.get(pk=image_id), user=user)
+    labelmap_save(annotation=annotation, user=user, base_version=annotation.version,
+                  tiles=[TileUpdate(tx=tx, ty=ty, data=encode_tile(arr))
+                         for (tx, ty), arr in split_map(label_map, tile_size=annotation.tile_size).items()],
+                  segments=[SegmentInput(segment_id=1, class_id=red.pk)], deleted_segment_ids=[])
+    page = new_page()
+    open_editor(page, live_server.url, "coarse", image_id)
+    page.wait_for_function("window.__editor.session.table.all().length === 1")
+    # Scale 1/8: the 2048² map (4x4 tiles of 512) shows as one 512² tile of level 2; the stroke crosses the
+    # borders of the level-0 tiles it is sampled from.
+    points = [[300 + 40 * i, 400 + 25 * i] for i in range(15)]
+    got = page.evaluate(COARSE_STROKE_JS, {"view": {"scale": 0.125, "x": 10, "y": 10}, "points": points})
+    assert got["area"] > 0
+    assert got["differing"] == 0, got["differing"]
+    assert got["uploads"], "the stroke was never drawn"
+    # Each frame wrote a small patch around the new dab (before: the whole 512² coarse tile, every frame).
+    assert max(got["uploads"]) < 512 * 512 // 64, sorted(got["uploads"])[-5:]
+    shot(page, "renderer-coarse-stroke")

@@ -5,7 +5,8 @@
 import { ApiError, saveAnnotation, getAnnotation } from "../api/client";
 import type { SaveRow } from "../core/segments";
 import { mergeLabelMaps, type MergeResult, type SegmentRow as MergeRow } from "./merge";
-import type { PendingEdits, PendingStore, PendingTile } from "./pendingStore";
+import type { PendingEdits, PendingTile } from "./pendingStore";
+import type { PendingEditsStore } from "./pendingStoreClient";
 import { type EditorSession, tileKey } from "./session";
 import { defaultTileEncoder, type TileEncoder } from "./tileEncoder";
 
@@ -41,7 +42,7 @@ export class Autosaver {
 
   constructor(
     private readonly session: EditorSession,
-    private readonly store: PendingStore | null,
+    private readonly store: PendingEditsStore | null,
     private readonly encoder: TileEncoder = defaultTileEncoder(),
   ) {
     window.addEventListener("online", this.onOnline);

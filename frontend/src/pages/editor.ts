@@ -5,6 +5,7 @@ import { Renderer, type RGBA } from "../canvas/renderer";
 import { fitImage, panBy, screenToImage, zoomAt, type Viewport } from "../canvas/viewport";
 import { Autosaver, type SaveStatus } from "../editor/autosave";
 import { PendingStore } from "../editor/pendingStore";
+import { WorkerPendingStore } from "../editor/pendingStoreClient";
 import { SegmentPanel } from "../editor/segmentPanel";
 import { EditorSession } from "../editor/session";
 import { SHORTCUTS, helpOverlay } from "../editor/shortcuts";
@@ -62,7 +63,10 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
   let brushRadius = 12;
   let fitted = false;
 
-  const store = typeof indexedDB !== "undefined" ? new PendingStore() : null;
+  // The copy of unsaved edits is written in a Web Worker where there is one (IndexedDB serialises on the
+  // calling thread: a long task per stroke on the main thread).
+  const store = typeof indexedDB === "undefined" ? null
+    : typeof Worker !== "undefined" ? new WorkerPendingStore() : new PendingStore();
   const autosave = new Autosaver(session, store);
 
   // --- view ---------------------------------------------------------------------------------------------
@@ -455,11 +459,13 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
   setTool(canEdit ? "brush" : "select");
   void autosave.restorePending().then((message) => message && toast(message, "info", 6000));
   // For tests and benchmarks: the live session and renderer (read-only use).
-  (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, shortcuts: SHORTCUTS, sam: { engine: samEngine, tool: samTool }, superpixel: superpixelTool };
+  (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, store, shortcuts: SHORTCUTS, sam: { engine: samEngine, tool: samTool }, superpixel: superpixelTool };
 
   return () => {
-    void autosave.persist();
-    void autosave.saveNow();
+    // The last copy and save outlive the page; the store's worker stops once they are done.
+    void Promise.allSettled([autosave.persist(), autosave.saveNow()]).then(() => {
+      if (store instanceof WorkerPendingStore) store.destroy();
+    });
     autosave.dispose();
     unsubscribe();
     unsubscribeStatus();
