@@ -223,7 +223,10 @@ COARSE_STROKE_JS = """async ({ view, points }) => {
   };
   await settle();
   const layer = r.labels, write = layer.writeTexels, uploads = [];
-  layer.writeTexels = function (l, region, texels) { uploads.push(region.width * region.height); return write.call(this, l, region, texels); };
+  layer.writeTexels = function (l, region, texels) {
+    uploads.push(region.width * region.height);
+    return write.call(this, l, region, texels);
+  };
   session.beginStroke(points[0][0], points[0][1], 12, false);
   for (const [x, y] of points.slice(1)) { session.extendStroke(x, y); r.renderNow(); }
   session.endStroke();
@@ -237,7 +240,8 @@ COARSE_STROKE_JS = """async ({ view, points }) => {
   const rebuilt = read();
   let differing = 0;
   for (let i = 0; i < painted.length; i += 4) {
-    if (painted[i] !== rebuilt[i] || painted[i + 1] !== rebuilt[i + 1] || painted[i + 2] !== rebuilt[i + 2]) differing++;
+    const same = painted[i] === rebuilt[i] && painted[i + 1] === rebuilt[i + 1] && painted[i + 2] === rebuilt[i + 2];
+    if (!same) differing++;
   }
   return { differing, uploads, pixels: painted.length / 4,
            segment: session.activeSegment, area: session.map.segmentStats().get(session.activeSegment)?.area ?? 0 };
