@@ -433,14 +433,13 @@ export class LabelLayer {
   ): Resident | undefined {
     const src = this.source!;
     this.dirty.delete(key);
-    if (level > 0 && res && dirty) {
-      // Part of a coarse tile: sample just that part (and its 1 px ring for the flags).
-      const { width, height } = labelTileSize(src, level, x, y);
-      const region = clipRect(growRect(dirty, 1), width, height);
-      const ts = src.tileSize;
-      const inside = (lx: number, ly: number) => sampleLabelLevel(src, level, x * ts + lx, y * ts + ly);
-      return this.store(key, level, x, y, revision, res, region, inFrame,
-        () => packLabelTexels(width, height, region, inside, tileOutside(src, level, x, y), this.indexOf));
+    const { width, height } = labelTileSize(src, level, x, y);
+    // A pixel's flags depend on its neighbours, so a dirty rect grows by 1 px.
+    const part = res && dirty ? clipRect(growRect(dirty, 1), width, height) : null;
+    if (level > 0 && part) {
+      // Part of a coarse tile: sample just that part, not the whole tile.
+      return this.store(key, level, x, y, revision, res, part, inFrame,
+        () => this.sampledTexels(level, x, y, width, height, part));
     }
     const data = labelTileData(src, level, x, y);
     if (!data) {
@@ -448,12 +447,18 @@ export class LabelLayer {
       this.markEmpty(key, level, x, y, revision);
       return undefined;
     }
-    const { width, height } = labelTileSize(src, level, x, y);
     if (data.length !== width * height) throw new Error(`label tile ${key} has ${data.length} ids, expected ${width}×${height}`);
-    // A pixel's flags depend on its neighbours, so a dirty rect grows by 1 px.
-    const region = res && dirty ? clipRect(growRect(dirty, 1), width, height) : { x: 0, y: 0, width, height };
+    const region = part ?? { x: 0, y: 0, width, height };
     return this.store(key, level, x, y, revision, res, region, inFrame,
       () => packLabelTexels(width, height, region, data, tileOutside(src, level, x, y), this.indexOf));
+  }
+
+  /** Texels over `region` of tile (level, x, y) sampled pixel by pixel from the source (no tile read whole). */
+  private sampledTexels(level: number, x: number, y: number, width: number, height: number, region: Rect): Uint32Array {
+    const src = this.source!;
+    const ts = src.tileSize;
+    const inside = (lx: number, ly: number) => sampleLabelLevel(src, level, x * ts + lx, y * ts + ly);
+    return packLabelTexels(width, height, region, inside, tileOutside(src, level, x, y), this.indexOf);
   }
 
   /**
@@ -508,10 +513,7 @@ export class LabelLayer {
     if (!res) return;
     const region = clipRect(strip, res.width, res.height);
     if (region.width <= 0 || region.height <= 0) return;
-    const src = this.source!;
-    const ts = src.tileSize;
-    const inside = (lx: number, ly: number) => sampleLabelLevel(src, level, x * ts + lx, y * ts + ly);
-    this.writeTexels(res.layer, region, packLabelTexels(res.width, res.height, region, inside, tileOutside(src, level, x, y), this.indexOf));
+    this.writeTexels(res.layer, region, this.sampledTexels(level, x, y, res.width, res.height, region));
   }
 
   private writeTexels(layer: number, region: Rect, texels: Uint32Array): void {
