@@ -66,29 +66,36 @@ def lighter(color):
     return tuple(c + (255 - c) * 0.35 for c in color)
 
 
-@pytest.fixture(params=["packed in a worker", "worker blocked"])
-def editor(live_server, new_page, request):
-    """The editor on the grey image; label tiles are packed in the label-pack worker, or, with its script
-    blocked, on the main thread after the worker fails (the same pixels either way)."""
-    user = get_user_model().objects.create_user("pixels", password=PASSWORD)
-    project = project_create(user=user, name="Pixels", kind="instance")
-    red = label_class_create(project=project, name="red", kind="thing", color="#ff0000")
-    blue = label_class_create(project=project, name="blue", kind="thing", color="#0000ff")
-    buf = io.BytesIO()
-    PILImage.new("RGB", (256, 256), (GREY, GREY, GREY)).save(buf, format="PNG")
-    batch = images_upload(project=project, files=[SimpleUploadedFile("grey.png", buf.getvalue())], user=user)
-    image_id = batch.results[0].image_id
-    label_map = np.zeros((256, 256), dtype=np.uint32)
-    for seg_id, (x0, x1, y0, y1) in ((1, SEG1), (2, SEG2)):
-        label_map[y0:y1, x0:x1] = seg_id
+def labelled_grey_image(username, size, label_map, classes):
+    """A user with an instance project, a uniform grey `size`² image and its saved `label_map`; `classes` maps
+    class names to colours, segment i + 1 taking the i-th class. Returns the image id."""
     from labeling.models import Image
 
+    user = get_user_model().objects.create_user(username, password=PASSWORD)
+    project = project_create(user=user, name=username.title(), kind="instance")
+    class_ids = [label_class_create(project=project, name=name, kind="thing", color=color).pk
+                 for name, color in classes.items()]
+    buf = io.BytesIO()
+    PILImage.new("RGB", (size, size), (GREY, GREY, GREY)).save(buf, format="PNG")
+    batch = images_upload(project=project, files=[SimpleUploadedFile(f"{username}.png", buf.getvalue())], user=user)
+    image_id = batch.results[0].image_id
     annotation, _ = annotation_get_or_create(image=Image.objects.get(pk=image_id), user=user)
     labelmap_save(annotation=annotation, user=user, base_version=annotation.version,
                   tiles=[TileUpdate(tx=tx, ty=ty, data=encode_tile(arr))
                          for (tx, ty), arr in split_map(label_map, tile_size=annotation.tile_size).items()],
-                  segments=[SegmentInput(segment_id=1, class_id=red.pk), SegmentInput(segment_id=2, class_id=blue.pk)],
+                  segments=[SegmentInput(segment_id=i + 1, class_id=c) for i, c in enumerate(class_ids)],
                   deleted_segment_ids=[])
+    return image_id
+
+
+@pytest.fixture(params=["packed in a worker", "worker blocked"])
+def editor(live_server, new_page, request):
+    """The editor on the grey image; label tiles are packed in the label-pack worker, or, with its script
+    blocked, on the main thread after the worker fails (the same pixels either way)."""
+    label_map = np.zeros((256, 256), dtype=np.uint32)
+    for seg_id, (x0, x1, y0, y1) in ((1, SEG1), (2, SEG2)):
+        label_map[y0:y1, x0:x1] = seg_id
+    image_id = labelled_grey_image("pixels", 256, label_map, {"red": "#ff0000", "blue": "#0000ff"})
     page = new_page()
     blocked = request.param == "worker blocked"
     if blocked:
@@ -252,23 +259,10 @@ def test_painting_on_a_zoomed_out_view_updates_only_what_changed_and_draws_the_s
     """At a zoomed-out view the screen shows a coarse label level sampled from the map; a brush stroke there
     must re-derive only the texels it touched (not whole coarse tiles every frame) and end with the same
     pixels as a label layer rebuilt from scratch."""
-    user = get_user_model().objects.create_user("coarse", password=PASSWORD)
-    project = project_create(user=user, name="Coarse", kind="instance")
-    red = label_class_create(project=project, name="red", kind="thing", color="#ff0000")
-    buf = io.BytesIO()
-    PILImage.new("RGB", (2048, 2048), (GREY, GREY, GREY)).save(buf, format="PNG")
-    batch = images_upload(project=project, files=[SimpleUploadedFile("big.png", buf.getvalue())], user=user)
-    image_id = batch.results[0].image_id
     # One segment already there, so the coarse tile is on the GPU before the stroke (as in any labelled image).
-    from labeling.models import Image
-
     label_map = np.zeros((2048, 2048), dtype=np.uint32)
     label_map[100:300, 100:700] = 1
-    annotation, _ = annotation_get_or_create(image=Image.objects.get(pk=image_id), user=user)
-    labelmap_save(annotation=annotation, user=user, base_version=annotation.version,
-                  tiles=[TileUpdate(tx=tx, ty=ty, data=encode_tile(arr))
-                         for (tx, ty), arr in split_map(label_map, tile_size=annotation.tile_size).items()],
-                  segments=[SegmentInput(segment_id=1, class_id=red.pk)], deleted_segment_ids=[])
+    image_id = labelled_grey_image("coarse", 2048, label_map, {"red": "#ff0000"})
     page = new_page()
     open_editor(page, live_server.url, "coarse", image_id)
     page.wait_for_function("window.__editor.session.table.all().length === 1")
