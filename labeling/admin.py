@@ -117,3 +117,24 @@ class TrainedModelAdmin(admin.ModelAdmin):
     list_filter = ["format"]
     search_fields = ["name", "project__name"]
     readonly_fields = ["file", "sha256", "size_bytes"]
+
+
+@admin.register(models.TaskAssignment)
+class TaskAssignmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "image", "user", "assigned_by", "created_at"]
+    autocomplete_fields = ["user"]
+    raw_id_fields = ["image"]
+
+
+@admin.register(models.TaskTransition)
+class TaskTransitionAdmin(admin.ModelAdmin):
+    # An audit trail: read only.
+    list_display = ["id", "image", "annotation", "actor", "from_state", "to_state", "created_at"]
+    list_filter = ["to_state"]
+    readonly_fields = ["image", "annotation", "actor", "from_state", "to_state", "reason", "created_at"]
+
+
+@admin.register(models.ReviewComment)
+class ReviewCommentAdmin(admin.ModelAdmin):
+    list_display = ["id", "annotation", "author", "segment_id", "created_at", "resolved_at"]
+    raw_id_fields = ["annotation"]

@@ -39,6 +39,9 @@ class Project(models.Model):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=ProjectKind.choices)
     guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators and reviewers.")
+    annotators_per_image = models.PositiveSmallIntegerField(
+        default=1, help_text="Consensus: how many different annotators label each image before review."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_projects"
     )
@@ -116,6 +119,10 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64, help_text="Checksum of the uploaded bytes; duplicates are refused.")
     split = models.CharField(max_length=8, choices=Split.choices, blank=True, default=Split.NONE)
     state = models.CharField(max_length=16, choices=TaskState.choices, default=TaskState.NEW)
+    # The annotation a reviewer approved: what exporters read while the image is approved.
+    approved_annotation = models.ForeignKey(
+        "Annotation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     thumbnail = models.FileField(max_length=500, blank=True)
     pyramid_status = models.CharField(max_length=8, choices=PyramidStatus.choices, default=PyramidStatus.PENDING)
     pyramid_tile_size = models.PositiveIntegerField(default=256)
@@ -149,6 +156,7 @@ class Annotation(models.Model):
     )
     state = models.CharField(max_length=16, choices=AnnotationState.choices, default=AnnotationState.DRAFT)
     version = models.PositiveIntegerField(default=0, help_text="Incremented by every accepted save.")
+    submitted_at = models.DateTimeField(null=True, blank=True, help_text="Last submission for review.")
     tile_size = models.PositiveIntegerField(default=512)
     # Set on a pre-label annotation (no annotator): the model whose run produced it.
     trained_model = models.ForeignKey(
@@ -246,6 +254,59 @@ class RevisionTile(models.Model):
 
     class Meta:
         ordering = ["revision_id", "ty", "tx"]
+
+
+# ---- Workflow: who labels what, transitions, review comments ----
+
+
+class TaskAssignment(models.Model):
+    """A manager's choice of who labels an image; `next task` hands assigned images out first."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="task_assignments")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["image_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["image", "user"], name="one_assignment_per_user")]
+
+
+class TaskTransition(models.Model):
+    """Append-only record of one state change: of the image's task (`annotation` empty, TaskState values) or of
+    one annotation (AnnotationState values)."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="transitions")
+    annotation = models.ForeignKey(
+        Annotation, null=True, blank=True, on_delete=models.CASCADE, related_name="transitions"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    from_state = models.CharField(max_length=16)
+    to_state = models.CharField(max_length=16)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["image_id", "id"]
+        indexes = [models.Index(fields=["to_state", "created_at"])]
+
+
+class ReviewComment(models.Model):
+    """A comment on an annotation pinned to a point (image pixels) and/or a segment; resolved and reopened."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField()
+    x = models.FloatField(null=True, blank=True)
+    y = models.FloatField(null=True, blank=True)
+    segment_id = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    class Meta:
+        ordering = ["annotation_id", "id"]
 
 
 class JobStatus(models.TextChoices):

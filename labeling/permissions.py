@@ -17,10 +17,13 @@ from labeling.models import (
     Membership,
     Project,
     Proposal,
+    ReviewComment,
     Revision,
     Role,
     Segment,
     Superpixels,
+    TaskAssignment,
+    TaskTransition,
     TrainedModel,
 )
 
@@ -46,6 +49,13 @@ JOB_CANCEL = "job:cancel"
 ASSIST_RUN = "assist:run"
 MODEL_VIEW = "model:view"
 MODEL_MANAGE = "model:manage"
+# Workflow: assigning images (managers), submitting one's own annotation, deciding reviews (approve / reject
+# images and segments), pinning review comments, and resolving or reopening comments.
+TASK_ASSIGN = "task:assign"
+TASK_SUBMIT = "task:submit"
+REVIEW_DECIDE = "review:decide"
+REVIEW_COMMENT = "review:comment"
+COMMENT_RESOLVE = "comment:resolve"
 
 ALL_SCOPES = frozenset(
     {
@@ -68,6 +78,11 @@ ALL_SCOPES = frozenset(
         ASSIST_RUN,
         MODEL_VIEW,
         MODEL_MANAGE,
+        TASK_ASSIGN,
+        TASK_SUBMIT,
+        REVIEW_DECIDE,
+        REVIEW_COMMENT,
+        COMMENT_RESOLVE,
     }
 )
 
@@ -75,9 +90,10 @@ _READ = {PROJECT_VIEW, MEMBER_VIEW, CLASS_VIEW, IMAGE_VIEW, ANNOTATION_VIEW, JOB
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.MANAGER: ALL_SCOPES,
-    Role.ANNOTATOR: frozenset(_READ | {ANNOTATION_CREATE, ANNOTATION_EDIT, ASSIST_RUN}),
-    # Reviewers may correct a map; the save service records the edit as the reviewer's own revision.
-    Role.REVIEWER: frozenset(_READ | {ANNOTATION_EDIT, ASSIST_RUN}),
+    Role.ANNOTATOR: frozenset(_READ | {ANNOTATION_CREATE, ANNOTATION_EDIT, ASSIST_RUN, TASK_SUBMIT, COMMENT_RESOLVE}),
+    # Reviewers may correct a map; the save service records the edit as the reviewer's own revision. That they
+    # never decide on their own work is a guard of the workflow services, not a scope.
+    Role.REVIEWER: frozenset(_READ | {ANNOTATION_EDIT, ASSIST_RUN, REVIEW_DECIDE, REVIEW_COMMENT, COMMENT_RESOLVE}),
 }
 
 
@@ -86,11 +102,11 @@ def project_of(obj: Model) -> Project | None:
         return obj
     if isinstance(obj, (LabelClass, Membership, Image, Job, TrainedModel)):
         return obj.project
-    if isinstance(obj, (Superpixels, Proposal)):
+    if isinstance(obj, (Superpixels, Proposal, TaskAssignment, TaskTransition)):
         return obj.image.project
     if isinstance(obj, Annotation):
         return obj.image.project
-    if isinstance(obj, (Segment, Revision)):
+    if isinstance(obj, (Segment, Revision, ReviewComment)):
         return obj.annotation.image.project
     raise TypeError(f"no project rule for {type(obj).__name__}")
 
@@ -122,6 +138,8 @@ def is_visible(user, obj: Model) -> bool:
         return False
     if isinstance(obj, Annotation) and role == Role.ANNOTATOR:
         return obj.annotator_id in (None, user.pk)
+    if isinstance(obj, ReviewComment) and role == Role.ANNOTATOR:
+        return obj.annotation.annotator_id in (None, user.pk)
     return True
 
 
@@ -138,6 +156,8 @@ def can(user, scope: str, obj: Model) -> bool:
         return scope == JOB_CANCEL and isinstance(obj, Job) and obj.created_by_id == user.pk
     if isinstance(obj, Annotation) and scope == ANNOTATION_EDIT and role == Role.ANNOTATOR:
         return obj.annotator_id == user.pk
+    if isinstance(obj, Annotation) and scope == TASK_SUBMIT:
+        return obj.annotator_id == user.pk  # only one's own work is submitted, whatever the role
     return True
 
 
@@ -154,6 +174,9 @@ _PROJECT_PATH = {
     Annotation: "image__project_id",
     Segment: "annotation__image__project_id",
     Revision: "annotation__image__project_id",
+    ReviewComment: "annotation__image__project_id",
+    TaskAssignment: "image__project_id",
+    TaskTransition: "image__project_id",
 }
 
 
@@ -171,7 +194,7 @@ def visible_to(user, queryset: QuerySet) -> QuerySet:
     visible = Q(**{f"{path}__in": member_of})
     if model is Job:
         visible |= Q(project__isnull=True, created_by=user)
-    if model in (Annotation, Segment, Revision):
+    if model in (Annotation, Segment, Revision, ReviewComment):
         prefix = "" if model is Annotation else "annotation__"
         seeing_all = Membership.objects.filter(user=user, role__in=[Role.MANAGER, Role.REVIEWER]).values("project_id")
         visible &= (

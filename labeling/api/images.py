@@ -19,7 +19,8 @@ class ImageSerializer(serializers.ModelSerializer):
         model = Image
         fields = [
             "id", "project", "original_name", "format", "width", "height", "size_bytes", "sha256", "split",
-            "state", "pyramid_status", "pyramid_tile_size", "pyramid_format", "pyramid_levels", "created_at",
+            "state", "approved_annotation", "pyramid_status", "pyramid_tile_size", "pyramid_format", "pyramid_levels",
+            "created_at",
         ]
         read_only_fields = fields
 

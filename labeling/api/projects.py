@@ -17,7 +17,8 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "kind", "guidelines", "role", "image_count", "created_at", "updated_at"]
+        fields = ["id", "name", "kind", "guidelines", "annotators_per_image", "role", "image_count", "created_at",
+                  "updated_at"]
         read_only_fields = fields
 
     def get_role(self, project) -> str | None:
@@ -28,6 +29,9 @@ class ProjectInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=ProjectKind.choices)
     guidelines = serializers.CharField(allow_blank=True, required=False, default="")
+    annotators_per_image = serializers.IntegerField(
+        min_value=1, max_value=20, required=False, default=1,
+        help_text="Consensus: different annotators per image before review (1 = no consensus).")
 
 
 class ProjectListView(ScopedAPIView):

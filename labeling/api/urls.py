@@ -1,6 +1,18 @@
 from django.urls import path, register_converter
 
-from labeling.api import annotations, auth, classes, images, jobs, members, projects, sam, superpixels, trained_models
+from labeling.api import (
+    annotations,
+    auth,
+    classes,
+    images,
+    jobs,
+    members,
+    projects,
+    sam,
+    superpixels,
+    trained_models,
+    workflow,
+)
 
 
 class IdConverter:
@@ -56,4 +68,19 @@ urlpatterns = [
     path("projects/<id:project_pk>/models/", trained_models.ProjectModelsView.as_view(), name="project-models"),
     path("models/<id:pk>/", trained_models.TrainedModelDetailView.as_view(), name="model-detail"),
     path("models/<id:pk>/prelabel/", trained_models.TrainedModelPrelabelView.as_view(), name="model-prelabel"),
+    # Workflow: task states, assignments, review decisions and comments.
+    path("projects/<id:project_pk>/assignments/", workflow.ProjectAssignmentsView.as_view(),
+         name="project-assignments"),
+    path("projects/<id:project_pk>/next-task/", workflow.ProjectNextTaskView.as_view(), name="project-next-task"),
+    path("projects/<id:project_pk>/next-review/", workflow.ProjectNextReviewView.as_view(),
+         name="project-next-review"),
+    path("images/<id:pk>/approve/", workflow.ImageApproveView.as_view(), name="image-approve"),
+    path("images/<id:pk>/reject/", workflow.ImageRejectView.as_view(), name="image-reject"),
+    path("images/<id:pk>/reopen/", workflow.ImageReopenView.as_view(), name="image-reopen"),
+    path("images/<id:pk>/transitions/", workflow.ImageTransitionsView.as_view(), name="image-transitions"),
+    path("annotations/<id:pk>/submit/", workflow.AnnotationSubmitView.as_view(), name="annotation-submit"),
+    path("annotations/<id:pk>/segment-reviews/", workflow.AnnotationSegmentReviewsView.as_view(),
+         name="annotation-segment-reviews"),
+    path("annotations/<id:pk>/comments/", workflow.AnnotationCommentsView.as_view(), name="annotation-comments"),
+    path("comments/<id:pk>/", workflow.CommentDetailView.as_view(), name="comment-detail"),
 ]

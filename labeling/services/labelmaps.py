@@ -32,8 +32,8 @@ from labeling.models import (
     Segment,
     SegmentReview,
     SegmentSource,
-    TaskState,
 )
+from labeling.services.tasks import annotation_check_editable, annotation_edited, task_started
 
 MAX_SEGMENT_ID = 2**32 - 1
 MAX_RING_POINTS = 100_000
@@ -75,8 +75,7 @@ def annotation_get_or_create(*, image: Image, user) -> tuple[Annotation, bool]:
             )
             if created:
                 _start_from_prelabel(annotation)
-            if created and image.state == TaskState.NEW:
-                Image.objects.filter(pk=image.pk, state=TaskState.NEW).update(state=TaskState.IN_PROGRESS)
+                task_started(image=image, user=user)
     except IntegrityError:
         return Annotation.objects.get(image=image, annotator=user), False
     return annotation, created
@@ -255,6 +254,9 @@ def labelmap_save(
                 code="stale_version", extra={"current_version": current, "base_version": base_version},
             )
         version = base_version + 1
+        # Read under the row lock the version swap took, so a submit or approval cannot slip in between.
+        annotation.state = Annotation.objects.filter(pk=annotation.pk).values_list("state", flat=True).get()
+        annotation_check_editable(annotation=annotation, user=user)
 
         rows = {s.segment_id: s for s in Segment.objects.select_for_update().filter(annotation=annotation)}
         unknown_deleted = [sid for sid in deleted if sid not in rows]
@@ -311,9 +313,11 @@ def labelmap_save(
             )
         all_stats = {key: _stats_from_json(t.stats) for key, t in stored.items()}
         affected = set(changed)
-        for key in new_stats:
-            if key in all_stats:
-                affected.update(all_stats[key])
+        reshaped: set[int] = set()  # segments whose pixels changed in some tile (per-tile area or bbox differs)
+        for key, stats in new_stats.items():
+            old = all_stats.get(key, {})
+            affected.update(old)
+            reshaped.update(sid for sid in set(old) | set(stats) if old.get(sid) != stats.get(sid))
         all_stats.update(new_stats)
         if deleted:
             still_painted = sorted({sid for stats in all_stats.values() for sid in stats}.intersection(deleted))
@@ -348,6 +352,10 @@ def labelmap_save(
                 continue
             area, x0, y0, x1, y1 = merged.get(sid, (0, 0, 0, -1, -1))
             new_bbox = [x0, y0, x1 - x0 + 1, y1 - y0 + 1] if area else []
+            if sid in reshaped and row.review_state != SegmentReview.PENDING:
+                # Its pixels changed: a review decision on the old shape no longer holds.
+                row.review_state = SegmentReview.PENDING
+                changed[sid] = row
             if row.area != area or row.bbox != new_bbox:
                 row.area, row.bbox = area, new_bbox
                 changed[sid] = row
@@ -369,6 +377,7 @@ def labelmap_save(
             [RevisionTile(revision=revision, tx=u.tx, ty=u.ty,
                           data=u.data if new_stats[(u.tx, u.ty)] else b"") for u in tiles]
         )
+        annotation_edited(annotation=annotation, user=user)
     annotation.version = version
     saved = sorted(changed.values(), key=lambda row: row.segment_id)
     return SaveResult(annotation=annotation, revision=revision, segments=saved, deleted_segment_ids=sorted(deleted))

@@ -26,6 +26,8 @@ class Endpoint:
     kwargs: Callable  # (world, annotation, job) -> url kwargs
     body: Callable | None = None
     fmt: str = "json"
+    # Roles allowed although their role has the scope (an object rule narrows it), when not all of them are.
+    only_roles: tuple[str, ...] | None = None
 
 
 def _project(w, a, j):
@@ -95,6 +97,39 @@ def _model_upload_body(w, a, j):
             "manifest": json.dumps(manifest("semantic_logits"))}
 
 
+def _submitted(w, a, j):
+    """The annotator's annotation with one segment, submitted for review."""
+    from labeling.services.labelmaps import SegmentInput, TileUpdate, labelmap_save
+    from labeling.services.tasks import annotation_submit
+
+    tile = np.zeros((480, 512), dtype=np.uint32)
+    tile[5:9, 5:9] = 1
+    labelmap_save(annotation=a, user=a.annotator, base_version=a.version,
+                  tiles=[TileUpdate(tx=0, ty=0, data=encode_tile(tile))],
+                  segments=[SegmentInput(segment_id=1, class_id=w.thing.pk)], deleted_segment_ids=[])
+    annotation_submit(annotation=a, user=a.annotator)
+    return {"pk": w.image.pk}
+
+
+def _submitted_annotation(w, a, j):
+    _submitted(w, a, j)
+    return {"pk": a.pk}
+
+
+def _approved(w, a, j):
+    from labeling.services.tasks import image_approve
+
+    _submitted(w, a, j)
+    image_approve(image=w.image, user=w.users[Role.REVIEWER])
+    return {"pk": w.image.pk}
+
+
+def _comment(w, a, j):
+    from labeling.services.reviews import comment_create
+
+    return {"pk": comment_create(annotation=a, user=w.users[Role.REVIEWER], body="fix", x=3, y=4).pk}
+
+
 ENDPOINTS = [
     Endpoint("project-list", "get", scopes.PROJECT_VIEW, lambda w, a, j: {}),
     Endpoint("project-list", "post", None, lambda w, a, j: {}, lambda w, a, j: {"name": "P", "kind": "semantic"}),
@@ -153,6 +188,23 @@ ENDPOINTS = [
     Endpoint("model-detail", "get", scopes.MODEL_VIEW, _model),
     Endpoint("model-detail", "delete", scopes.MODEL_MANAGE, _model),
     Endpoint("model-prelabel", "post", scopes.MODEL_MANAGE, _model, lambda w, a, j: {"all": True}),
+    Endpoint("project-assignments", "get", scopes.IMAGE_VIEW, _nested),
+    Endpoint("project-assignments", "post", scopes.TASK_ASSIGN, _nested,
+             lambda w, a, j: {"image_ids": [w.image.pk], "user_ids": [w.users[Role.ANNOTATOR].pk]}),
+    Endpoint("project-next-task", "post", scopes.ANNOTATION_CREATE, _nested),
+    Endpoint("project-next-review", "post", scopes.REVIEW_DECIDE, _nested),
+    Endpoint("image-approve", "post", scopes.REVIEW_DECIDE, _submitted),
+    Endpoint("image-reject", "post", scopes.REVIEW_DECIDE, _submitted, lambda w, a, j: {"reason": "sloppy edges"}),
+    Endpoint("image-reopen", "post", scopes.REVIEW_DECIDE, _approved, lambda w, a, j: {"reason": "missed a car"}),
+    Endpoint("image-transitions", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
+    # Only an annotation's author submits it: the manager has the scope, but not for someone else's annotation.
+    Endpoint("annotation-submit", "post", scopes.TASK_SUBMIT, _annotation, only_roles=(Role.ANNOTATOR,)),
+    Endpoint("annotation-segment-reviews", "post", scopes.REVIEW_DECIDE, _submitted_annotation,
+             lambda w, a, j: {"segment_ids": [1], "review_state": "rejected"}),
+    Endpoint("annotation-comments", "get", scopes.ANNOTATION_VIEW, _annotation),
+    Endpoint("annotation-comments", "post", scopes.REVIEW_COMMENT, _annotation,
+             lambda w, a, j: {"body": "the wheel is missing", "x": 10.5, "y": 20}),
+    Endpoint("comment-detail", "patch", scopes.COMMENT_RESOLVE, _comment, lambda w, a, j: {"resolved": True}),
 ]
 
 # Routes that are not project objects: open to any logged-in user (or, for the token route, to anyone).
@@ -173,7 +225,7 @@ def _expected(endpoint: Endpoint, role: str) -> str:
     if role == "outsider":
         return "empty" if endpoint.name == "project-list" else "hidden"
     if endpoint.scope in scopes.ROLE_SCOPES[role]:
-        return "allowed"
+        return "allowed" if endpoint.only_roles is None or role in endpoint.only_roles else "forbidden"
     return "forbidden"
 
 

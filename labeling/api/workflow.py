@@ -1,0 +1,301 @@
+"""The task flow over HTTP: submit, approve, reject, reopen, the transition history, assignments, "next task" for
+annotators and "next review" for reviewers, per-segment decisions and pinned review comments. Views are thin:
+the rules are in `labeling.services.tasks` and `labeling.services.reviews`."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+
+from labeling import permissions as scopes
+from labeling.api.annotations import AnnotationSerializer, SegmentSerializer
+from labeling.api.base import ScopedAPIView
+from labeling.api.images import ImageSerializer
+from labeling.models import Annotation, Image, ReviewComment, SegmentReview, TaskAssignment, TaskTransition
+from labeling.services.reviews import comment_create, comment_set_resolved, segments_review
+from labeling.services.tasks import (
+    annotation_submit,
+    image_approve,
+    image_reject,
+    image_reopen,
+    next_review,
+    next_task,
+    tasks_assign,
+)
+
+
+class TransitionSerializer(serializers.ModelSerializer):
+    actor_name = serializers.CharField(source="actor.username", default=None, read_only=True)
+    subject = serializers.SerializerMethodField(help_text="image, or annotation (then `annotation` says which)")
+
+    class Meta:
+        model = TaskTransition
+        fields = ["id", "image", "annotation", "subject", "actor", "actor_name", "from_state", "to_state", "reason",
+                  "created_at"]
+        read_only_fields = fields
+
+    def get_subject(self, transition) -> str:
+        return "annotation" if transition.annotation_id else "image"
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author_name = serializers.CharField(source="author.username", default=None, read_only=True)
+    resolved_by_name = serializers.CharField(source="resolved_by.username", default=None, read_only=True)
+    resolved = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReviewComment
+        fields = ["id", "annotation", "author", "author_name", "body", "x", "y", "segment_id", "created_at",
+                  "resolved", "resolved_at", "resolved_by", "resolved_by_name"]
+        read_only_fields = fields
+
+    def get_resolved(self, comment) -> bool:
+        return comment.resolved_at is not None
+
+
+class CommentInputSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=5000)
+    x = serializers.FloatField(required=False, allow_null=True, default=None, help_text="image pixels")
+    y = serializers.FloatField(required=False, allow_null=True, default=None)
+    segment_id = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                          max_value=2**32 - 1)
+
+
+class CommentPatchSerializer(serializers.Serializer):
+    resolved = serializers.BooleanField()
+
+
+class ApproveInputSerializer(serializers.Serializer):
+    annotation = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                          help_text="which submitted annotation; needed when several were")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class RejectInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+    annotations = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
+                                        allow_null=True, default=None, max_length=100,
+                                        help_text="submitted annotations to reject; default all")
+
+
+class ReasonInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class AssignInputSerializer(serializers.Serializer):
+    image_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=10000)
+    user_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=100)
+    unassign = serializers.BooleanField(required=False, default=False)
+
+
+class AssignOutputSerializer(serializers.Serializer):
+    assigned = serializers.IntegerField()
+    unassigned = serializers.IntegerField()
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = TaskAssignment
+        fields = ["id", "image", "user", "username", "assigned_by", "created_at"]
+        read_only_fields = fields
+
+
+class SegmentReviewInputSerializer(serializers.Serializer):
+    segment_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**32 - 1),
+                                        min_length=1, max_length=100_000)
+    review_state = serializers.ChoiceField(choices=SegmentReview.choices)
+
+
+class NextTaskSerializer(serializers.Serializer):
+    image = ImageSerializer(allow_null=True)
+    annotation = AnnotationSerializer(allow_null=True)
+    why = serializers.ChoiceField(choices=["rejected", "draft", "assigned", "prelabelled", "unlabelled", "none"])
+
+
+class NextReviewSerializer(serializers.Serializer):
+    image = ImageSerializer(allow_null=True)
+
+
+class _ImageAction(ScopedAPIView):
+    model = Image
+    serializer_class = ImageSerializer
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("project")
+
+
+class ImageApproveView(_ImageAction):
+    scopes = {"POST": scopes.REVIEW_DECIDE}
+
+    @extend_schema(request=ApproveInputSerializer, responses=ImageSerializer)
+    def post(self, request, pk):
+        data = ApproveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        image = image_approve(image=self.get_object(), user=request.user,
+                              annotation_id=data.validated_data["annotation"], reason=data.validated_data["reason"])
+        return Response(ImageSerializer(image).data)
+
+
+class ImageRejectView(_ImageAction):
+    scopes = {"POST": scopes.REVIEW_DECIDE}
+
+    @extend_schema(request=RejectInputSerializer, responses=ImageSerializer)
+    def post(self, request, pk):
+        data = RejectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        image = image_reject(image=self.get_object(), user=request.user, reason=data.validated_data["reason"],
+                             annotation_ids=data.validated_data["annotations"])
+        return Response(ImageSerializer(image).data)
+
+
+class ImageReopenView(_ImageAction):
+    scopes = {"POST": scopes.REVIEW_DECIDE}
+
+    @extend_schema(request=ReasonInputSerializer, responses=ImageSerializer)
+    def post(self, request, pk):
+        data = ReasonInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        image = image_reopen(image=self.get_object(), user=request.user, reason=data.validated_data["reason"])
+        return Response(ImageSerializer(image).data)
+
+
+class ImageTransitionsView(_ImageAction):
+    serializer_class = TransitionSerializer
+    pagination_class = None
+    scopes = {"GET": scopes.IMAGE_VIEW}
+
+    def get(self, request, pk):
+        """Every state change of the image's task and of its annotations, oldest first."""
+        image = self.get_object()
+        transitions = TaskTransition.objects.filter(image=image).select_related("actor").order_by("id")
+        return Response(TransitionSerializer(transitions, many=True).data)
+
+
+class AnnotationSubmitView(ScopedAPIView):
+    model = Annotation
+    serializer_class = AnnotationSerializer
+    scopes = {"POST": scopes.TASK_SUBMIT}
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("image__project", "annotator")
+
+    @extend_schema(request=None, responses=AnnotationSerializer)
+    def post(self, request, pk):
+        """Submit one's own annotation for review (the image is submitted once all its annotators did)."""
+        annotation = annotation_submit(annotation=self.get_object(), user=request.user)
+        annotation = self.get_queryset().get(pk=annotation.pk)
+        return Response(AnnotationSerializer(annotation).data)
+
+
+class AnnotationSegmentReviewsView(ScopedAPIView):
+    model = Annotation
+    serializer_class = SegmentSerializer
+    pagination_class = None
+    scopes = {"POST": scopes.REVIEW_DECIDE}
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("image__project")
+
+    @extend_schema(request=SegmentReviewInputSerializer, responses=SegmentSerializer(many=True))
+    def post(self, request, pk):
+        """Accept, reject or reset segments of a submitted annotation."""
+        data = SegmentReviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rows = segments_review(annotation=self.get_object(), user=request.user, **data.validated_data)
+        return Response(SegmentSerializer(rows, many=True).data)
+
+
+class AnnotationCommentsView(ScopedAPIView):
+    model = Annotation
+    serializer_class = CommentSerializer
+    pagination_class = None
+    scopes = {"GET": scopes.ANNOTATION_VIEW, "POST": scopes.REVIEW_COMMENT}
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("image__project")
+
+    def get(self, request, pk):
+        annotation = self.get_object()
+        comments = ReviewComment.objects.filter(annotation=annotation).select_related("author", "resolved_by")
+        return Response(CommentSerializer(comments.order_by("id"), many=True).data)
+
+    @extend_schema(request=CommentInputSerializer, responses={201: CommentSerializer})
+    def post(self, request, pk):
+        """Pin a review comment to a point (image pixels) and/or a segment."""
+        data = CommentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = comment_create(annotation=self.get_object(), user=request.user, **data.validated_data)
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+class CommentDetailView(ScopedAPIView):
+    model = ReviewComment
+    serializer_class = CommentSerializer
+    scopes = {"PATCH": scopes.COMMENT_RESOLVE}
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("annotation__image__project", "author", "resolved_by")
+
+    @extend_schema(request=CommentPatchSerializer, responses=CommentSerializer)
+    def patch(self, request, pk):
+        """Resolve or reopen a comment."""
+        data = CommentPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = comment_set_resolved(comment=self.get_object(), user=request.user,
+                                       resolved=data.validated_data["resolved"])
+        return Response(CommentSerializer(comment).data)
+
+
+class ProjectAssignmentsView(ScopedAPIView):
+    model = TaskAssignment
+    serializer_class = AssignmentSerializer
+    scopes = {"GET": scopes.IMAGE_VIEW, "POST": scopes.TASK_ASSIGN}
+
+    def get(self, request, project_pk):
+        project = self.get_project()
+        assignments = TaskAssignment.objects.filter(image__project=project).select_related("user").order_by("id")
+        image = request.query_params.get("image")
+        if image:
+            if not image.isdigit() or len(image) > 18:
+                raise exceptions.ValidationError({"image": "must be an image id"})
+            assignments = assignments.filter(image_id=int(image))
+        page = self.paginate_queryset(assignments)
+        return self.get_paginated_response(AssignmentSerializer(page, many=True).data)
+
+    @extend_schema(request=AssignInputSerializer, responses=AssignOutputSerializer)
+    def post(self, request, project_pk):
+        """Assign (or unassign) images in bulk."""
+        project = self.get_project()
+        data = AssignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = tasks_assign(project=project, by=request.user, **data.validated_data)
+        return Response(vars(result))
+
+
+class ProjectNextTaskView(ScopedAPIView):
+    model = Image
+    serializer_class = NextTaskSerializer
+    scopes = {"POST": scopes.ANNOTATION_CREATE}
+
+    @extend_schema(request=None, responses=NextTaskSerializer)
+    def post(self, request, project_pk):
+        """The caller's next image to label, opened for them; `image` is null when nothing is left."""
+        task = next_task(project=self.get_project(), user=request.user)
+        return Response({
+            "image": ImageSerializer(task.image).data if task.image else None,
+            "annotation": AnnotationSerializer(task.annotation).data if task.annotation else None,
+            "why": task.why,
+        })
+
+
+class ProjectNextReviewView(ScopedAPIView):
+    model = Image
+    serializer_class = NextReviewSerializer
+    scopes = {"POST": scopes.REVIEW_DECIDE}
+
+    @extend_schema(request=None, responses=NextReviewSerializer)
+    def post(self, request, project_pk):
+        """The submitted image waiting longest that the caller may review; `image` is null when none is."""
+        image = next_review(project=self.get_project(), user=request.user)
+        return Response({"image": ImageSerializer(image).data if image else None})

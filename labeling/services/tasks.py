@@ -1,0 +1,381 @@
+"""The task flow: an image's task goes `new → in_progress → submitted → approved | rejected → in_progress …`;
+each annotator's annotation goes `draft → submitted → approved | rejected → draft …`.
+
+Every change goes through `_move_image` / `_move_annotation`, which check the transition against the tables
+below and append a `TaskTransition` row (who, when, from, to, reason). Guards that are about people rather than
+roles live here too: nobody decides on their own work, and only an annotation's author submits it.
+
+With `project.annotators_per_image = k`, an image is submitted once k different people submitted their
+annotations of it; a reviewer then approves one of them (the one exporters read) or rejects them.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from labeling.errors import Conflict, Forbidden, ValidationFailed
+from labeling.models import (
+    Annotation,
+    AnnotationState,
+    Image,
+    Membership,
+    Project,
+    Role,
+    TaskAssignment,
+    TaskState,
+    TaskTransition,
+)
+
+IMAGE_TRANSITIONS: dict[str, set[str]] = {
+    TaskState.NEW: {TaskState.IN_PROGRESS},
+    TaskState.IN_PROGRESS: {TaskState.SUBMITTED},
+    TaskState.SUBMITTED: {TaskState.APPROVED, TaskState.REJECTED},
+    TaskState.REJECTED: {TaskState.IN_PROGRESS},
+    # A manager or reviewer reopens approved work (with a reason) to have it changed.
+    TaskState.APPROVED: {TaskState.IN_PROGRESS},
+}
+
+ANNOTATION_TRANSITIONS: dict[str, set[str]] = {
+    AnnotationState.DRAFT: {AnnotationState.SUBMITTED},
+    AnnotationState.SUBMITTED: {AnnotationState.APPROVED, AnnotationState.REJECTED},
+    AnnotationState.REJECTED: {AnnotationState.DRAFT, AnnotationState.SUBMITTED},
+    AnnotationState.APPROVED: {AnnotationState.DRAFT},
+}
+
+# Roles that label (ANNOTATION_CREATE): who may be assigned images and pull "next task".
+LABELLING_ROLES = (Role.ANNOTATOR, Role.MANAGER)
+MAX_REASON = 5000
+
+
+def _move_image(image: Image, to_state: str, *, actor, reason: str = "", annotation: Annotation | None = None) -> None:
+    """Compare-and-swap the image's state (a concurrent move of the same image fails with 409), recorded."""
+    from_state = image.state
+    if to_state not in IMAGE_TRANSITIONS.get(from_state, set()):
+        raise Conflict(f"an image cannot go from {from_state} to {to_state}", code="invalid_transition",
+                       extra={"from": from_state, "to": to_state})
+    fields = {"state": to_state}
+    if to_state == TaskState.APPROVED:
+        fields["approved_annotation"] = annotation
+    elif from_state == TaskState.APPROVED:
+        fields["approved_annotation"] = None
+    if not Image.objects.filter(pk=image.pk, state=from_state).update(**fields):
+        raise Conflict("the image's state changed meanwhile; reload it", code="state_changed",
+                       extra={"expected": from_state})
+    for name, value in fields.items():
+        setattr(image, name, value)
+    TaskTransition.objects.create(image=image, actor=_user_or_none(actor), from_state=from_state, to_state=to_state,
+                                  reason=reason)
+
+
+def _move_annotation(annotation: Annotation, to_state: str, *, actor, reason: str = "") -> None:
+    from_state = annotation.state
+    if to_state not in ANNOTATION_TRANSITIONS.get(from_state, set()):
+        raise Conflict(f"an annotation cannot go from {from_state} to {to_state}", code="invalid_transition",
+                       extra={"from": from_state, "to": to_state})
+    fields = {"state": to_state}
+    if to_state == AnnotationState.SUBMITTED:
+        fields["submitted_at"] = timezone.now()
+    if not Annotation.objects.filter(pk=annotation.pk, state=from_state).update(**fields):
+        raise Conflict("the annotation's state changed meanwhile; reload it", code="state_changed",
+                       extra={"expected": from_state})
+    for name, value in fields.items():
+        setattr(annotation, name, value)
+    TaskTransition.objects.create(image_id=annotation.image_id, annotation=annotation, actor=_user_or_none(actor),
+                                  from_state=from_state, to_state=to_state, reason=reason)
+
+
+def _user_or_none(user):
+    return user if user is not None and getattr(user, "pk", None) else None
+
+
+def _clean_reason(reason: str, *, required: bool) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise ValidationFailed("give a reason", code="reason_required")
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed(f"the reason is longer than {MAX_REASON} characters", code="reason_too_long")
+    return reason
+
+
+def _locked_image(image_id: int) -> Image:
+    return Image.objects.select_for_update().select_related("project").get(pk=image_id)
+
+
+def _human_annotations(image: Image):
+    return Annotation.objects.filter(image=image, annotator__isnull=False)
+
+
+# ---- hooks of the label-map services ----
+
+
+def task_started(*, image: Image, user) -> None:
+    """A new annotation of the image was created: a new task is now in progress. Call inside a transaction."""
+    image = _locked_image(image.pk)
+    if image.state == TaskState.NEW:
+        _move_image(image, TaskState.IN_PROGRESS, actor=user)
+
+
+def annotation_check_editable(*, annotation: Annotation, user) -> None:
+    """Before a save: approved work is frozen until reopened; submitted work is frozen for its author (a reviewer's
+    correction is recorded as the reviewer's revision). Pre-label annotations (no annotator) are always open."""
+    if annotation.annotator_id is None:
+        return
+    if annotation.state == AnnotationState.APPROVED:
+        raise Conflict("this annotation is approved; a reviewer or manager must reopen the image to change it",
+                       code="annotation_locked", extra={"state": annotation.state})
+    if annotation.state == AnnotationState.SUBMITTED and annotation.annotator_id == getattr(user, "pk", None):
+        raise Conflict("this annotation is submitted for review; it can be changed again if it is rejected",
+                       code="annotation_locked", extra={"state": annotation.state})
+
+
+def annotation_edited(*, annotation: Annotation, user) -> None:
+    """After a save by the annotation's author: rejected work being fixed is a draft again and its image is in
+    progress. Call inside the save's transaction."""
+    if annotation.annotator_id is None or annotation.annotator_id != getattr(user, "pk", None):
+        return
+    if annotation.state != AnnotationState.REJECTED:
+        return
+    _move_annotation(annotation, AnnotationState.DRAFT, actor=user)
+    image = _locked_image(annotation.image_id)
+    if image.state == TaskState.REJECTED:
+        _move_image(image, TaskState.IN_PROGRESS, actor=user)
+
+
+# ---- submitting and deciding ----
+
+
+@transaction.atomic
+def annotation_submit(*, annotation: Annotation, user) -> Annotation:
+    """The author submits their annotation. The image is submitted once `annotators_per_image` people did."""
+    if annotation.annotator_id != getattr(user, "pk", None):
+        raise Forbidden("only the annotator submits their own annotation", code="not_your_annotation")
+    image = _locked_image(annotation.image_id)
+    annotation = Annotation.objects.select_for_update().get(pk=annotation.pk)
+    if image.state == TaskState.APPROVED:
+        raise Conflict("the image is already approved", code="invalid_transition",
+                       extra={"from": image.state, "to": TaskState.SUBMITTED})
+    _move_annotation(annotation, AnnotationState.SUBMITTED, actor=user)
+    if image.state in (TaskState.NEW, TaskState.REJECTED):
+        _move_image(image, TaskState.IN_PROGRESS, actor=user)
+    submitted = _human_annotations(image).filter(state=AnnotationState.SUBMITTED).count()
+    if image.state == TaskState.IN_PROGRESS and submitted >= image.project.annotators_per_image:
+        _move_image(image, TaskState.SUBMITTED, actor=user)
+    return annotation
+
+
+def _check_not_own(annotations: list[Annotation], user) -> None:
+    own = [a.pk for a in annotations if a.annotator_id == user.pk]
+    if own:
+        raise Forbidden("you cannot decide on your own work; another reviewer must", code="own_work",
+                        extra={"annotation_ids": own})
+
+
+@transaction.atomic
+def image_approve(*, image: Image, user, annotation_id: int | None = None, reason: str = "") -> Image:
+    """Approve a submitted image: the chosen submitted annotation (the only one, unless consensus gave several)
+    becomes the one exporters read."""
+    reason = _clean_reason(reason, required=False)
+    image = _locked_image(image.pk)
+    if image.state != TaskState.SUBMITTED:
+        raise Conflict(f"only a submitted image can be approved; this one is {image.state}",
+                       code="invalid_transition", extra={"from": image.state, "to": TaskState.APPROVED})
+    submitted = list(_human_annotations(image).select_for_update().filter(state=AnnotationState.SUBMITTED))
+    if annotation_id is None:
+        if len(submitted) != 1:
+            raise ValidationFailed("several annotations were submitted: choose the one to approve",
+                                   code="annotation_required", extra={"annotation_ids": [a.pk for a in submitted]})
+        chosen = submitted[0]
+    else:
+        chosen = next((a for a in submitted if a.pk == annotation_id), None)
+        if chosen is None:
+            raise ValidationFailed("that annotation is not a submitted annotation of this image",
+                                   code="not_submitted", extra={"annotation_id": annotation_id})
+    _check_not_own([chosen], user)
+    _move_annotation(chosen, AnnotationState.APPROVED, actor=user, reason=reason)
+    _move_image(image, TaskState.APPROVED, actor=user, reason=reason, annotation=chosen)
+    return image
+
+
+@transaction.atomic
+def image_reject(*, image: Image, user, reason: str, annotation_ids: list[int] | None = None) -> Image:
+    """Reject a submitted image with a reason: the given submitted annotations (default: all) go back to their
+    authors as rejected, with the reviewer's comments."""
+    reason = _clean_reason(reason, required=True)
+    image = _locked_image(image.pk)
+    if image.state != TaskState.SUBMITTED:
+        raise Conflict(f"only a submitted image can be rejected; this one is {image.state}",
+                       code="invalid_transition", extra={"from": image.state, "to": TaskState.REJECTED})
+    submitted = list(_human_annotations(image).select_for_update().filter(state=AnnotationState.SUBMITTED))
+    if annotation_ids is None:
+        chosen = submitted
+    else:
+        wanted = set(annotation_ids)
+        chosen = [a for a in submitted if a.pk in wanted]
+        missing = sorted(wanted - {a.pk for a in chosen})
+        if missing or not chosen:
+            raise ValidationFailed("not submitted annotations of this image", code="not_submitted",
+                                   extra={"annotation_ids": missing})
+    _check_not_own(chosen, user)
+    for annotation in chosen:
+        _move_annotation(annotation, AnnotationState.REJECTED, actor=user, reason=reason)
+    _move_image(image, TaskState.REJECTED, actor=user, reason=reason)
+    return image
+
+
+@transaction.atomic
+def image_reopen(*, image: Image, user, reason: str) -> Image:
+    """Reopen an approved image: its approved annotation is a draft of its author again."""
+    reason = _clean_reason(reason, required=True)
+    image = _locked_image(image.pk)
+    if image.state != TaskState.APPROVED:
+        raise Conflict(f"only an approved image can be reopened; this one is {image.state}",
+                       code="invalid_transition", extra={"from": image.state, "to": TaskState.IN_PROGRESS})
+    approved = image.approved_annotation
+    if approved is not None:
+        _move_annotation(approved, AnnotationState.DRAFT, actor=user, reason=reason)
+    _move_image(image, TaskState.IN_PROGRESS, actor=user, reason=reason)
+    return image
+
+
+# ---- assignment and "next task" ----
+
+
+@dataclass(frozen=True)
+class AssignResult:
+    assigned: int
+    unassigned: int
+
+
+def _labelling_members(project: Project, user_ids: list[int]):
+    users = {
+        m.user_id: m.user for m in Membership.objects.filter(project=project, user_id__in=user_ids,
+                                                              role__in=LABELLING_ROLES).select_related("user")
+    }
+    missing = sorted(set(user_ids) - set(users))
+    if missing:
+        raise ValidationFailed("only the project's annotators and managers can be assigned images",
+                               code="not_an_annotator", extra={"user_ids": missing})
+    return users
+
+
+@transaction.atomic
+def tasks_assign(*, project: Project, image_ids: list[int], user_ids: list[int], by, unassign: bool = False
+                 ) -> AssignResult:
+    """Assign (or unassign) every given image to every given user. An image takes at most `annotators_per_image`
+    assignees."""
+    image_ids, user_ids = sorted(set(image_ids)), sorted(set(user_ids))
+    if not image_ids or not user_ids:
+        raise ValidationFailed("give at least one image and one user", code="empty_assignment")
+    images = list(Image.objects.select_for_update().filter(project=project, pk__in=image_ids))
+    missing = sorted(set(image_ids) - {i.pk for i in images})
+    if missing:
+        raise ValidationFailed("images not in this project", code="unknown_image", extra={"image_ids": missing[:100]})
+    if unassign:
+        deleted, _ = TaskAssignment.objects.filter(image__in=images, user_id__in=user_ids).delete()
+        return AssignResult(assigned=0, unassigned=deleted)
+    users = _labelling_members(project, user_ids)
+    existing = set(TaskAssignment.objects.filter(image__in=images).values_list("image_id", "user_id"))
+    counts: dict[int, int] = {}
+    for image_id, _user_id in existing:
+        counts[image_id] = counts.get(image_id, 0) + 1
+    new = [(i.pk, u) for i in images for u in user_ids if (i.pk, u) not in existing]
+    for image_id, _user_id in new:
+        counts[image_id] = counts.get(image_id, 0) + 1
+    over = sorted(i for i, n in counts.items() if n > project.annotators_per_image)
+    if over:
+        raise ValidationFailed(
+            f"this project labels each image by {project.annotators_per_image} annotator(s); these images would "
+            f"have more assignees", code="too_many_assignees", extra={"image_ids": over[:100]})
+    TaskAssignment.objects.bulk_create(
+        [TaskAssignment(image_id=i, user=users[u], assigned_by=_user_or_none(by)) for i, u in new]
+    )
+    return AssignResult(assigned=len(new), unassigned=0)
+
+
+@dataclass(frozen=True)
+class NextTask:
+    image: Image | None
+    annotation: Annotation | None
+    why: str  # rejected | draft | assigned | prelabelled | unlabelled | none
+
+
+OPEN_TASK_STATES = (TaskState.NEW, TaskState.IN_PROGRESS, TaskState.REJECTED)
+
+
+def _count(queryset):
+    return Coalesce(Subquery(queryset.order_by().values("image").annotate(n=Count("pk")).values("n")), 0)
+
+
+def _startable_images(project: Project, user):
+    """Open images the user has not labelled, with `others`: how many other people label or are assigned it (an
+    assignment reserves a place until its assignee starts). The user may start one when others < k."""
+    labelling = Annotation.objects.filter(image=OuterRef("pk"), annotator__isnull=False).exclude(annotator=user)
+    started = Annotation.objects.filter(image=OuterRef("image"), annotator=OuterRef("user"))
+    reserved = TaskAssignment.objects.filter(image=OuterRef("pk")).exclude(user=user).exclude(Exists(started))
+    return (
+        Image.objects.filter(project=project, state__in=(TaskState.NEW, TaskState.IN_PROGRESS))
+        .exclude(Exists(Annotation.objects.filter(image=OuterRef("pk"), annotator=user)))
+        .annotate(
+            others=_count(labelling) + _count(reserved),
+            assigned_to_me=Exists(TaskAssignment.objects.filter(image=OuterRef("pk"), user=user)),
+            prelabelled=Exists(Annotation.objects.filter(image=OuterRef("pk"), annotator__isnull=True,
+                                                         segments__isnull=False)),
+        )
+        .filter(others__lt=project.annotators_per_image)
+    )
+
+
+def next_task(*, project: Project, user) -> NextTask:
+    """The next image for this annotator, by priority: their rejected work, their unfinished drafts, images
+    assigned to them, pre-labelled images, then the rest (oldest first within each). Starting a new image opens
+    the user's annotation of it (a copy of the pre-label, if any). Never an image the user already labelled, nor
+    one that already has its k annotators."""
+    from labeling.services.labelmaps import annotation_get_or_create
+
+    mine = Annotation.objects.filter(image__project=project, annotator=user).select_related("image")
+    for state, why in ((AnnotationState.REJECTED, "rejected"), (AnnotationState.DRAFT, "draft")):
+        annotation = mine.filter(state=state, image__state__in=OPEN_TASK_STATES).order_by("updated_at", "id").first()
+        if annotation is not None:
+            return NextTask(image=annotation.image, annotation=annotation, why=why)
+
+    tiers = (
+        ("assigned", Q(assigned_to_me=True)),
+        ("prelabelled", Q(assigned_to_me=False, prelabelled=True)),
+        ("unlabelled", Q(assigned_to_me=False, prelabelled=False)),
+    )
+    for why, condition in tiers:
+        # A few tries per tier: a candidate another annotator claims meanwhile is skipped, not handed out twice.
+        for _attempt in range(5):
+            image_id = _startable_images(project, user).filter(condition).order_by("id").values_list(
+                "pk", flat=True).first()
+            if image_id is None:
+                break
+            with transaction.atomic():
+                _locked_image(image_id)  # serialises claims of this image; then re-check under the lock
+                if not _startable_images(project, user).filter(pk=image_id).exists():
+                    continue
+                annotation, _ = annotation_get_or_create(image=Image.objects.get(pk=image_id), user=user)
+            return NextTask(image=Image.objects.get(pk=image_id), annotation=annotation, why=why)
+    return NextTask(image=None, annotation=None, why="none")
+
+
+def next_review(*, project: Project, user) -> Image | None:
+    """The submitted image waiting longest whose submitted work is not all the reviewer's own."""
+    others_submitted = Annotation.objects.filter(
+        image=OuterRef("pk"), annotator__isnull=False, state=AnnotationState.SUBMITTED).exclude(annotator=user)
+    return (
+        Image.objects.filter(project=project, state=TaskState.SUBMITTED)
+        .filter(Exists(others_submitted))
+        .annotate(waiting_since=_earliest_submission())
+        .order_by("waiting_since", "id")
+        .first()
+    )
+
+
+def _earliest_submission():
+    return Min("annotations__submitted_at", filter=Q(annotations__state=AnnotationState.SUBMITTED))
+
+

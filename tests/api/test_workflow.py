@@ -1,0 +1,383 @@
+"""The task flow: every transition and guard of submit / approve / reject / reopen, assignments, next task,
+next review, per-segment decisions and pinned comments, through the services and the API."""
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from labeling.errors import Conflict, Forbidden, ValidationFailed
+from labeling.masks.tiles import encode_tile
+from labeling.models import (
+    Annotation,
+    AnnotationState,
+    Image,
+    Membership,
+    Revision,
+    Role,
+    Segment,
+    TaskState,
+    TaskTransition,
+)
+from labeling.services.images import images_upload
+from labeling.services.labelmaps import SegmentInput, TileUpdate, annotation_get_or_create, labelmap_save
+from labeling.services.projects import project_create
+from labeling.services.reviews import comment_create, comment_set_resolved, segments_review
+from labeling.services.tasks import (
+    annotation_submit,
+    image_approve,
+    image_reject,
+    image_reopen,
+    next_review,
+    next_task,
+    tasks_assign,
+)
+from tests.api.conftest import client_for, make_user
+from tests.conftest import png_bytes
+
+
+def paint(annotation, user, *, segment_id=1, box=(5, 5, 9, 9), class_id=None):
+    """Save one square segment into the annotation as `user`."""
+    annotation.refresh_from_db()
+    tile = np.zeros((480, 512), dtype=np.uint32)
+    x0, y0, x1, y1 = box
+    tile[y0:y1, x0:x1] = segment_id
+    class_id = class_id or annotation.image.project.classes.get(kind="thing").pk
+    return labelmap_save(annotation=annotation, user=user, base_version=annotation.version,
+                         tiles=[TileUpdate(tx=0, ty=0, data=encode_tile(tile))],
+                         segments=[SegmentInput(segment_id=segment_id, class_id=class_id)], deleted_segment_ids=[])
+
+
+def states(image):
+    image.refresh_from_db()
+    return image.state
+
+
+def history(image):
+    return [(t.annotation_id is not None, t.from_state, t.to_state, t.actor.username if t.actor else None, t.reason)
+            for t in TaskTransition.objects.filter(image=image).select_related("actor").order_by("id")]
+
+
+def more_images(world, n):
+    batch = images_upload(project=world.project, user=world.users["manager"],
+                          files=[SimpleUploadedFile(f"extra{i}.png", png_bytes(640, 480, seed=100 + i))
+                                 for i in range(n)])
+    return [Image.objects.get(pk=r.image_id) for r in batch.results]
+
+
+@pytest.fixture
+def annotator(world):
+    return world.users[Role.ANNOTATOR]
+
+
+@pytest.fixture
+def reviewer(world):
+    return world.users[Role.REVIEWER]
+
+
+@pytest.fixture
+def started(world, annotator):
+    annotation, _ = annotation_get_or_create(image=world.image, user=annotator)
+    paint(annotation, annotator)
+    annotation.refresh_from_db()
+    return annotation
+
+
+def test_starting_submitting_and_approving_are_recorded_in_order(world, started, annotator, reviewer):
+    assert states(world.image) == TaskState.IN_PROGRESS
+    annotation_submit(annotation=started, user=annotator)
+    started.refresh_from_db()
+    assert started.state == AnnotationState.SUBMITTED and started.submitted_at is not None
+    assert states(world.image) == TaskState.SUBMITTED
+    image_approve(image=world.image, user=reviewer, reason="clean")
+    world.image.refresh_from_db()
+    assert world.image.state == TaskState.APPROVED
+    assert world.image.approved_annotation_id == started.pk
+    assert history(world.image) == [
+        (False, "new", "in_progress", "annotator", ""),
+        (True, "draft", "submitted", "annotator", ""),
+        (False, "in_progress", "submitted", "annotator", ""),
+        (True, "submitted", "approved", "reviewer", "clean"),
+        (False, "submitted", "approved", "reviewer", "clean"),
+    ]
+
+
+def test_only_the_author_submits(world, started):
+    with pytest.raises(Forbidden):
+        annotation_submit(annotation=started, user=world.users["manager"])
+    response = client_for(world.users["manager"]).post(reverse("annotation-submit", kwargs={"pk": started.pk}))
+    assert response.status_code == 403
+    assert states(world.image) == TaskState.IN_PROGRESS
+
+
+def test_submitted_work_is_frozen_for_its_author_and_a_reviewer_fix_is_the_reviewers_revision(
+        world, started, annotator, reviewer):
+    annotation_submit(annotation=started, user=annotator)
+    with pytest.raises(Conflict) as raised:
+        paint(started, annotator, box=(20, 20, 30, 30))
+    assert raised.value.code == "annotation_locked"
+    version_before = Annotation.objects.get(pk=started.pk).version
+    result = paint(started, reviewer, box=(20, 20, 30, 30))
+    assert result.revision.author == reviewer
+    assert Annotation.objects.get(pk=started.pk).version == version_before + 1
+    assert Revision.objects.filter(annotation=started, author=annotator).count() == 1
+
+
+def test_approved_work_is_frozen_for_everyone_until_reopened(world, started, annotator, reviewer):
+    annotation_submit(annotation=started, user=annotator)
+    image_approve(image=world.image, user=reviewer)
+    for user in (annotator, reviewer, world.users["manager"]):
+        with pytest.raises(Conflict):
+            paint(started, user, box=(40, 40, 50, 50))
+    with pytest.raises(ValidationFailed) as raised:
+        image_reopen(image=world.image, user=reviewer, reason="  ")
+    assert raised.value.code == "reason_required"
+    image_reopen(image=world.image, user=world.users["manager"], reason="the bus is missing")
+    world.image.refresh_from_db()
+    started.refresh_from_db()
+    assert world.image.state == TaskState.IN_PROGRESS and world.image.approved_annotation_id is None
+    assert started.state == AnnotationState.DRAFT
+    paint(started, annotator, box=(40, 40, 50, 50))  # editable again
+    assert history(world.image)[-2:] == [
+        (True, "approved", "draft", "manager", "the bus is missing"),
+        (False, "approved", "in_progress", "manager", "the bus is missing"),
+    ]
+
+
+def test_nobody_decides_on_their_own_work(world):
+    manager = world.users["manager"]
+    own, _ = annotation_get_or_create(image=world.image, user=manager)
+    paint(own, manager)
+    annotation_submit(annotation=own, user=manager)
+    for decide in (lambda: image_approve(image=world.image, user=manager),
+                   lambda: image_reject(image=world.image, user=manager, reason="meh")):
+        with pytest.raises(Forbidden) as raised:
+            decide()
+        assert raised.value.code == "own_work"
+    with pytest.raises(Forbidden):
+        segments_review(annotation=own, user=manager, segment_ids=[1], review_state="accepted")
+    response = client_for(manager).post(reverse("image-approve", kwargs={"pk": world.image.pk}), {}, format="json")
+    assert response.status_code == 403 and response.json()["code"] == "own_work"
+    assert states(world.image) == TaskState.SUBMITTED
+    assert next_review(project=world.project, user=manager) is None
+    assert next_review(project=world.project, user=world.users[Role.REVIEWER]) == world.image
+
+
+def test_reject_needs_a_reason_and_the_fix_goes_back_through_review(world, started, annotator, reviewer):
+    annotation_submit(annotation=started, user=annotator)
+    with pytest.raises(ValidationFailed):
+        image_reject(image=world.image, user=reviewer, reason="")
+    response = client_for(reviewer).post(reverse("image-reject", kwargs={"pk": world.image.pk}), {}, format="json")
+    assert response.status_code == 400
+    image_reject(image=world.image, user=reviewer, reason="the left car is cut off")
+    started.refresh_from_db()
+    assert states(world.image) == TaskState.REJECTED and started.state == AnnotationState.REJECTED
+    assert next_task(project=world.project, user=annotator).why == "rejected"
+    paint(started, annotator, box=(5, 5, 12, 12))  # the fix
+    started.refresh_from_db()
+    assert started.state == AnnotationState.DRAFT and states(world.image) == TaskState.IN_PROGRESS
+    annotation_submit(annotation=started, user=annotator)
+    assert states(world.image) == TaskState.SUBMITTED
+    image_approve(image=world.image, user=reviewer)
+    assert [h[1:3] for h in history(world.image) if not h[0]] == [
+        ("new", "in_progress"), ("in_progress", "submitted"), ("submitted", "rejected"),
+        ("rejected", "in_progress"), ("in_progress", "submitted"), ("submitted", "approved"),
+    ]
+
+
+@pytest.mark.parametrize("decide", ["approve", "reject", "reopen"])
+def test_decisions_on_an_image_in_the_wrong_state_are_refused(world, started, reviewer, decide):
+    action = {"approve": lambda: image_approve(image=world.image, user=reviewer),
+              "reject": lambda: image_reject(image=world.image, user=reviewer, reason="no"),
+              "reopen": lambda: image_reopen(image=world.image, user=reviewer, reason="no")}[decide]
+    before = history(world.image)
+    with pytest.raises(Conflict) as raised:
+        action()
+    assert raised.value.code == "invalid_transition"
+    assert history(world.image) == before
+    response = client_for(reviewer).post(reverse(f"image-{decide}", kwargs={"pk": world.image.pk}),
+                                         {"reason": "no"}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "invalid_transition"
+
+
+def test_submitting_twice_is_refused(world, started, annotator):
+    annotation_submit(annotation=started, user=annotator)
+    with pytest.raises(Conflict):
+        annotation_submit(annotation=started, user=annotator)
+
+
+def _second_annotator(world, name="second"):
+    user = make_user(name)
+    Membership.objects.create(project=world.project, user=user, role=Role.ANNOTATOR)
+    return user
+
+
+def test_consensus_waits_for_k_annotators_and_the_reviewer_picks_one(world, started, annotator, reviewer):
+    world.project.annotators_per_image = 2
+    world.project.save()
+    second = _second_annotator(world)
+    annotation_submit(annotation=started, user=annotator)
+    assert states(world.image) == TaskState.IN_PROGRESS  # one of two
+    task = next_task(project=world.project, user=second)
+    assert task.image == world.image and task.why == "unlabelled"
+    paint(task.annotation, second, box=(6, 6, 10, 10))
+    annotation_submit(annotation=task.annotation, user=second)
+    assert states(world.image) == TaskState.SUBMITTED
+    with pytest.raises(ValidationFailed) as raised:
+        image_approve(image=world.image, user=reviewer)
+    assert raised.value.code == "annotation_required"
+    assert sorted(raised.value.extra["annotation_ids"]) == sorted([started.pk, task.annotation.pk])
+    # Reject one of the two: only that annotator has work to do.
+    image_reject(image=world.image, user=reviewer, reason="too coarse", annotation_ids=[task.annotation.pk])
+    started.refresh_from_db()
+    assert started.state == AnnotationState.SUBMITTED
+    assert Annotation.objects.get(pk=task.annotation.pk).state == AnnotationState.REJECTED
+    annotation_submit(annotation=Annotation.objects.get(pk=task.annotation.pk), user=second)
+    assert states(world.image) == TaskState.SUBMITTED
+    image_approve(image=world.image, user=reviewer, annotation_id=task.annotation.pk)
+    world.image.refresh_from_db()
+    assert world.image.approved_annotation_id == task.annotation.pk
+    # A third annotator is never handed an image that has its two.
+    third = _second_annotator(world, "third")
+    assert next_task(project=world.project, user=third).image is None
+
+
+def test_next_task_priority_assigned_then_prelabelled_then_the_rest(world, annotator):
+    extra = more_images(world, 3)
+    assigned, prelabelled = extra[2], extra[1]
+    tasks_assign(project=world.project, image_ids=[assigned.pk], user_ids=[annotator.pk],
+                 by=world.users["manager"])
+    prelabel = Annotation.objects.create(image=prelabelled, annotator=None)
+    paint(prelabel, None)
+    task = next_task(project=world.project, user=annotator)
+    assert (task.image, task.why) == (assigned, "assigned")
+    # The same task again while it is an unfinished draft (resume), then the next once it is submitted.
+    assert next_task(project=world.project, user=annotator).why == "draft"
+    paint(task.annotation, annotator)
+    annotation_submit(annotation=task.annotation, user=annotator)
+    task = next_task(project=world.project, user=annotator)
+    assert (task.image, task.why) == (prelabelled, "prelabelled")
+    assert Segment.objects.filter(annotation=task.annotation).count() == 1  # starts from the pre-label
+    annotation_submit(annotation=task.annotation, user=annotator)
+    task = next_task(project=world.project, user=annotator)
+    assert (task.image, task.why) == (world.image, "unlabelled")
+    annotation_submit(annotation=task.annotation, user=annotator)
+    task = next_task(project=world.project, user=annotator)
+    assert (task.image, task.why) == (extra[0], "unlabelled")
+    annotation_submit(annotation=task.annotation, user=annotator)
+    assert next_task(project=world.project, user=annotator).why == "none"
+
+
+def test_an_image_assigned_to_someone_else_is_reserved(world, annotator):
+    second = _second_annotator(world)
+    tasks_assign(project=world.project, image_ids=[world.image.pk], user_ids=[second.pk], by=world.users["manager"])
+    assert next_task(project=world.project, user=annotator).image is None
+    assert next_task(project=world.project, user=second).image == world.image
+
+
+def test_an_image_someone_else_labels_is_taken_when_one_annotator_is_enough(world, started):
+    second = _second_annotator(world)
+    assert next_task(project=world.project, user=second).image is None
+
+
+def test_assignment_guards(world, annotator, reviewer):
+    manager = world.users["manager"]
+    with pytest.raises(ValidationFailed) as raised:
+        tasks_assign(project=world.project, image_ids=[world.image.pk], user_ids=[reviewer.pk], by=manager)
+    assert raised.value.code == "not_an_annotator"
+    with pytest.raises(ValidationFailed) as raised:
+        tasks_assign(project=world.project, image_ids=[world.image.pk], user_ids=[annotator.pk, manager.pk],
+                     by=manager)
+    assert raised.value.code == "too_many_assignees"
+    other_project = project_create(user=manager, name="Other", kind="instance")
+    other = images_upload(project=other_project, user=manager,
+                          files=[SimpleUploadedFile("o.png", png_bytes(20, 20, seed=9))]).results[0].image_id
+    with pytest.raises(ValidationFailed) as raised:
+        tasks_assign(project=world.project, image_ids=[other], user_ids=[annotator.pk], by=manager)
+    assert raised.value.code == "unknown_image"
+    client = client_for(manager)
+    url = reverse("project-assignments", kwargs={"project_pk": world.project.pk})
+    response = client.post(url, {"image_ids": [world.image.pk], "user_ids": [annotator.pk]}, format="json")
+    assert response.json() == {"assigned": 1, "unassigned": 0}
+    assert client.post(url, {"image_ids": [world.image.pk], "user_ids": [annotator.pk]},
+                       format="json").json() == {"assigned": 0, "unassigned": 0}  # idempotent
+    assert [a["username"] for a in client.get(url).json()["results"]] == ["annotator"]
+    response = client.post(url, {"image_ids": [world.image.pk], "user_ids": [annotator.pk], "unassign": True},
+                           format="json")
+    assert response.json() == {"assigned": 0, "unassigned": 1}
+
+
+def test_segment_decisions_touch_only_the_review_state(world, started, annotator, reviewer):
+    with pytest.raises(Conflict) as raised:
+        segments_review(annotation=started, user=reviewer, segment_ids=[1], review_state="accepted")
+    assert raised.value.code == "not_submitted"
+    annotation_submit(annotation=started, user=annotator)
+    before = Segment.objects.get(annotation=started, segment_id=1)
+    with pytest.raises(ValidationFailed) as raised:
+        segments_review(annotation=started, user=reviewer, segment_ids=[1, 99], review_state="rejected")
+    assert raised.value.code == "unknown_segment"
+    response = client_for(reviewer).post(reverse("annotation-segment-reviews", kwargs={"pk": started.pk}),
+                                         {"segment_ids": [1], "review_state": "rejected"}, format="json")
+    assert response.status_code == 200 and response.json()[0]["review_state"] == "rejected"
+    after = Segment.objects.get(annotation=started, segment_id=1)
+    assert (after.area, after.bbox, after.review_state) == (before.area, before.bbox, "rejected")
+    assert Annotation.objects.get(pk=started.pk).version == started.version  # no save, no revision
+    # The annotator's fix of a rejected segment puts it back to pending.
+    image_reject(image=world.image, user=reviewer, reason="see the comments")
+    paint(started, annotator, box=(5, 5, 15, 15))
+    assert Segment.objects.get(annotation=started, segment_id=1).review_state == "pending"
+
+
+def test_comments_are_pinned_validated_resolved_and_reopened(world, started, annotator, reviewer):
+    with pytest.raises(ValidationFailed) as raised:
+        comment_create(annotation=started, user=reviewer, body="here")
+    assert raised.value.code == "unpinned_comment"
+    for x, y in ((641, 10), (-1, 10), (float("nan"), 3), (3, None)):
+        with pytest.raises(ValidationFailed) as raised:
+            comment_create(annotation=started, user=reviewer, body="here", x=x, y=y)
+        assert raised.value.code == "bad_point"
+    with pytest.raises(ValidationFailed):
+        comment_create(annotation=started, user=reviewer, body="here", segment_id=42)
+    with pytest.raises(ValidationFailed):
+        comment_create(annotation=started, user=reviewer, body="   ", x=1, y=1)
+    pinned = comment_create(annotation=started, user=reviewer, body="wheel missing", x=120.5, y=60, segment_id=1)
+    url = reverse("annotation-comments", kwargs={"pk": started.pk})
+    response = client_for(annotator).get(url)
+    assert [(c["body"], c["x"], c["segment_id"], c["resolved"]) for c in response.json()] == [
+        ("wheel missing", 120.5, 1, False)]
+    detail = reverse("comment-detail", kwargs={"pk": pinned.pk})
+    response = client_for(annotator).patch(detail, {"resolved": True}, format="json")
+    assert response.json()["resolved"] and response.json()["resolved_by_name"] == "annotator"
+    response = client_for(reviewer).patch(detail, {"resolved": False}, format="json")
+    assert not response.json()["resolved"] and response.json()["resolved_at"] is None
+    # Annotators may not pin review comments, and another annotator sees neither the annotation nor its comments.
+    assert client_for(annotator).post(url, {"body": "x", "x": 1, "y": 1}, format="json").status_code == 403
+    second = _second_annotator(world)
+    assert client_for(second).get(url).status_code == 404
+    assert client_for(second).patch(detail, {"resolved": True}, format="json").status_code == 404
+    comment_set_resolved(comment=pinned, user=reviewer, resolved=True)
+
+
+def test_transitions_and_next_endpoints_over_http(world, started, annotator, reviewer):
+    client = client_for(annotator)
+    response = client.post(reverse("annotation-submit", kwargs={"pk": started.pk}))
+    assert response.status_code == 200 and response.json()["state"] == "submitted"
+    response = client_for(reviewer).post(reverse("project-next-review", kwargs={"project_pk": world.project.pk}))
+    assert response.json()["image"]["id"] == world.image.pk
+    response = client_for(reviewer).post(reverse("image-approve", kwargs={"pk": world.image.pk}), {},
+                                         format="json")
+    assert response.json()["state"] == "approved" and response.json()["approved_annotation"] == started.pk
+    transitions = client.get(reverse("image-transitions", kwargs={"pk": world.image.pk})).json()
+    assert [(t["subject"], t["to_state"], t["actor_name"]) for t in transitions] == [
+        ("image", "in_progress", "annotator"), ("annotation", "submitted", "annotator"),
+        ("image", "submitted", "annotator"), ("annotation", "approved", "reviewer"),
+        ("image", "approved", "reviewer"),
+    ]
+    response = client.post(reverse("project-next-task", kwargs={"project_pk": world.project.pk}))
+    assert response.json() == {"image": None, "annotation": None, "why": "none"}
+    response = client_for(world.users["manager"]).patch(
+        reverse("project-detail", kwargs={"pk": world.project.pk}), {"annotators_per_image": 0}, format="json")
+    assert response.status_code == 400
+    response = client_for(world.users["manager"]).patch(
+        reverse("project-detail", kwargs={"pk": world.project.pk}), {"annotators_per_image": 3}, format="json")
+    assert response.json()["annotators_per_image"] == 3
