@@ -36,8 +36,8 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Annotation
-        fields = ["id", "image", "annotator", "annotator_name", "state", "version", "tile_size", "width", "height",
-                  "created_at", "updated_at"]
+        fields = ["id", "image", "annotator", "annotator_name", "state", "submitted_at", "version", "tile_size",
+                  "width", "height", "created_at", "updated_at"]
         read_only_fields = fields
 
 

@@ -78,6 +78,7 @@ urlpatterns = [
     path("images/<id:pk>/reject/", workflow.ImageRejectView.as_view(), name="image-reject"),
     path("images/<id:pk>/reopen/", workflow.ImageReopenView.as_view(), name="image-reopen"),
     path("images/<id:pk>/transitions/", workflow.ImageTransitionsView.as_view(), name="image-transitions"),
+    path("images/<id:pk>/agreement/", workflow.ImageAgreementView.as_view(), name="image-agreement"),
     path("annotations/<id:pk>/submit/", workflow.AnnotationSubmitView.as_view(), name="annotation-submit"),
     path("annotations/<id:pk>/segment-reviews/", workflow.AnnotationSegmentReviewsView.as_view(),
          name="annotation-segment-reviews"),

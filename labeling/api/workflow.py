@@ -11,6 +11,7 @@ from labeling.api.annotations import AnnotationSerializer, SegmentSerializer
 from labeling.api.base import ScopedAPIView
 from labeling.api.images import ImageSerializer
 from labeling.models import Annotation, Image, ReviewComment, SegmentReview, TaskAssignment, TaskTransition
+from labeling.selectors import image_agreement
 from labeling.services.reviews import comment_create, comment_set_resolved, segments_review
 from labeling.services.tasks import (
     annotation_submit,
@@ -117,6 +118,29 @@ class NextReviewSerializer(serializers.Serializer):
     image = ImageSerializer(allow_null=True)
 
 
+class AgreementPairSerializer(serializers.Serializer):
+    a = serializers.IntegerField(help_text="annotation id")
+    b = serializers.IntegerField(help_text="annotation id")
+    metric = serializers.CharField()
+    score = serializers.FloatField()
+    sq = serializers.FloatField(required=False, help_text="panoptic only")
+    rq = serializers.FloatField(required=False, help_text="panoptic only")
+    per_class = serializers.DictField(child=serializers.DictField(), help_text="class id -> scores")
+
+
+class AgreementAnnotationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    annotator_name = serializers.CharField()
+    state = serializers.CharField()
+
+
+class AgreementSerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=["miou", "matched_iou", "pq"])
+    annotations = AgreementAnnotationSerializer(many=True)
+    pairs = AgreementPairSerializer(many=True)
+    mean = serializers.FloatField(allow_null=True)
+
+
 class _ImageAction(ScopedAPIView):
     model = Image
     serializer_class = ImageSerializer
@@ -170,6 +194,15 @@ class ImageTransitionsView(_ImageAction):
         image = self.get_object()
         transitions = TaskTransition.objects.filter(image=image).select_related("actor").order_by("id")
         return Response(TransitionSerializer(transitions, many=True).data)
+
+
+class ImageAgreementView(_ImageAction):
+    serializer_class = AgreementSerializer
+    scopes = {"GET": scopes.REVIEW_DECIDE}
+
+    def get(self, request, pk):
+        """Agreement between every two submitted annotations of the image (consensus), from the label maps."""
+        return Response(image_agreement(image=self.get_object()))
 
 
 class AnnotationSubmitView(ScopedAPIView):

@@ -197,6 +197,7 @@ ENDPOINTS = [
     Endpoint("image-reject", "post", scopes.REVIEW_DECIDE, _submitted, lambda w, a, j: {"reason": "sloppy edges"}),
     Endpoint("image-reopen", "post", scopes.REVIEW_DECIDE, _approved, lambda w, a, j: {"reason": "missed a car"}),
     Endpoint("image-transitions", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
+    Endpoint("image-agreement", "get", scopes.REVIEW_DECIDE, _submitted),
     # Only an annotation's author submits it: the manager has the scope, but not for someone else's annotation.
     Endpoint("annotation-submit", "post", scopes.TASK_SUBMIT, _annotation, only_roles=(Role.ANNOTATOR,)),
     Endpoint("annotation-segment-reviews", "post", scopes.REVIEW_DECIDE, _submitted_annotation,

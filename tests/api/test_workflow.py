@@ -381,3 +381,22 @@ def test_transitions_and_next_endpoints_over_http(world, started, annotator, rev
     response = client_for(world.users["manager"]).patch(
         reverse("project-detail", kwargs={"pk": world.project.pk}), {"annotators_per_image": 3}, format="json")
     assert response.json()["annotators_per_image"] == 3
+
+
+def test_agreement_of_two_annotators_from_their_label_maps(world, started, annotator, reviewer):
+    world.project.annotators_per_image = 2
+    world.project.save()
+    second = _second_annotator(world)
+    annotation_submit(annotation=started, user=annotator)  # a 4x4 car at (5, 5)
+    task = next_task(project=world.project, user=second)
+    paint(task.annotation, second, box=(5, 5, 9, 8))  # the same car, one row shorter: IoU 12 / 16
+    annotation_submit(annotation=task.annotation, user=second)
+    response = client_for(reviewer).get(reverse("image-agreement", kwargs={"pk": world.image.pk}))
+    assert response.status_code == 200
+    data = response.json()
+    assert data["metric"] == "pq"  # a panoptic project
+    assert [a["annotator_name"] for a in data["annotations"]] == ["annotator", "second"]
+    (pair,) = data["pairs"]
+    assert pair["score"] == pytest.approx(0.75) and pair["sq"] == pytest.approx(0.75) and pair["rq"] == 1.0
+    assert data["mean"] == pytest.approx(0.75)
+    assert client_for(annotator).get(reverse("image-agreement", kwargs={"pk": world.image.pk})).status_code == 403

@@ -1,7 +1,12 @@
 // The only module that talks to the server. Types come from the OpenAPI schema (src/api/schema.d.ts is
 // generated from frontend/openapi.yml, which a Python test keeps equal to the server's schema).
 import type {
+  Annotation,
   AnnotationDetail,
+  Assignment,
+  Comment,
+  NextTask,
+  Transition,
   Image,
   Job,
   LabelClass,
@@ -14,13 +19,19 @@ import type {
   RoleEnum,
   SaveInputRequest,
   SaveOutput,
+  Segment as api_Segment,
   Superpixels,
   TrainedModel,
   UploadResponse,
 } from "./schema";
 
 export type {
+  Annotation,
   AnnotationDetail,
+  Assignment,
+  Comment,
+  NextTask,
+  Transition,
   Image,
   Job,
   LabelClass,
@@ -34,7 +45,7 @@ export type {
   TrainedModel,
   UploadResponse,
 };
-export type { Segment, SegmentInputRequest, TaskStateEnum, ProjectKindEnum, ClassKindEnum } from "./schema";
+export type { Segment, SegmentInputRequest, TaskStateEnum, ProjectKindEnum, ClassKindEnum, ReviewStateEnum, RoleEnum } from "./schema";
 
 export interface Page<T> {
   count: number;
@@ -206,6 +217,30 @@ export async function getLabelTile(annotationId: number, tx: number, ty: number)
 export const saveAnnotation = (id: number, body: SaveInputRequest) =>
   json<SaveOutput>("POST", `/api/annotations/${id}/save/`, body);
 export const listRevisions = (id: number) => json<Page<Revision>>("GET", `/api/annotations/${id}/revisions/`);
+
+export const listImageAnnotations = (imageId: number) =>
+  json<Annotation[]>("GET", `/api/images/${imageId}/annotations/`);
+
+// --- workflow: task states, review decisions, comments, assignments
+export const submitAnnotation = (id: number) => json<Annotation>("POST", `/api/annotations/${id}/submit/`);
+export const approveImage = (id: number, body: { annotation?: number | null; reason?: string } = {}) =>
+  json<Image>("POST", `/api/images/${id}/approve/`, body);
+export const rejectImage = (id: number, body: { reason: string; annotations?: number[] | null }) =>
+  json<Image>("POST", `/api/images/${id}/reject/`, body);
+export const reopenImage = (id: number, reason: string) => json<Image>("POST", `/api/images/${id}/reopen/`, { reason });
+export const listTransitions = (imageId: number) => json<Transition[]>("GET", `/api/images/${imageId}/transitions/`);
+export const reviewSegments = (annotationId: number, segmentIds: number[], reviewState: "pending" | "accepted" | "rejected") =>
+  json<api_Segment[]>("POST", `/api/annotations/${annotationId}/segment-reviews/`, { segment_ids: segmentIds, review_state: reviewState });
+export const listComments = (annotationId: number) => json<Comment[]>("GET", `/api/annotations/${annotationId}/comments/`);
+export const createComment = (annotationId: number, body: { body: string; x?: number | null; y?: number | null; segment_id?: number | null }) =>
+  json<Comment>("POST", `/api/annotations/${annotationId}/comments/`, body);
+export const setCommentResolved = (id: number, resolved: boolean) => json<Comment>("PATCH", `/api/comments/${id}/`, { resolved });
+export const nextTask = (projectId: number) => json<NextTask>("POST", `/api/projects/${projectId}/next-task/`);
+export const nextReview = (projectId: number) => json<{ image: Image | null }>("POST", `/api/projects/${projectId}/next-review/`);
+export const assignImages = (projectId: number, body: { image_ids: number[]; user_ids: number[]; unassign?: boolean }) =>
+  json<{ assigned: number; unassigned: number }>("POST", `/api/projects/${projectId}/assignments/`, body);
+export const listAssignments = (projectId: number, imageId?: number) =>
+  json<Page<Assignment>>("GET", `/api/projects/${projectId}/assignments/${query({ image: imageId, page_size: 100 })}`);
 
 // --- jobs
 export const getJob = (id: number) => json<Job>("GET", `/api/jobs/${id}/`);

@@ -205,6 +205,25 @@ export class Overlay {
     ctx.stroke();
   }
 
+  /** A numbered marker at an image point (review comments), a fixed size in CSS pixels at every zoom. */
+  drawPin(at: Point, label: string, style: { color?: string; active?: boolean } = {}): void {
+    const ctx = this.begin();
+    const p = this.toScreen(at);
+    const r = style.active ? 11 : 9;
+    ctx.beginPath();
+    ctx.arc(p.x, p.y, r, 0, Math.PI * 2);
+    ctx.fillStyle = style.color ?? "#ffb300";
+    ctx.fill();
+    ctx.strokeStyle = "#000000";
+    ctx.lineWidth = style.active ? 2.5 : 1.5;
+    ctx.stroke();
+    ctx.fillStyle = "#000000";
+    ctx.font = "bold 11px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillText(label, p.x, p.y + 0.5);
+  }
+
   /**
    * A binary mask in image pixels (`data[y * width + x]`, 1 = in, placed at x0, y0), filled with `fill` and/or
    * outlined with `outline` (pixels with an outside 4-neighbour), e.g. a SAM preview. The rasterised bitmap is

@@ -270,6 +270,14 @@ export class SegmentTable {
     }
   }
 
+  /** A reviewer's decisions, as the server stored them: only the review state changes; nothing becomes dirty. */
+  setReviewStates(serverRows: Iterable<ServerSegment>): void {
+    for (const server of serverRows) {
+      const row = this.rows.get(server.segment_id);
+      if (row) this.setRow(row.segmentId, { ...row, reviewState: server.review_state as ReviewState });
+    }
+  }
+
   /** Rows in the save API's shape (default: the dirty ones). */
   toSaveRows(rows: Iterable<SegmentRow> = this.dirtyRows()): SaveRow[] {
     return [...rows].map((row) => ({

@@ -36,7 +36,7 @@ export class SegmentPanel {
     this.details = h("div", { class: "segment-details", testid: "segment-details" });
     this.el = h("section", { class: "panel segment-panel" }, h("h3", null, "Segments"), this.list, this.details);
     session.onChange((kind) => {
-      if (kind === "segments" || kind === "selection" || kind === "view" || kind === "saved") this.render();
+      if (kind === "segments" || kind === "selection" || kind === "view" || kind === "saved" || kind === "review") this.render();
     });
     this.render();
   }
@@ -102,7 +102,7 @@ export class SegmentPanel {
     const flags = (session.activeSegment === row.segmentId ? 1 : 0) | (session.hiddenSegments.has(row.segmentId) ? 2 : 0)
       | (session.lockedSegments.has(row.segmentId) ? 4 : 0) | (row.rings ? 8 : 0);
     // Names and colours cannot hold a newline.
-    return `${cls?.id}\n${cls?.name}\n${cls?.color}\n${row.instance}\n${row.area}\n${flags}`;
+    return `${cls?.id}\n${cls?.name}\n${cls?.color}\n${row.instance}\n${row.area}\n${flags}\n${row.reviewState}`;
   }
 
   private item(row: SegmentRow): HTMLElement {
@@ -121,6 +121,7 @@ export class SegmentPanel {
         "data-class": cls?.name ?? "",
         "data-instance": row.instance ?? "",
         "data-area": row.area,
+        "data-review": row.reviewState,
         onmouseenter: () => {
           session.hoverSegment = row.segmentId;
           session.emit("hover");
@@ -137,6 +138,10 @@ export class SegmentPanel {
       }, label),
       h("span", { class: "muted area", title: "area in pixels" }, row.area.toLocaleString()),
       row.rings ? h("span", { class: "badge", title: "still an editable polygon" }, "poly") : null,
+      row.reviewState !== "pending"
+        ? h("span", { class: `badge badge-review-${row.reviewState}`, testid: "segment-review", title: `Reviewer: ${row.reviewState}` },
+          row.reviewState === "accepted" ? "✓ accepted" : "✗ rejected")
+        : null,
       h("button", {
         class: "icon", testid: "segment-visibility", title: hidden ? "Show" : "Hide", "aria-pressed": hidden,
         onclick: () => session.toggleHidden(row.segmentId),

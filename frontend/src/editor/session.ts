@@ -8,14 +8,22 @@ import { brushStroke, rasterizeRings, type RegionMask, type Ring } from "../core
 import { SegmentRuleError, SegmentTable, type SaveRow, type SegmentChange, type SegmentRow, type SegmentSource } from "../core/segments";
 import { decodeTile } from "../core/tileCodec";
 
-/** What changed: "hover" only moves the highlight (cheap; panels must not re-render on it). */
-export type ChangeKind = "pixels" | "segments" | "selection" | "view" | "hover" | "saved";
+/** What changed: "hover" only moves the highlight (cheap; panels must not re-render on it); "review": a
+ * reviewer's decisions on segments, stored by the server already (nothing to save). */
+export type ChangeKind = "pixels" | "segments" | "selection" | "view" | "hover" | "saved" | "review";
 
 export interface LoadedAnnotation {
   image: api.Image;
   project: api.Project;
   classes: api.LabelClass[];
   annotation: api.AnnotationDetail;
+  /** The user looking at it (the workflow compares them with the annotation's author). */
+  me?: api.Me;
+}
+
+export interface LoadOptions {
+  /** Open this annotation (a reviewer's view of someone's work) instead of the user's own. */
+  annotationId?: number;
 }
 
 export const tileKey = (tx: number, ty: number) => `${tx},${ty}`;
@@ -58,14 +66,16 @@ export class EditorSession {
     this.currentClassId = classes[0]?.id ?? null;
   }
 
-  static async load(imageId: number): Promise<EditorSession> {
+  static async load(imageId: number, options: LoadOptions = {}): Promise<EditorSession> {
     const image = await api.getImage(imageId);
-    const [project, classes, annotation] = await Promise.all([
+    const [project, classes, annotation, me] = await Promise.all([
       api.getProject(image.project),
       api.listClasses(image.project),
-      api.openAnnotation(imageId),
+      options.annotationId !== undefined ? api.getAnnotation(options.annotationId) : api.openAnnotation(imageId),
+      api.me(),
     ]);
-    const session = new EditorSession({ image, project, classes, annotation });
+    if (annotation.image !== image.id) throw new Error(`annotation ${annotation.id} is not of image ${image.id}`);
+    const session = new EditorSession({ image, project, classes, annotation, me });
     await session.loadServerState(annotation);
     return session;
   }

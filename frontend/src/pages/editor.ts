@@ -9,6 +9,9 @@ import { WorkerPendingStore } from "../editor/pendingStoreClient";
 import { SegmentPanel } from "../editor/segmentPanel";
 import { EditorSession } from "../editor/session";
 import { SHORTCUTS, helpOverlay } from "../editor/shortcuts";
+import { flushView, recallView, rememberView } from "../editor/viewMemory";
+import { workflowPermissions, type AnnotationState, type EditorMode } from "../editor/workflow";
+import { WorkflowPanel } from "../editor/workflowPanel";
 import { BrushTool } from "../tools/brush";
 import { PolygonTool } from "../tools/polygon";
 import { SelectTool } from "../tools/select";
@@ -18,6 +21,7 @@ import { SuperpixelPanel } from "../editor/superpixelPanel";
 import { SamPanel } from "../editor/samPanel";
 import { SamEngine, samOptionsFromUrl } from "../sam/engine";
 import type { Tool, ToolContext } from "../tools/tool";
+import type { RoleEnum } from "../api/client";
 import { h, replaceChildren } from "../ui/dom";
 import { markdownToDom } from "../ui/markdown";
 import { loginUrl } from "../ui/router";
@@ -30,30 +34,64 @@ function hexToRgba(hex: string, alpha: number): RGBA {
   return [(n >> 16) & 255, (n >> 8) & 255, n & 255, alpha];
 }
 
-export function mountEditor(el: HTMLElement, imageId: number): () => void {
+export interface EditorOptions {
+  /** "review": a reviewer's read-only view with the review decisions; "edit" (default): labelling. */
+  mode?: EditorMode;
+  /** The annotation to open; default: the user's own (or, in review mode, the first submitted one). */
+  annotationId?: number;
+  /** Go to another app URL (the router's navigate). */
+  navigate?: (url: string) => void;
+}
+
+export function mountEditor(el: HTMLElement, imageId: number, options: EditorOptions = {}): () => void {
   let disposed = false;
   let cleanup: (() => void) | null = null;
-  replaceChildren(el, h("p", { class: "muted", testid: "editor-loading" }, "Loading the label map…"));
-  EditorSession.load(imageId)
-    .then((session) => {
+  const mode = options.mode ?? "edit";
+  const open = async () => {
+    replaceChildren(el, h("p", { class: "muted", testid: "editor-loading" }, "Loading the label map…"));
+    try {
+      const annotationId = options.annotationId ?? (mode === "review" ? await annotationToReview(imageId) : undefined);
+      const session = await EditorSession.load(imageId, { annotationId });
       if (disposed) return;
-      cleanup = buildEditor(el, session);
-    })
-    .catch((err) => {
+      cleanup = buildEditor(el, session, { ...options, mode }, () => {
+        cleanup?.();
+        cleanup = null;
+        if (!disposed) void open();
+      });
+    } catch (err) {
       if (disposed) return;
       replaceChildren(el, h("div", { class: "page-error", testid: "editor-error" },
         h("h2", null, "The editor could not open this image"),
-        h("p", null, err instanceof api.ApiError ? err.message : String(err))));
-    });
+        h("p", null, err instanceof api.ApiError || err instanceof Error ? err.message : String(err))));
+    }
+  };
+  void open();
   return () => {
     disposed = true;
     cleanup?.();
   };
 }
 
-function buildEditor(root: HTMLElement, session: EditorSession): () => void {
-  const { image, project } = session.data;
-  const canEdit = project.role !== null;
+/** Review mode without an annotation named: the submitted one waiting longest, else the approved one. */
+async function annotationToReview(imageId: number): Promise<number> {
+  const annotations = await api.listImageAnnotations(imageId);
+  const submitted = annotations.filter((a) => a.state === "submitted" && a.annotator !== null)
+    .sort((a, b) => (a.submitted_at ?? "").localeCompare(b.submitted_at ?? "") || a.id - b.id);
+  const chosen = submitted[0] ?? annotations.find((a) => a.state === "approved") ?? annotations.find((a) => a.annotator !== null);
+  if (!chosen) throw new Error("Nobody has labelled this image yet: there is nothing to review.");
+  return chosen.id;
+}
+
+function buildEditor(root: HTMLElement, session: EditorSession, options: EditorOptions & { mode: EditorMode },
+  reload: () => void): () => void {
+  const { image, project, annotation } = session.data;
+  const permissions = workflowPermissions({
+    mode: options.mode,
+    role: project.role as RoleEnum | null,
+    state: annotation.state as AnnotationState,
+    isAuthor: annotation.annotator !== null && annotation.annotator === session.data.me?.id,
+  });
+  const canEdit = permissions.canEdit;
   const glCanvas = h("canvas", { class: "editor-gl", testid: "editor-canvas" });
   const overlayCanvas = h("canvas", { class: "editor-overlay", testid: "editor-overlay", tabindex: 0 });
   const stage = h("div", { class: "editor-stage" }, glCanvas, overlayCanvas);
@@ -75,6 +113,23 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     viewport = v;
     renderer.setViewport(v);
     overlay.setViewport(v);
+    rememberView(image.id, v);
+  };
+  /** Centre an image point, or a box with room around it, without zooming out past the current view. */
+  const jumpTo = (t: { x: number; y: number; width?: number; height?: number }) => {
+    const { width, height } = renderer.size;
+    if (!width || !height) return;
+    let scale = Math.max(viewport.scale, 1);
+    let cx = t.x;
+    let cy = t.y;
+    if (t.width !== undefined && t.height !== undefined) {
+      scale = Math.min(width / Math.max(1, t.width * 3), height / Math.max(1, t.height * 3), 8);
+      scale = Math.max(scale, Math.min(viewport.scale, 8));
+      cx = t.x + t.width / 2;
+      cy = t.y + t.height / 2;
+    }
+    scale = Math.min(Math.max(scale, SCALE_LIMITS.min), SCALE_LIMITS.max);
+    setViewport({ scale, x: width / 2 - cx * scale, y: height / 2 - cy * scale }, false);
   };
   const fit = () => {
     const { width, height } = renderer.size;
@@ -230,9 +285,19 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
   const undoButton = h("button", { testid: "undo", title: "Undo (Ctrl+Z)", onclick: () => session.undo() }, "Undo");
   const redoButton = h("button", { testid: "redo", title: "Redo (Ctrl+Shift+Z)", onclick: () => session.redo() }, "Redo");
   const help = helpOverlay();
+  const workflow = new WorkflowPanel({
+    session, mode: options.mode, permissions, overlay, jumpTo, reload,
+    notify: (message, kind = "info") => toast(message, kind),
+    flush: async () => {
+      await autosave.saveNow();
+      return !autosave.hasUnsaved();
+    },
+    open: (url) => (options.navigate ? options.navigate(url) : window.location.assign(url)),
+  });
   const header = h("div", { class: "editor-header" },
     h("strong", { testid: "editor-image-name" }, image.original_name),
     h("span", { class: "muted" }, `${image.width}×${image.height} · ${project.name}`),
+    workflow.headerEl,
     h("span", { class: "spacer" }),
     undoButton, redoButton, status,
     h("button", { testid: "help", title: "Keyboard shortcuts (?)", onclick: () => help.toggle() }, "?"),
@@ -284,7 +349,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     h("summary", null, "Guidelines"),
     h("div", { class: "markdown" }, ...markdownToDom(project.guidelines || "_No guidelines yet._")));
   const side = h("aside", { class: "editor-side" },
-    h("section", { class: "panel" }, h("h3", null, "Class"), classList), panel.el, guidelines);
+    workflow.el, h("section", { class: "panel" }, h("h3", null, "Class"), classList), panel.el, guidelines);
 
   replaceChildren(root, h("div", { class: "editor", testid: "editor" }, header,
     h("div", { class: "editor-body" }, h("div", { class: "editor-left" }, toolbar, hintLine), stage, side)), help.el);
@@ -335,6 +400,10 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     overlayCanvas.setPointerCapture(e.pointerId);
     if (spaceDown || e.button === 1) {
       spacePan = { x: e.clientX, y: e.clientY };
+      return;
+    }
+    if (workflow.pinning && e.button === 0) {
+      workflow.placePin(imagePoint(e));
       return;
     }
     tool.pointerDown?.(imagePoint(e), e);
@@ -399,7 +468,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
       return;
     }
     if (mod || e.altKey) return;
-    if (tool.key?.(e)) {
+    if (tool.key?.(e) || workflow.key(e)) {
       e.preventDefault();
       return;
     }
@@ -445,10 +514,15 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     }
   };
   window.addEventListener("beforeunload", beforeUnload);
+  // The view the user had on this image (e.g. before switching between review and edit) comes back.
+  const remembered = recallView(image.id);
   const onResize = new ResizeObserver(() => {
     renderer.resize();
     overlay.resize();
-    if (!fitted) fit();
+    if (!fitted && remembered) {
+      setViewport(remembered, false);
+      fitted = true;
+    } else if (!fitted) fit();
     else setViewport(viewport, false);
   });
   onResize.observe(stage);
@@ -459,7 +533,7 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
   setTool(canEdit ? "brush" : "select");
   void autosave.restorePending().then((message) => message && toast(message, "info", 6000));
   // For tests and benchmarks: the live session and renderer (read-only use).
-  (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, store, shortcuts: SHORTCUTS, sam: { engine: samEngine, tool: samTool }, superpixel: superpixelTool };
+  (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, store, shortcuts: SHORTCUTS, sam: { engine: samEngine, tool: samTool }, superpixel: superpixelTool, workflow, mode: options.mode, permissions };
 
   return () => {
     // The last copy and save outlive the page; the store's worker stops once they are done.
@@ -480,6 +554,8 @@ function buildEditor(root: HTMLElement, session: EditorSession): () => void {
     superpixelPanel.dispose();
     superpixelTool.dispose();
     samEngine.dispose();
+    workflow.dispose();
+    flushView();
     help.el.remove();
   };
 }

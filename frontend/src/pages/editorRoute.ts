@@ -6,9 +6,10 @@ import { h, replaceChildren } from "../ui/dom";
 import { spinner } from "../ui/widgets";
 import { projectUrl } from "./projectShell";
 
-export async function mountEditorRoute(el: HTMLElement, imageId: number): Promise<() => void> {
+export async function mountEditorRoute(el: HTMLElement, imageId: number,
+  options: import("./editor").EditorOptions = {}): Promise<() => void> {
   const mod = await import("./editor");
-  return mod.mountEditor(el, imageId);
+  return mod.mountEditor(el, imageId, options);
 }
 
 export async function editorPage(ctx: PageContext): Promise<void> {
@@ -20,7 +21,13 @@ export async function editorPage(ctx: PageContext): Promise<void> {
   ctx.el.append(container);
   replaceChildren(container, spinner("Loading the editor…"));
   const holder = h("div", { class: "editor-mount" });
-  const unmount = await mountEditorRoute(holder, imageId);
+  // ?review=1 opens the review mode; ?annotation=ID a given annotation (a reviewer's view of someone's work).
+  const annotation = Number(ctx.query.get("annotation"));
+  const unmount = await mountEditorRoute(holder, imageId, {
+    mode: ctx.query.has("review") ? "review" : "edit",
+    annotationId: Number.isInteger(annotation) && annotation > 0 ? annotation : undefined,
+    navigate: (url) => ctx.navigate(url),
+  });
   if (ctx.signal.aborted) {
     unmount(); // the user left while the chunk was loading
     return;

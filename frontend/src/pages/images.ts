@@ -1,6 +1,6 @@
 // /app/projects/:id, the project home: the image grid with filters, search and pagination kept in the URL.
 // Thumbnails still being built show a placeholder, and the page refreshes until they are ready.
-import { listImages, thumbnailUrl, type Image, type Page } from "../api/client";
+import { listImages, nextReview, nextTask, thumbnailUrl, type Image, type Page, type Project } from "../api/client";
 import type { PageContext } from "../ui/app";
 import { h, nextId, replaceChildren } from "../ui/dom";
 import { SPLIT_LABELS, STATE_LABELS, formatBytes, lastPage, plural } from "../ui/format";
@@ -90,7 +90,7 @@ export async function imagesPage(ctx: PageContext): Promise<void> {
   const error = errorBox("images-error");
   const grid = h("div", { class: "grid-wrap" }, spinner());
   const pager = h("div", { class: "pager-wrap" });
-  ctx.el.append(filters, error.el, grid, pager);
+  ctx.el.append(workBar(ctx, project, error.show), filters, error.el, grid, pager);
 
   const syncControls = () => {
     stateSelect.value = query.state;
@@ -170,7 +170,7 @@ export async function imagesPage(ctx: PageContext): Promise<void> {
       { class: "image-card", testid: "image-card", "data-image-id": image.id, "data-state": image.state },
       h(
         "a",
-        { href: `/app/images/${image.id}`, class: "image-link", "aria-label": `Open ${image.original_name} in the editor` },
+        { href: imageHref(project!, image), class: "image-link", "aria-label": `Open ${image.original_name} in the editor` },
         h("span", { class: "thumb" }, thumb),
         h(
           "span",
@@ -195,6 +195,55 @@ export async function imagesPage(ctx: PageContext): Promise<void> {
   });
   syncControls();
   await load();
+}
+
+const LABELLERS = new Set(["manager", "annotator"]);
+const REVIEWERS = new Set(["manager", "reviewer"]);
+
+/** Reviewers open images in review mode (they do not label); managers too, for work waiting for review. */
+function imageHref(project: Project, image: Image): string {
+  const review = project.role === "reviewer" || (project.role === "manager" && image.state === "submitted");
+  return `/app/images/${image.id}${review ? "?review=1" : ""}`;
+}
+
+/** "Next task" for those who label and "Review next" for those who review: the way into the queue. */
+function workBar(ctx: PageContext, project: Project, showError: (message: string | null) => void): HTMLElement {
+  const go = async (button: HTMLButtonElement, find: () => Promise<string | null>, nothing: string) => {
+    button.disabled = true;
+    try {
+      const url = await find();
+      if (url) ctx.navigate(url);
+      else showError(nothing);
+    } catch (err) {
+      const message = errorMessage(err);
+      if (message) showError(message);
+    } finally {
+      button.disabled = false;
+    }
+  };
+  const buttons: HTMLElement[] = [];
+  if (project.role && LABELLERS.has(project.role)) {
+    const next: HTMLButtonElement = h("button", {
+      class: "btn btn-primary", testid: "next-task", title: "Your rejected work first, then unfinished, assigned, pre-labelled and new images",
+      onclick: () => void go(next, async () => {
+        const task = await nextTask(project.id);
+        return task.image ? `/app/images/${task.image.id}` : null;
+      }, "No task left for you in this project."),
+    }, "Next task");
+    buttons.push(next);
+  }
+  if (project.role && REVIEWERS.has(project.role)) {
+    const review: HTMLButtonElement = h("button", {
+      class: "btn", testid: "next-review", title: "The submitted image waiting longest",
+      onclick: () => void go(review, async () => {
+        const found = await nextReview(project.id);
+        return found.image ? `/app/images/${found.image.id}?review=1` : null;
+      }, "Nothing is waiting for review."),
+    }, "Review next");
+    buttons.push(review);
+  }
+  return h("div", { class: "work-bar", testid: "work-bar", hidden: !buttons.length }, buttons,
+    project.annotators_per_image > 1 ? h("span", { class: "muted" }, `${project.annotators_per_image} annotators per image`) : null);
 }
 
 function sameCard(a: Image, b: Image): boolean {

@@ -85,6 +85,12 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
   renderPreview();
   const guidelinesField = field("Guidelines", guidelines, { hint: "Markdown: # headings, **bold**, *italic*, lists, `code`, [links](https://…)." });
 
+  // --- workflow: consensus
+  const consensus = h("input", { type: "number", min: 1, max: 20, step: 1, value: project?.annotators_per_image ?? 1, testid: "project-annotators-per-image" });
+  const consensusField = field("Annotators per image", consensus, {
+    hint: "1: each image is labelled once, then reviewed. 2 or more: that many different annotators label it (consensus) before review.",
+  });
+
   // --- classes
   const classes_: ClassEditor = classEditor(classes.map(draftFromServer), kind);
 
@@ -102,6 +108,7 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
       { class: "card card-pad", "aria-labelledby": "project-section" },
       h("h2", { id: "project-section" }, "Project"),
       h("div", { class: "form-grid" }, nameField.wrap, kindGroup),
+      h("div", { class: "form-grid" }, consensusField.wrap),
       h("div", { class: "guidelines-editor" }, guidelinesField.wrap, h("div", { class: "field" }, h("div", { class: "label-like" }, "Preview"), preview)),
     ),
     h(
@@ -122,7 +129,15 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
     formError.show(null);
     const nameProblem = validateProjectName(name.value);
     nameField.setError(nameProblem);
+    const k = Number(consensus.value);
+    const consensusProblem = Number.isInteger(k) && k >= 1 && k <= 20 ? null : "A whole number from 1 to 20";
+    consensusField.setError(consensusProblem);
     const classesOk = classes_.validate();
+    if (consensusProblem) {
+      formError.show("Check the number of annotators per image.");
+      consensus.focus();
+      return;
+    }
     if (nameProblem || !classesOk) {
       formError.show(nameProblem ? "Check the project name." : "Some classes need fixing (see the messages under them).");
       (nameProblem ? name : classes_.el.querySelector<HTMLElement>("[aria-invalid], .has-error"))?.focus();
@@ -141,7 +156,7 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
   });
 
   async function saveAll(): Promise<void> {
-    const data = { name: name.value.trim(), kind, guidelines: guidelines.value };
+    const data = { name: name.value.trim(), kind, guidelines: guidelines.value, annotators_per_image: Number(consensus.value) };
     const created = project === null;
     const plan = planClassSave(classes_.drafts, classes_.deleted.map((d) => d.draft.id!), project?.kind ?? null, kind);
 

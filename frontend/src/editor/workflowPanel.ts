@@ -1,0 +1,389 @@
+// The editor's workflow panel: the annotation's state, "Submit for review" for its author, and for reviewers the
+// review decisions (accept / reject segments, approve / reject the image, next in the queue), review comments
+// pinned to a point or a segment (drawn on the overlay; click one to jump there; resolve / reopen), and the
+// task's history. Everything a reviewer needs is on the keyboard (the review rows of editor/shortcuts.ts).
+import * as api from "../api/client";
+import type { Overlay } from "../canvas/overlay";
+import type { Point } from "../canvas/viewport";
+import { h, replaceChildren } from "../ui/dom";
+import { STATE_LABELS } from "../ui/format";
+import { badge } from "../ui/widgets";
+import type { EditorSession } from "./session";
+import {
+  describeTransition,
+  latestRejection,
+  stepSegment,
+  type AnnotationState,
+  type EditorMode,
+  type WorkflowPermissions,
+} from "./workflow";
+
+export interface WorkflowContext {
+  session: EditorSession;
+  mode: EditorMode;
+  permissions: WorkflowPermissions;
+  overlay: Overlay;
+  notify(message: string, kind?: "info" | "error"): void;
+  /** Bring an image point (or box) into view. */
+  jumpTo(target: { x: number; y: number; width?: number; height?: number }): void;
+  /** Save every pending edit now; false if something could not be saved. */
+  flush(): Promise<boolean>;
+  /** Open an editor URL (another image, or this one in another mode). */
+  open(url: string): void;
+  /** Build the editor again for the same URL (after a state change). */
+  reload(): void;
+}
+
+export const editorUrl = (imageId: number, mode: EditorMode, annotationId?: number) => {
+  const params = new URLSearchParams();
+  if (mode === "review") params.set("review", "1");
+  if (annotationId !== undefined) params.set("annotation", String(annotationId));
+  const query = params.toString();
+  return `/app/images/${imageId}${query ? `?${query}` : ""}`;
+};
+
+export class WorkflowPanel {
+  /** The side-panel section. */
+  readonly el: HTMLElement;
+  /** State badge and main actions, for the editor header. */
+  readonly headerEl: HTMLElement;
+  /** Waiting for the click that places a new comment. */
+  pinning = false;
+  private comments: api.Comment[] = [];
+  private transitions: api.Transition[] = [];
+  private activeComment: number | null = null;
+  private pendingPin: { x: number; y: number; segmentId: number | null } | null = null;
+  private readonly commentList: HTMLElement;
+  private readonly composer: HTMLElement;
+  private readonly composerText: HTMLTextAreaElement;
+  private readonly rejectText: HTMLTextAreaElement;
+  private readonly history: HTMLElement;
+  private readonly banner: HTMLElement;
+  private readonly decisions: HTMLElement;
+  private readonly removePainter: () => void;
+  private disposed = false;
+
+  constructor(private readonly ctx: WorkflowContext) {
+    const { session, permissions } = ctx;
+    const annotation = session.data.annotation;
+    const state = annotation.state as AnnotationState;
+    const who = annotation.annotator_name ? `by ${annotation.annotator_name}` : "pre-label";
+
+    this.headerEl = h("span", { class: "workflow-head" },
+      badge(STATE_LABELS[state] ?? state, `state-${state}`, "annotation-state"),
+      h("span", { class: "muted" }, who),
+      permissions.canSubmit ? h("button", { class: "btn btn-primary btn-sm", testid: "submit-annotation", onclick: () => void this.submit() }, "Submit for review") : null,
+      this.modeSwitch(),
+    );
+
+    this.banner = h("div", { class: "workflow-banner", testid: "workflow-banner", hidden: true, role: "status" });
+    this.commentList = h("ol", { class: "comment-list", testid: "comment-list" });
+    this.composerText = h("textarea", { rows: 2, testid: "comment-text", placeholder: "What should change here?" });
+    this.composerText.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey) {
+        e.preventDefault();
+        void this.postComment();
+      } else if (e.key === "Escape") this.cancelPin();
+    });
+    this.composer = h("div", { class: "comment-composer", testid: "comment-composer", hidden: true },
+      h("div", { class: "muted", testid: "comment-pin" }),
+      this.composerText,
+      h("div", { class: "row" },
+        h("button", { class: "btn btn-primary btn-sm", testid: "comment-post", onclick: () => void this.postComment() }, "Pin comment"),
+        h("button", { class: "btn btn-ghost btn-sm", onclick: () => this.cancelPin() }, "Cancel")));
+    this.rejectText = h("textarea", { rows: 2, testid: "reject-reason", placeholder: "Why is it rejected? (required)" });
+    this.rejectText.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        void this.rejectImage();
+      }
+    });
+    this.decisions = permissions.canDecide ? h("div", { class: "review-decisions", testid: "review-decisions" },
+      h("div", { class: "row" },
+        h("button", { class: "btn btn-sm", testid: "segment-accept", title: "Accept the selected segment (A)", onclick: () => void this.decideSegment("accepted") }, "Accept segment · A"),
+        h("button", { class: "btn btn-sm", testid: "segment-reject", title: "Reject the selected segment (R)", onclick: () => void this.decideSegment("rejected") }, "Reject segment · R")),
+      h("button", { class: "btn btn-sm", testid: "comment-start", title: "Pin a comment (C)", onclick: () => this.startPin() }, "Pin a comment · C"),
+      h("div", { class: "row" },
+        h("button", { class: "btn btn-primary btn-sm", testid: "image-approve", title: "Approve the image (Shift+A)", onclick: () => void this.approveImage() }, "Approve image · ⇧A")),
+      this.rejectText,
+      h("button", { class: "btn btn-danger btn-sm", testid: "image-reject", title: "Reject the image (Shift+R, then Ctrl+Enter)", onclick: () => void this.rejectImage() }, "Reject image · ⇧R"),
+    ) : h("div", { hidden: true });
+    this.history = h("ol", { class: "history-list", testid: "history-list" });
+
+    this.el = h("section", { class: "panel workflow-panel", testid: "workflow-panel" },
+      h("h3", null, ctx.mode === "review" ? "Review" : "Task"),
+      this.banner,
+      this.decisions,
+      permissions.canComment && !permissions.canDecide ? h("button", { class: "btn btn-sm", testid: "comment-start", onclick: () => this.startPin() }, "Pin a comment · C") : null,
+      this.composer,
+      h("h4", null, "Comments"),
+      this.commentList,
+      h("details", { class: "history", testid: "history" }, h("summary", null, "History"), this.history),
+    );
+    this.removePainter = ctx.overlay.addPainter((o) => this.drawPins(o));
+    void this.refresh();
+  }
+
+  private modeSwitch(): HTMLElement | null {
+    const { session, mode } = this.ctx;
+    const role = session.data.project.role;
+    if (role !== "manager" && role !== "reviewer") return null;
+    const annotation = session.data.annotation;
+    if (annotation.annotator === session.data.me?.id) return null; // one's own work is never reviewed by oneself
+    return mode === "review"
+      ? h("a", { class: "btn btn-ghost btn-sm", testid: "switch-to-edit", href: editorUrl(session.data.image.id, "edit", annotation.id), title: "Correct the map yourself (recorded as your revision)" }, "Edit")
+      : h("a", { class: "btn btn-ghost btn-sm", testid: "switch-to-review", href: editorUrl(session.data.image.id, "review", annotation.id) }, "Review");
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.removePainter();
+  }
+
+  /** Reload comments and history from the server. */
+  async refresh(): Promise<void> {
+    const { session } = this.ctx;
+    try {
+      const [comments, transitions] = await Promise.all([
+        api.listComments(session.annotationId),
+        api.listTransitions(session.data.image.id),
+      ]);
+      if (this.disposed) return;
+      this.comments = comments;
+      this.transitions = transitions;
+      this.render();
+    } catch (err) {
+      if (!this.disposed) this.ctx.notify(`Could not load the review comments: ${(err as Error).message}`, "error");
+    }
+  }
+
+  private render(): void {
+    const { session, permissions } = this.ctx;
+    const rejection = latestRejection(this.transitions, session.annotationId);
+    const notes: string[] = [];
+    if (rejection) notes.push(`Rejected by ${rejection.actor_name ?? "a reviewer"}: ${rejection.reason}`);
+    if (permissions.readOnlyReason) notes.push(permissions.readOnlyReason);
+    this.banner.hidden = !notes.length;
+    this.banner.dataset.kind = rejection ? "rejected" : "info";
+    replaceChildren(this.banner, notes.map((n) => h("div", null, n)));
+
+    const open = this.comments.filter((c) => !c.resolved).length;
+    if (!this.comments.length) replaceChildren(this.commentList, h("li", { class: "muted empty" }, "No comments."));
+    else replaceChildren(this.commentList, this.comments.map((c, i) => this.commentItem(c, i + 1)));
+    this.commentList.dataset.open = String(open);
+    replaceChildren(this.history, this.transitions.map((t) =>
+      h("li", { testid: "history-item" }, h("time", { class: "muted", datetime: t.created_at }, new Date(t.created_at).toLocaleString()), " ", describeTransition(t))));
+    this.ctx.overlay.requestDraw();
+  }
+
+  private commentItem(c: api.Comment, n: number): HTMLElement {
+    const { permissions } = this.ctx;
+    const pinned = [c.x !== null && c.y !== null ? `at ${Math.round(c.x)}, ${Math.round(c.y)}` : null,
+      c.segment_id !== null ? this.segmentLabel(c.segment_id) : null].filter(Boolean).join(" · ");
+    return h("li", { class: `comment${c.resolved ? " resolved" : ""}${this.activeComment === c.id ? " active" : ""}`, testid: "comment", "data-comment-id": c.id, "data-resolved": c.resolved },
+      h("button", { class: "link comment-jump", testid: "comment-jump", title: "Show the place", onclick: () => this.jumpToComment(c) },
+        h("span", { class: "pin-number" }, String(n)), " ", c.body),
+      h("div", { class: "muted" }, `${c.author_name ?? "?"} · ${pinned}${c.resolved ? ` · resolved by ${c.resolved_by_name ?? "?"}` : ""}`),
+      permissions.canResolve ? h("button", { class: "btn btn-ghost btn-sm", testid: c.resolved ? "comment-reopen" : "comment-resolve", onclick: () => void this.setResolved(c, !c.resolved) }, c.resolved ? "Reopen" : "Resolve") : null);
+  }
+
+  private segmentLabel(segmentId: number): string {
+    const row = this.ctx.session.table.get(segmentId);
+    if (!row) return `segment ${segmentId} (deleted)`;
+    const cls = this.ctx.session.classes.get(row.classId);
+    return `${cls?.name ?? "segment"}${row.instance !== null ? ` #${row.instance}` : ""}`;
+  }
+
+  private drawPins(o: Overlay): void {
+    this.comments.forEach((c, i) => {
+      const at = this.commentPoint(c);
+      if (at) o.drawPin(at, String(i + 1), { color: c.resolved ? "#9e9e9e" : "#ffb300", active: c.id === this.activeComment });
+    });
+    if (this.pendingPin) o.drawPin(this.pendingPin, "+", { color: "#4fc3f7", active: true });
+  }
+
+  private commentPoint(c: api.Comment): Point | null {
+    if (c.x !== null && c.y !== null) return { x: c.x, y: c.y };
+    const row = c.segment_id !== null ? this.ctx.session.table.get(c.segment_id) : undefined;
+    if (!row || !row.bbox.length) return null;
+    return { x: row.bbox[0] + row.bbox[2] / 2, y: row.bbox[1] + row.bbox[3] / 2 };
+  }
+
+  jumpToComment(c: api.Comment): void {
+    this.activeComment = c.id;
+    const { session } = this.ctx;
+    const row = c.segment_id !== null ? session.table.get(c.segment_id) : undefined;
+    if (row) session.select(row.segmentId);
+    const at = this.commentPoint(c);
+    if (row && row.bbox.length) this.ctx.jumpTo({ x: row.bbox[0], y: row.bbox[1], width: row.bbox[2], height: row.bbox[3] });
+    else if (at) this.ctx.jumpTo(at);
+    this.render();
+  }
+
+  // --- actions ------------------------------------------------------------------------------------------
+
+  private async run<T>(what: string, action: () => Promise<T>): Promise<T | null> {
+    try {
+      return await action();
+    } catch (err) {
+      this.ctx.notify(`${what} failed: ${(err as Error).message}`, "error");
+      return null;
+    }
+  }
+
+  private async submit(): Promise<void> {
+    const { session } = this.ctx;
+    if (!(await this.ctx.flush())) {
+      this.ctx.notify("Some changes are not saved yet; submit again once they are", "error");
+      return;
+    }
+    const done = await this.run("Submitting", () => api.submitAnnotation(session.annotationId));
+    if (!done) return;
+    this.ctx.notify("Submitted for review");
+    this.ctx.reload();
+  }
+
+  startPin(): void {
+    if (!this.ctx.permissions.canComment) return;
+    this.pinning = true;
+    this.ctx.notify("Click the place the comment is about", "info");
+  }
+
+  /** The click after startPin(): remember the place (and the segment under it) and ask for the text. */
+  placePin(p: Point): void {
+    const { session } = this.ctx;
+    this.pinning = false;
+    const x = Math.min(Math.max(p.x, 0), session.data.image.width);
+    const y = Math.min(Math.max(p.y, 0), session.data.image.height);
+    const id = session.map.get(Math.floor(x), Math.floor(y));
+    const segmentId = id && session.table.has(id) ? id : null;
+    this.pendingPin = { x, y, segmentId };
+    this.composer.hidden = false;
+    this.composer.querySelector<HTMLElement>("[data-testid=comment-pin]")!.textContent =
+      `Pinned at ${Math.round(x)}, ${Math.round(y)}${segmentId !== null ? ` on ${this.segmentLabel(segmentId)}` : ""}`;
+    this.composerText.focus();
+    this.ctx.overlay.requestDraw();
+  }
+
+  private cancelPin(): void {
+    this.pinning = false;
+    this.pendingPin = null;
+    this.composer.hidden = true;
+    this.composerText.value = "";
+    this.ctx.overlay.requestDraw();
+  }
+
+  private async postComment(): Promise<void> {
+    const pin = this.pendingPin;
+    const body = this.composerText.value.trim();
+    if (!pin) return;
+    if (!body) {
+      this.ctx.notify("Type the comment first", "error");
+      return;
+    }
+    const comment = await this.run("Pinning the comment", () =>
+      api.createComment(this.ctx.session.annotationId, { body, x: pin.x, y: pin.y, segment_id: pin.segmentId }));
+    if (!comment) return;
+    this.comments = [...this.comments, comment];
+    this.activeComment = comment.id;
+    this.cancelPin();
+    this.render();
+  }
+
+  private async setResolved(c: api.Comment, resolved: boolean): Promise<void> {
+    const updated = await this.run(resolved ? "Resolving" : "Reopening", () => api.setCommentResolved(c.id, resolved));
+    if (!updated) return;
+    this.comments = this.comments.map((x) => (x.id === updated.id ? updated : x));
+    this.render();
+  }
+
+  private async decideSegment(reviewState: "accepted" | "rejected"): Promise<void> {
+    const { session } = this.ctx;
+    const id = session.activeSegment;
+    if (id === null) {
+      this.ctx.notify("Select a segment first (J / K step through them)", "error");
+      return;
+    }
+    const rows = await this.run("Reviewing the segment", () => api.reviewSegments(session.annotationId, [id], reviewState));
+    if (!rows) return;
+    session.table.setReviewStates(rows);
+    session.emit("review");
+    this.step(1, true);
+  }
+
+  /** Select the next (or previous) segment, preferring pending ones, and bring it into view. */
+  step(dir: 1 | -1, pendingFirst = false): void {
+    const { session } = this.ctx;
+    const rows = this.reviewOrder();
+    const next = stepSegment(rows, session.activeSegment, dir, pendingFirst);
+    if (next === null) {
+      if (pendingFirst) this.ctx.notify("Every segment has a decision", "info");
+      return;
+    }
+    session.select(next);
+    const row = session.table.get(next);
+    if (row && row.bbox.length) this.ctx.jumpTo({ x: row.bbox[0], y: row.bbox[1], width: row.bbox[2], height: row.bbox[3] });
+  }
+
+  /** Segments top to bottom, left to right: the order a reviewer reads the image in. */
+  private reviewOrder() {
+    return this.ctx.session.table.all().filter((r) => r.bbox.length).sort((a, b) => a.bbox[1] - b.bbox[1] || a.bbox[0] - b.bbox[0] || a.segmentId - b.segmentId);
+  }
+
+  private async approveImage(): Promise<void> {
+    const { session } = this.ctx;
+    const image = await this.run("Approving", () => api.approveImage(session.data.image.id, { annotation: session.annotationId }));
+    if (!image) return;
+    this.ctx.notify("Approved");
+    await this.openNextReview();
+  }
+
+  private async rejectImage(): Promise<void> {
+    const { session } = this.ctx;
+    const reason = this.rejectText.value.trim();
+    if (!reason) {
+      this.rejectText.focus();
+      this.ctx.notify("Give the reason for the rejection", "error");
+      return;
+    }
+    const image = await this.run("Rejecting", () => api.rejectImage(session.data.image.id, { reason, annotations: [session.annotationId] }));
+    if (!image) return;
+    this.ctx.notify("Rejected: sent back to the annotator");
+    await this.openNextReview();
+  }
+
+  async openNextReview(): Promise<void> {
+    const project = this.ctx.session.data.project;
+    const next = await this.run("Finding the next image", () => api.nextReview(project.id));
+    if (!next) return;
+    if (next.image) this.ctx.open(editorUrl(next.image.id, "review"));
+    else {
+      this.ctx.notify("Nothing left to review in this project");
+      this.ctx.open(`/app/projects/${project.id}?state=submitted`);
+    }
+  }
+
+  /** Review keys (see REVIEW_SHORTCUTS); true when the key was used. */
+  key(e: KeyboardEvent): boolean {
+    const { permissions } = this.ctx;
+    const k = e.key.toLowerCase();
+    if (this.ctx.mode !== "review") {
+      if (k === "c" && !e.shiftKey && permissions.canComment) {
+        this.startPin();
+        return true;
+      }
+      return false;
+    }
+    if (!e.shiftKey && k === "j") this.step(1);
+    else if (!e.shiftKey && k === "k") this.step(-1);
+    else if (!e.shiftKey && k === "c" && permissions.canComment) this.startPin();
+    else if (e.shiftKey && k === "n") void this.openNextReview();
+    else if (!permissions.canDecide) return false;
+    else if (!e.shiftKey && k === "a") void this.decideSegment("accepted");
+    else if (!e.shiftKey && k === "r") void this.decideSegment("rejected");
+    else if (e.shiftKey && k === "a") void this.approveImage();
+    else if (e.shiftKey && k === "r") this.rejectText.focus();
+    else return false;
+    return true;
+  }
+}

@@ -1,0 +1,151 @@
+"""The review loop in the browser: an annotator submits, a reviewer rejects one segment with a pinned comment
+(keyboard only), the annotator finds the comment, fixes the segment and resubmits, the reviewer approves, and
+the image is in the approved set exporters read."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from labeling.models import (
+    Annotation,
+    AnnotationState,
+    Image,
+    Membership,
+    ReviewComment,
+    Revision,
+    Role,
+    Segment,
+    TaskState,
+)
+from labeling.selectors import approved_label_maps
+from tests.e2e.conftest import shot
+from tests.e2e.test_editor_flow import PASSWORD, canvas_point, drag, login, photo, wait_saved
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def review_project(tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from labeling.services.images import images_upload
+    from labeling.services.projects import label_class_create, project_create
+
+    users = {name: get_user_model().objects.create_user(name, password=PASSWORD)
+             for name in ("boss", "ann", "rita")}
+    project = project_create(user=users["boss"], name="Review loop", kind="instance", guidelines="Cars only.")
+    Membership.objects.create(project=project, user=users["ann"], role=Role.ANNOTATOR)
+    Membership.objects.create(project=project, user=users["rita"], role=Role.REVIEWER)
+    label_class_create(project=project, name="car", kind="thing", color="#ff0000")
+    with open(photo(tmp_path / "street.jpg", 5), "rb") as fh:
+        images_upload(project=project, files=[SimpleUploadedFile("street.jpg", fh.read())], user=users["boss"])
+    return project
+
+
+def open_from_project(page, base, project, button):
+    page.goto(f"{base}/app/projects/{project.pk}")
+    page.get_by_test_id(button).click()
+    page.wait_for_url(re.compile(r".*/app/images/\d+.*"))
+    page.wait_for_function("window.__editor && window.__editor.renderer.viewport.scale > 0")
+
+
+def editor_state(page):
+    return page.evaluate("""() => ({mode: window.__editor.mode, canEdit: window.__editor.permissions.canEdit,
+        active: window.__editor.session.activeSegment, scale: window.__editor.renderer.viewport.scale,
+        segments: window.__editor.session.table.all().map(r => [r.segmentId, r.reviewState, r.area])})""")
+
+
+def test_reject_one_segment_with_a_pinned_comment_fix_and_approve(live_server, new_page, tmp_path):
+    project = review_project(tmp_path)
+    base = live_server.url
+    image = Image.objects.get(project=project)
+
+    # --- the annotator pulls the task, paints two cars and submits
+    ann = new_page()
+    login(ann, base, "ann")
+    open_from_project(ann, base, project, "next-task")
+    assert editor_state(ann)["canEdit"]
+    drag(ann, [(100, 100), (160, 120), (100, 140)])
+    ann.keyboard.press("n")
+    drag(ann, [(400, 300), (460, 320), (400, 340)])
+    wait_saved(ann)
+    ann.get_by_test_id("submit-annotation").click()
+    ann.get_by_test_id("annotation-state").filter(has_text="Submitted").wait_for()
+    assert not editor_state(ann)["canEdit"]
+    assert "read-only" in ann.get_by_test_id("workflow-banner").text_content()
+    shot(ann, "review-01-submitted")
+    annotation = Annotation.objects.get(image=image, annotator__username="ann")
+    assert annotation.state == AnnotationState.SUBMITTED
+    image.refresh_from_db()
+    assert image.state == TaskState.SUBMITTED
+    left, right = sorted(Segment.objects.filter(annotation=annotation), key=lambda s: s.bbox[0])
+
+    # --- the reviewer clears the queue from the keyboard: accept one car, reject the other with a comment
+    rita = new_page()
+    login(rita, base, "rita")
+    open_from_project(rita, base, project, "next-review")
+    state = editor_state(rita)
+    assert state["mode"] == "review" and not state["canEdit"]
+    rita.get_by_test_id("editor-overlay").focus()
+    rita.keyboard.press("j")  # the first segment, top to bottom
+    rita.wait_for_function(f"window.__editor.session.activeSegment === {left.segment_id}")
+    rita.keyboard.press("a")  # accept, then on to the next pending one
+    rita.wait_for_function(f"window.__editor.session.activeSegment === {right.segment_id}")
+    rita.keyboard.press("r")
+    rita.wait_for_function(
+        f"window.__editor.session.table.get({right.segment_id}).reviewState === 'rejected'")
+    rita.keyboard.press("c")
+    rita.mouse.click(*canvas_point(rita, 430, 320))
+    rita.get_by_test_id("comment-text").fill("The rear bumper is missing")
+    rita.keyboard.press("Enter")
+    rita.get_by_test_id("comment").first.wait_for()
+    shot(rita, "review-02-segment-rejected-with-comment")
+    rita.get_by_test_id("editor-overlay").focus()
+    rita.keyboard.press("Shift+R")
+    rita.keyboard.type("One car is cut off, see the comment")
+    rita.keyboard.press("Control+Enter")
+    rita.wait_for_url(re.compile(r".*/app/projects/\d+.*"))  # nothing else to review
+    image.refresh_from_db()
+    annotation.refresh_from_db()
+    assert (image.state, annotation.state) == (TaskState.REJECTED, AnnotationState.REJECTED)
+    assert {s.segment_id: s.review_state for s in Segment.objects.filter(annotation=annotation)} == {
+        left.segment_id: "accepted", right.segment_id: "rejected"}
+    comment = ReviewComment.objects.get(annotation=annotation)
+    assert comment.segment_id == right.segment_id and 425 <= comment.x <= 435
+    assert not Revision.objects.filter(annotation=annotation, author__username="rita").exists()  # decided, not edited
+
+    # --- the annotator sees the rejection, jumps to the comment, fixes that car and resubmits
+    open_from_project(ann, base, project, "next-task")
+    ann.get_by_test_id("workflow-banner").filter(has_text="One car is cut off").wait_for()
+    before = editor_state(ann)
+    ann.get_by_test_id("comment-jump").first.click()
+    ann.wait_for_function(f"window.__editor.session.activeSegment === {right.segment_id}")
+    assert editor_state(ann)["scale"] > before["scale"]  # zoomed in on the segment
+    shot(ann, "review-03-annotator-jumped-to-comment")
+    ann.get_by_test_id("tool-brush").click()
+    drag(ann, [(440, 320), (480, 330)])  # extends the selected segment
+    wait_saved(ann)
+    ann.get_by_test_id("comment-resolve").click()
+    ann.get_by_test_id("comment-reopen").wait_for()
+    assert ReviewComment.objects.get(pk=comment.pk).resolved_at is not None
+    ann.get_by_test_id("submit-annotation").click()
+    ann.get_by_test_id("annotation-state").filter(has_text="Submitted").wait_for()
+    fixed = Segment.objects.get(annotation=annotation, segment_id=right.segment_id)
+    assert fixed.area > right.area and fixed.review_state == "pending"
+    assert Segment.objects.get(annotation=annotation, segment_id=left.segment_id).review_state == "accepted"
+
+    # --- the reviewer approves: the image is in the approved set
+    open_from_project(rita, base, project, "next-review")
+    rita.get_by_test_id("history-item").first.wait_for(state="attached")
+    history = rita.get_by_test_id("history-item").all_text_contents()
+    assert any("rejected" in line and "cut off" in line for line in history)
+    rita.get_by_test_id("editor-overlay").focus()
+    rita.keyboard.press("Shift+A")
+    rita.wait_for_url(re.compile(r".*/app/projects/\d+.*"))
+    image.refresh_from_db()
+    assert image.state == TaskState.APPROVED
+    assert [(i.pk, i.approved_annotation_id) for i in approved_label_maps(project=project)] == [
+        (image.pk, annotation.pk)]
+    rita.goto(f"{base}/app/projects/{project.pk}?state=approved")
+    rita.get_by_test_id("image-card").first.wait_for()
+    shot(rita, "review-04-approved")
