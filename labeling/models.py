@@ -42,6 +42,9 @@ class Project(models.Model):
     annotators_per_image = models.PositiveSmallIntegerField(
         default=1, help_text="Consensus: how many different annotators label each image before review."
     )
+    gold_share = models.FloatField(
+        default=0.0, help_text="Share of each annotator's tasks that are gold images (0 to 0.5), handed out unseen."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_projects"
     )
@@ -123,6 +126,9 @@ class Image(models.Model):
     approved_annotation = models.ForeignKey(
         "Annotation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A gold image (honeypot): approved, its approved annotation is the reference annotators are scored against.
+    is_gold = models.BooleanField(default=False)
+    agreement = models.FloatField(null=True, blank=True, help_text="Mean agreement of its annotators (consensus).")
     thumbnail = models.FileField(max_length=500, blank=True)
     pyramid_status = models.CharField(max_length=8, choices=PyramidStatus.choices, default=PyramidStatus.PENDING)
     pyramid_tile_size = models.PositiveIntegerField(default=256)
@@ -157,6 +163,9 @@ class Annotation(models.Model):
     state = models.CharField(max_length=16, choices=AnnotationState.choices, default=AnnotationState.DRAFT)
     version = models.PositiveIntegerField(default=0, help_text="Incremented by every accepted save.")
     submitted_at = models.DateTimeField(null=True, blank=True, help_text="Last submission for review.")
+    gold_score = models.FloatField(
+        null=True, blank=True, help_text="Agreement with the reference, for an annotation of a gold image."
+    )
     tile_size = models.PositiveIntegerField(default=512)
     # Set on a pre-label annotation (no annotator): the model whose run produced it.
     trained_model = models.ForeignKey(

@@ -56,6 +56,8 @@ TASK_SUBMIT = "task:submit"
 REVIEW_DECIDE = "review:decide"
 REVIEW_COMMENT = "review:comment"
 COMMENT_RESOLVE = "comment:resolve"
+# The project dashboard shows every annotator's throughput, rejection rate and gold score: managers and reviewers.
+DASHBOARD_VIEW = "dashboard:view"
 
 ALL_SCOPES = frozenset(
     {
@@ -83,6 +85,7 @@ ALL_SCOPES = frozenset(
         REVIEW_DECIDE,
         REVIEW_COMMENT,
         COMMENT_RESOLVE,
+        DASHBOARD_VIEW,
     }
 )
 
@@ -93,7 +96,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.ANNOTATOR: frozenset(_READ | {ANNOTATION_CREATE, ANNOTATION_EDIT, ASSIST_RUN, TASK_SUBMIT, COMMENT_RESOLVE}),
     # Reviewers may correct a map; the save service records the edit as the reviewer's own revision. That they
     # never decide on their own work is a guard of the workflow services, not a scope.
-    Role.REVIEWER: frozenset(_READ | {ANNOTATION_EDIT, ASSIST_RUN, REVIEW_DECIDE, REVIEW_COMMENT, COMMENT_RESOLVE}),
+    Role.REVIEWER: frozenset(_READ | {ANNOTATION_EDIT, ASSIST_RUN, REVIEW_DECIDE, REVIEW_COMMENT, COMMENT_RESOLVE,
+                                       DASHBOARD_VIEW}),
 }
 
 

@@ -4,7 +4,7 @@ from itertools import combinations
 
 import numpy as np
 
-from labeling.masks.agreement import AGREEMENT_FOR_PROJECT_KIND, Labelling
+from labeling.masks.agreement import AGREEMENT_FOR_PROJECT_KIND, Labelling, disagreement_map
 from labeling.masks.tiles import assemble_map, decode_tile, tile_shape
 from labeling.models import (
     Annotation,
@@ -58,15 +58,36 @@ def annotation_labelling(*, annotation: Annotation) -> Labelling:
     return Labelling(label_map=annotation_label_map(annotation=annotation), classes=classes)
 
 
-def image_agreement(*, image: Image) -> dict:
-    """Pairwise agreement of the image's submitted (or decided) annotations, by the project kind's metric:
-    mIoU (semantic), matched-segment IoU (instance), PQ (panoptic)."""
-    annotations = list(
+HEATMAP_MAX_SIDE = 2048
+
+
+def _consensus_annotations(image: Image) -> list[Annotation]:
+    return list(
         Annotation.objects.filter(image=image, annotator__isnull=False,
                                   state__in=[AnnotationState.SUBMITTED, AnnotationState.APPROVED,
                                              AnnotationState.REJECTED])
         .select_related("annotator", "image").order_by("id")
     )
+
+
+def image_disagreement(*, image: Image) -> np.ndarray | None:
+    """The share of annotators outside the per-pixel majority class, on a grid of at most HEATMAP_MAX_SIDE pixels
+    a side (every n-th pixel of larger images); None with fewer than two annotations."""
+    annotations = _consensus_annotations(image)
+    if len(annotations) < 2:
+        return None
+    step = max(1, -(-max(image.width, image.height) // HEATMAP_MAX_SIDE))
+    labellings = []
+    for a in annotations:
+        labelling = annotation_labelling(annotation=a)
+        labellings.append(Labelling(label_map=labelling.label_map[::step, ::step], classes=labelling.classes))
+    return disagreement_map(labellings)
+
+
+def image_agreement(*, image: Image) -> dict:
+    """Pairwise agreement of the image's submitted (or decided) annotations, by the project kind's metric:
+    mIoU (semantic), matched-segment IoU (instance), PQ (panoptic)."""
+    annotations = _consensus_annotations(image)
     metric = AGREEMENT_FOR_PROJECT_KIND[image.project.kind]
     labellings = {a.pk: annotation_labelling(annotation=a) for a in annotations}
     pairs = []

@@ -1,6 +1,7 @@
 import mimetypes
 
 from django.core.files.storage import default_storage
+from django.db.models import Q
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -9,20 +10,35 @@ from rest_framework.response import Response
 from labeling import permissions as scopes
 from labeling.api.base import ScopedAPIView
 from labeling.api.jobs import JobSerializer
-from labeling.models import Image, Split, TaskState
+from labeling.models import Image, Role, Split, TaskState
+from labeling.permissions import role_in
 from labeling.services.images import images_upload, pyramid_tile_path
 from labeling.services.stored_files import image_delete
 
 
 class ImageSerializer(serializers.ModelSerializer):
+    """Pass `context={"role": ...}`: only managers and reviewers see which images are gold. To everyone else a
+    gold image (handed to annotators unseen) looks like any task in progress."""
+
+    is_gold = serializers.BooleanField(read_only=True, required=False,
+                                       help_text="A gold image (managers and reviewers only)")
+
     class Meta:
         model = Image
         fields = [
             "id", "project", "original_name", "format", "width", "height", "size_bytes", "sha256", "split",
-            "state", "approved_annotation", "pyramid_status", "pyramid_tile_size", "pyramid_format", "pyramid_levels",
-            "created_at",
+            "state", "approved_annotation", "is_gold", "pyramid_status", "pyramid_tile_size", "pyramid_format",
+            "pyramid_levels", "created_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, image):
+        data = super().to_representation(image)
+        if self.context.get("role") not in (Role.MANAGER, Role.REVIEWER):
+            if image.is_gold:
+                data["state"], data["approved_annotation"] = TaskState.IN_PROGRESS, None
+            data.pop("is_gold")
+        return data
 
 
 class ImagePatchSerializer(serializers.Serializer):
@@ -56,16 +72,25 @@ class ProjectImagesView(ScopedAPIView):
 
     @extend_schema(parameters=[
         OpenApiParameter("state", enum=TaskState.values), OpenApiParameter("split", enum=Split.values),
+        OpenApiParameter("gold", bool, description="only gold images (managers and reviewers)"),
         OpenApiParameter("search", str, description="part of the file name"),
     ])
     def get(self, request, project_pk):
         project = self.get_project()
+        role = role_in(request.user, project)
         images = Image.objects.filter(project=project).order_by("id")
         state = request.query_params.get("state")
         if state:
             if state not in TaskState.values:
                 raise exceptions.ValidationError({"state": f"must be one of {', '.join(TaskState.values)}"})
-            images = images.filter(state=state)
+            if role in (Role.MANAGER, Role.REVIEWER):
+                images = images.filter(state=state)
+            elif state == TaskState.IN_PROGRESS:  # as the serializer shows gold images to the others
+                images = images.filter(Q(state=state) | Q(is_gold=True))
+            else:
+                images = images.filter(state=state, is_gold=False)
+        if request.query_params.get("gold") in ("1", "true") and role in (Role.MANAGER, Role.REVIEWER):
+            images = images.filter(is_gold=True)
         split = request.query_params.get("split")
         if split is not None and "split" in request.query_params:
             if split not in Split.values:
@@ -75,7 +100,7 @@ class ProjectImagesView(ScopedAPIView):
         if search:
             images = images.filter(original_name__icontains=search[:200])
         page = self.paginate_queryset(images)
-        return self.get_paginated_response(ImageSerializer(page, many=True).data)
+        return self.get_paginated_response(ImageSerializer(page, many=True, context={"role": role}).data)
 
     @extend_schema(request={"multipart/form-data": UploadRequestSerializer}, responses=UploadResponseSerializer)
     def post(self, request, project_pk):
@@ -100,7 +125,8 @@ class ImageDetailView(ScopedAPIView):
     scopes = {"GET": scopes.IMAGE_VIEW, "PATCH": scopes.IMAGE_EDIT, "DELETE": scopes.IMAGE_DELETE}
 
     def get(self, request, pk):
-        return Response(ImageSerializer(self.get_object()).data)
+        image = self.get_object()
+        return Response(ImageSerializer(image, context={"role": role_in(request.user, image.project)}).data)
 
     @extend_schema(request=ImagePatchSerializer, responses=ImageSerializer)
     def patch(self, request, pk):
@@ -109,7 +135,7 @@ class ImageDetailView(ScopedAPIView):
         data.is_valid(raise_exception=True)
         image.split = data.validated_data["split"]
         image.save(update_fields=["split"])
-        return Response(ImageSerializer(image).data)
+        return Response(ImageSerializer(image, context={"role": role_in(request.user, image.project)}).data)
 
     def delete(self, request, pk):
         image_delete(image=self.get_object(), user=request.user)

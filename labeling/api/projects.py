@@ -17,8 +17,8 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "kind", "guidelines", "annotators_per_image", "role", "image_count", "created_at",
-                  "updated_at"]
+        fields = ["id", "name", "kind", "guidelines", "annotators_per_image", "gold_share", "role", "image_count",
+                  "created_at", "updated_at"]
         read_only_fields = fields
 
     def get_role(self, project) -> str | None:
@@ -32,6 +32,9 @@ class ProjectInputSerializer(serializers.Serializer):
     annotators_per_image = serializers.IntegerField(
         min_value=1, max_value=20, required=False, default=1,
         help_text="Consensus: different annotators per image before review (1 = no consensus).")
+    gold_share = serializers.FloatField(
+        min_value=0, max_value=0.5, required=False, default=0.0,
+        help_text="Share of each annotator's tasks that are gold images, handed out unseen.")
 
 
 class ProjectListView(ScopedAPIView):

@@ -2,7 +2,12 @@
 annotators and "next review" for reviewers, per-segment decisions and pinned review comments. Views are thin:
 the rules are in `labeling.services.tasks` and `labeling.services.reviews`."""
 
+import io
+
+import numpy as np
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
+from PIL import Image as PILImage
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
@@ -10,14 +15,18 @@ from labeling import permissions as scopes
 from labeling.api.annotations import AnnotationSerializer, SegmentSerializer
 from labeling.api.base import ScopedAPIView
 from labeling.api.images import ImageSerializer
+from labeling.dashboard import project_dashboard
 from labeling.models import Annotation, Image, ReviewComment, SegmentReview, TaskAssignment, TaskTransition
-from labeling.selectors import image_agreement
+from labeling.permissions import role_in
+from labeling.selectors import image_agreement, image_disagreement
 from labeling.services.reviews import comment_create, comment_set_resolved, segments_review
 from labeling.services.tasks import (
     annotation_submit,
     image_approve,
+    image_approve_merge,
     image_reject,
     image_reopen,
+    image_set_gold,
     next_review,
     next_task,
     tasks_assign,
@@ -68,6 +77,8 @@ class CommentPatchSerializer(serializers.Serializer):
 class ApproveInputSerializer(serializers.Serializer):
     annotation = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
                                           help_text="which submitted annotation; needed when several were")
+    merge = serializers.BooleanField(required=False, default=False,
+                                     help_text="approve the per-pixel majority of the submitted annotations instead")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
@@ -156,8 +167,12 @@ class ImageApproveView(_ImageAction):
     def post(self, request, pk):
         data = ApproveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        image = image_approve(image=self.get_object(), user=request.user,
-                              annotation_id=data.validated_data["annotation"], reason=data.validated_data["reason"])
+        if data.validated_data["merge"]:
+            image = image_approve_merge(image=self.get_object(), user=request.user,
+                                        reason=data.validated_data["reason"])
+        else:
+            image = image_approve(image=self.get_object(), user=request.user,
+                                  annotation_id=data.validated_data["annotation"], reason=data.validated_data["reason"])
         return Response(ImageSerializer(image).data)
 
 
@@ -194,6 +209,44 @@ class ImageTransitionsView(_ImageAction):
         image = self.get_object()
         transitions = TaskTransition.objects.filter(image=image).select_related("actor").order_by("id")
         return Response(TransitionSerializer(transitions, many=True).data)
+
+
+class GoldInputSerializer(serializers.Serializer):
+    gold = serializers.BooleanField()
+
+
+class ImageDisagreementView(_ImageAction):
+    scopes = {"GET": scopes.REVIEW_DECIDE}
+
+    @extend_schema(responses={(200, "image/png"): bytes})
+    def get(self, request, pk):
+        """Where the annotators disagree: a magenta PNG whose opacity is the share of annotators outside the per-pixel
+        majority (at most 2048 px a side; stretch it over the image)."""
+        heat = image_disagreement(image=self.get_object())
+        if heat is None:
+            raise exceptions.NotFound("fewer than two annotations: nothing to compare")
+        rgba = np.zeros((*heat.shape, 4), dtype=np.uint8)
+        rgba[..., 0] = 230  # magenta: apart from the usual class colours
+        rgba[..., 1] = 0
+        rgba[..., 2] = 230
+        rgba[..., 3] = np.round(heat * 220).astype(np.uint8)
+        buf = io.BytesIO()
+        PILImage.fromarray(rgba, mode="RGBA").save(buf, format="PNG", optimize=False)
+        response = HttpResponse(buf.getvalue(), content_type="image/png")
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ImageGoldView(_ImageAction):
+    scopes = {"POST": scopes.TASK_ASSIGN}
+
+    @extend_schema(request=GoldInputSerializer, responses=ImageSerializer)
+    def post(self, request, pk):
+        """Make an approved image a gold image (its approved annotation is the reference), or not."""
+        data = GoldInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        image = image_set_gold(image=self.get_object(), gold=data.validated_data["gold"])
+        return Response(ImageSerializer(image, context={"role": role_in(request.user, image.project)}).data)
 
 
 class ImageAgreementView(_ImageAction):
@@ -320,6 +373,64 @@ class ProjectNextTaskView(ScopedAPIView):
             "annotation": AnnotationSerializer(task.annotation).data if task.annotation else None,
             "why": task.why,
         })
+
+
+class ProgressSerializer(serializers.Serializer):
+    days = serializers.ListField(child=serializers.DateField())
+    states = serializers.DictField(child=serializers.ListField(child=serializers.IntegerField()),
+                                   help_text="state -> images in it at the end of each day")
+
+
+class ClassBalanceSerializer(serializers.Serializer):
+    class_id = serializers.IntegerField()
+    name = serializers.CharField()
+    color = serializers.CharField()
+    kind = serializers.CharField()
+    approved_pixels = serializers.IntegerField()
+    approved_segments = serializers.IntegerField()
+    all_pixels = serializers.IntegerField()
+    all_segments = serializers.IntegerField()
+
+
+class AnnotatorStatsSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    submissions = serializers.IntegerField()
+    per_day = serializers.DictField(child=serializers.IntegerField(), help_text="day -> submissions")
+    approved = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    rejection_rate = serializers.FloatField(allow_null=True)
+    gold_tasks = serializers.IntegerField()
+    gold_score = serializers.FloatField(allow_null=True)
+
+
+class ScoreDistributionSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    histogram = serializers.ListField(child=serializers.IntegerField())
+    mean = serializers.FloatField(allow_null=True)
+
+
+class DashboardSerializer(serializers.Serializer):
+    images = serializers.IntegerField()
+    states = serializers.DictField(child=serializers.IntegerField())
+    progress = ProgressSerializer()
+    classes = ClassBalanceSerializer(many=True)
+    annotators = AnnotatorStatsSerializer(many=True)
+    agreement = ScoreDistributionSerializer()
+    gold = ScoreDistributionSerializer()
+    score_bins = serializers.IntegerField()
+
+
+class ProjectDashboardView(ScopedAPIView):
+    model = Image
+    serializer_class = DashboardSerializer
+    scopes = {"GET": scopes.DASHBOARD_VIEW}
+
+    @extend_schema(responses=DashboardSerializer)
+    def get(self, request, project_pk):
+        """Progress by state per day, class balance, per-annotator throughput / rejection rate / gold score, and
+        histograms (10 bins over 0..1) of consensus agreement and gold scores."""
+        return Response(project_dashboard(project=self.get_project()))
 
 
 class ProjectNextReviewView(ScopedAPIView):

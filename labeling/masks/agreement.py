@@ -175,3 +175,54 @@ def disagreement_map(labellings: list[Labelling]) -> np.ndarray:
     for c in np.unique(stack):
         best = np.maximum(best, np.count_nonzero(stack == c, axis=0))
     return (1.0 - best / len(labellings)).astype(np.float32)
+
+
+def majority_merge(labellings: list[Labelling], *, stuff_classes: frozenset[int] = frozenset()) -> Labelling:
+    """Per pixel, the segment a strict majority of annotators agree on; pixels without one stay unlabelled.
+
+    Segments are identified across annotators in order: a segment that matches (same class, IoU > 0.5) a segment
+    of an earlier annotator votes with it, under its id; an unmatched one gets a new id (after the first
+    labelling's ids) that later annotators can match in turn. Segments of one stuff class become one segment
+    (a map holds one segment per stuff class).
+    """
+    if not labellings:
+        raise ValueError("no labellings")
+    first = labellings[0]
+    for x in labellings[1:]:
+        _check(first, x)
+    next_id = max([0, *first.classes, int(first.label_map.max(initial=0))]) + 1
+    classes: dict[int, int] = dict(first.classes)
+    voted = [Labelling(first.label_map.astype(np.uint32), classes)]
+    for x in labellings[1:]:
+        mapped: dict[int, int] = {}
+        for earlier in voted:  # the earliest annotator with a matching segment names it
+            areas_e, areas_x, intersections = _overlaps(earlier, x)
+            for (se, sx), inter in intersections.items():
+                if sx in mapped or classes.get(se) is None or classes.get(se) != x.classes.get(sx):
+                    continue
+                if inter / (areas_e[se] + areas_x[sx] - inter) > MATCH_IOU:
+                    mapped[sx] = se
+        lut = np.zeros(int(x.label_map.max(initial=0)) + 1, dtype=np.uint32)
+        for sid in np.unique(x.label_map).tolist():
+            if sid in mapped:
+                lut[sid] = mapped[sid]
+            elif sid and sid in x.classes:
+                lut[sid] = next_id
+                classes[next_id] = x.classes[sid]
+                next_id += 1
+        voted.append(Labelling(lut[x.label_map], classes))
+    stack = np.stack([v.label_map for v in voted])
+    need = len(labellings) // 2 + 1
+    merged = np.zeros(first.label_map.shape, dtype=np.uint32)
+    for sid in np.unique(stack).tolist():
+        if sid:
+            merged[np.count_nonzero(stack == sid, axis=0) >= need] = sid
+    present = sorted(set(np.unique(merged).tolist()) - {0})
+    stuff_owner: dict[int, int] = {}
+    for sid in present:
+        if classes[sid] in stuff_classes:
+            owner = stuff_owner.setdefault(classes[sid], sid)
+            if owner != sid:
+                merged[merged == sid] = owner
+    kept = set(np.unique(merged).tolist()) - {0}
+    return Labelling(label_map=merged, classes={sid: c for sid, c in classes.items() if sid in kept})

@@ -14,11 +14,12 @@ _ATTRIBUTE_TYPES = {"text", "number", "boolean", "select"}
 
 
 @transaction.atomic
-def project_create(*, user, name: str, kind: str, guidelines: str = "", annotators_per_image: int = 1) -> Project:
+def project_create(*, user, name: str, kind: str, guidelines: str = "", annotators_per_image: int = 1,
+                   gold_share: float = 0.0) -> Project:
     if kind not in ProjectKind.values:
         raise ValidationFailed(f"kind must be one of {', '.join(ProjectKind.values)}", code="bad_kind")
     project = Project.objects.create(name=name, kind=kind, guidelines=guidelines, created_by=user,
-                                     annotators_per_image=annotators_per_image)
+                                     annotators_per_image=annotators_per_image, gold_share=gold_share)
     # Whoever creates a project manages it.
     Membership.objects.create(project=project, user=user, role=Role.MANAGER)
     return project
@@ -36,7 +37,7 @@ def project_update(*, project: Project, data: dict[str, Any]) -> Project:
                 f"a {data['kind']} project cannot keep classes of another kind: {', '.join(misfits)}",
                 code="class_kind_mismatch", extra={"classes": misfits},
             )
-    for field in ("name", "kind", "guidelines", "annotators_per_image"):
+    for field in ("name", "kind", "guidelines", "annotators_per_image", "gold_share"):
         if field in data:
             setattr(project, field, data[field])
     project.save()

@@ -9,6 +9,7 @@ With `project.annotators_per_image = k`, an image is submitted once k different 
 annotations of it; a reviewer then approves one of them (the one exporters read) or rejects them.
 """
 
+import math
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -149,11 +150,17 @@ def annotation_edited(*, annotation: Annotation, user) -> None:
 
 @transaction.atomic
 def annotation_submit(*, annotation: Annotation, user) -> Annotation:
-    """The author submits their annotation. The image is submitted once `annotators_per_image` people did."""
+    """The author submits their annotation. The image is submitted once `annotators_per_image` people did. On a
+    gold image the annotation is scored against the reference instead, and the image stays as it is."""
     if annotation.annotator_id != getattr(user, "pk", None):
         raise Forbidden("only the annotator submits their own annotation", code="not_your_annotation")
     image = _locked_image(annotation.image_id)
     annotation = Annotation.objects.select_for_update().get(pk=annotation.pk)
+    if image.is_gold and image.approved_annotation_id and image.approved_annotation_id != annotation.pk:
+        _move_annotation(annotation, AnnotationState.SUBMITTED, actor=user)
+        annotation.gold_score = gold_score(annotation=annotation, reference=image.approved_annotation)
+        annotation.save(update_fields=["gold_score"])
+        return annotation
     if image.state == TaskState.APPROVED:
         raise Conflict("the image is already approved", code="invalid_transition",
                        extra={"from": image.state, "to": TaskState.SUBMITTED})
@@ -163,7 +170,17 @@ def annotation_submit(*, annotation: Annotation, user) -> Annotation:
     submitted = _human_annotations(image).filter(state=AnnotationState.SUBMITTED).count()
     if image.state == TaskState.IN_PROGRESS and submitted >= image.project.annotators_per_image:
         _move_image(image, TaskState.SUBMITTED, actor=user)
+        if image.project.annotators_per_image > 1:
+            _record_agreement(image)
     return annotation
+
+
+def _record_agreement(image: Image) -> None:
+    """The mean pairwise agreement of the image's submitted work, kept for the dashboard's distribution."""
+    from labeling.selectors import image_agreement
+
+    image.agreement = image_agreement(image=image)["mean"]
+    image.save(update_fields=["agreement"])
 
 
 def _check_not_own(annotations: list[Annotation], user) -> None:
@@ -196,6 +213,47 @@ def image_approve(*, image: Image, user, annotation_id: int | None = None, reaso
     _check_not_own([chosen], user)
     _move_annotation(chosen, AnnotationState.APPROVED, actor=user, reason=reason)
     _move_image(image, TaskState.APPROVED, actor=user, reason=reason, annotation=chosen)
+    return image
+
+
+@transaction.atomic
+def image_approve_merge(*, image: Image, user, reason: str = "") -> Image:
+    """Approve the per-pixel majority of the submitted annotations (consensus): the merge becomes the reviewer's
+    own annotation of the image, and the one exporters read."""
+    from labeling.masks.agreement import majority_merge
+    from labeling.masks.tiles import encode_tile, split_map
+    from labeling.models import ClassKind, LabelClass
+    from labeling.selectors import annotation_labelling
+    from labeling.services.labelmaps import SegmentInput, TileUpdate, labelmap_save
+
+    reason = _clean_reason(reason, required=False)
+    image = _locked_image(image.pk)
+    if image.state != TaskState.SUBMITTED:
+        raise Conflict(f"only a submitted image can be approved; this one is {image.state}",
+                       code="invalid_transition", extra={"from": image.state, "to": TaskState.APPROVED})
+    submitted = list(_human_annotations(image).select_for_update().filter(state=AnnotationState.SUBMITTED)
+                     .order_by("submitted_at", "id"))
+    if len(submitted) < 2:
+        raise ValidationFailed("a majority merge needs at least two submitted annotations", code="nothing_to_merge")
+    _check_not_own(submitted, user)
+    if Annotation.objects.filter(image=image, annotator=user).exists():
+        raise Conflict("you already have an annotation of this image; a merge would be your annotation",
+                       code="own_annotation_exists")
+    stuff = frozenset(LabelClass.objects.filter(project_id=image.project_id, kind=ClassKind.STUFF)
+                      .values_list("pk", flat=True))
+    merged = majority_merge([annotation_labelling(annotation=a) for a in submitted], stuff_classes=stuff)
+    annotation = Annotation.objects.create(image=image, annotator=user, tile_size=submitted[0].tile_size)
+    tiles = split_map(merged.label_map, tile_size=annotation.tile_size)
+    labelmap_save(
+        annotation=annotation, user=user, base_version=0,
+        tiles=[TileUpdate(tx=tx, ty=ty, data=encode_tile(t)) for (tx, ty), t in sorted(tiles.items())],
+        segments=[SegmentInput(segment_id=sid, class_id=c) for sid, c in sorted(merged.classes.items())],
+        deleted_segment_ids=[],
+    )
+    note = reason or f"majority merge of annotations {', '.join(str(a.pk) for a in submitted)}"
+    _move_annotation(annotation, AnnotationState.SUBMITTED, actor=user, reason=note)
+    _move_annotation(annotation, AnnotationState.APPROVED, actor=user, reason=note)
+    _move_image(image, TaskState.APPROVED, actor=user, reason=note, annotation=annotation)
     return image
 
 
@@ -238,6 +296,46 @@ def image_reopen(*, image: Image, user, reason: str) -> Image:
         _move_annotation(approved, AnnotationState.DRAFT, actor=user, reason=reason)
     _move_image(image, TaskState.IN_PROGRESS, actor=user, reason=reason)
     return image
+
+
+# ---- gold images (honeypots) ----
+
+
+def gold_score(*, annotation: Annotation, reference: Annotation) -> float:
+    """Agreement of an annotator's work with the reference, by the project kind's metric."""
+    from labeling.masks.agreement import AGREEMENT_FOR_PROJECT_KIND
+    from labeling.selectors import annotation_labelling
+
+    metric = AGREEMENT_FOR_PROJECT_KIND[annotation.image.project.kind]
+    return metric(annotation_labelling(annotation=reference), annotation_labelling(annotation=annotation)).score
+
+
+@transaction.atomic
+def image_set_gold(*, image: Image, gold: bool) -> Image:
+    """Make an approved image a gold image (its approved annotation is the reference), or an ordinary one again."""
+    image = _locked_image(image.pk)
+    if gold and (image.state != TaskState.APPROVED or image.approved_annotation_id is None):
+        raise Conflict("only an approved image can be gold: its approved annotation is the reference",
+                       code="not_approved", extra={"state": image.state})
+    image.is_gold = gold
+    image.save(update_fields=["is_gold"])
+    return image
+
+
+def _gold_due(project: Project, user) -> bool:
+    """Gold images make up `gold_share` of what the user is handed: one is due when fewer than
+    floor(share x (tasks so far + 1)) of their tasks were gold."""
+    if project.gold_share <= 0:
+        return False
+    mine = Annotation.objects.filter(image__project=project, annotator=user)
+    done, gold = mine.count(), mine.filter(image__is_gold=True).count()
+    return gold < math.floor(project.gold_share * (done + 1) + 1e-9)
+
+
+def _next_gold(project: Project, user) -> Image | None:
+    return (Image.objects.filter(project=project, is_gold=True, state=TaskState.APPROVED)
+            .exclude(Exists(Annotation.objects.filter(image=OuterRef("pk"), annotator=user)))
+            .order_by("id").first())
 
 
 # ---- assignment and "next task" ----
@@ -336,10 +434,18 @@ def next_task(*, project: Project, user) -> NextTask:
     from labeling.services.labelmaps import annotation_get_or_create
 
     mine = Annotation.objects.filter(image__project=project, annotator=user).select_related("image")
+    unfinished = Q(image__state__in=OPEN_TASK_STATES) | Q(image__is_gold=True)
     for state, why in ((AnnotationState.REJECTED, "rejected"), (AnnotationState.DRAFT, "draft")):
-        annotation = mine.filter(state=state, image__state__in=OPEN_TASK_STATES).order_by("updated_at", "id").first()
+        annotation = mine.filter(unfinished, state=state).order_by("updated_at", "id").first()
         if annotation is not None:
             return NextTask(image=annotation.image, annotation=annotation, why=why)
+
+    if _gold_due(project, user):
+        gold = _next_gold(project, user)
+        if gold is not None:
+            annotation, _ = annotation_get_or_create(image=gold, user=user)
+            # Reported like any other task: the annotator must not be able to tell a gold image apart.
+            return NextTask(image=gold, annotation=annotation, why="unlabelled")
 
     tiers = (
         ("assigned", Q(assigned_to_me=True)),

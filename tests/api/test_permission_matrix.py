@@ -116,6 +116,19 @@ def _submitted_annotation(w, a, j):
     return {"pk": a.pk}
 
 
+def _two_submitted(w, a, j):
+    """Consensus: the annotator's and the manager's annotations, both submitted."""
+    from labeling.services.labelmaps import annotation_get_or_create
+    from labeling.services.tasks import annotation_submit
+
+    w.project.annotators_per_image = 2
+    w.project.save()
+    _submitted(w, a, j)
+    own, _ = annotation_get_or_create(image=w.image, user=w.users[Role.MANAGER])
+    annotation_submit(annotation=own, user=w.users[Role.MANAGER])
+    return {"pk": w.image.pk}
+
+
 def _approved(w, a, j):
     from labeling.services.tasks import image_approve
 
@@ -193,11 +206,14 @@ ENDPOINTS = [
              lambda w, a, j: {"image_ids": [w.image.pk], "user_ids": [w.users[Role.ANNOTATOR].pk]}),
     Endpoint("project-next-task", "post", scopes.ANNOTATION_CREATE, _nested),
     Endpoint("project-next-review", "post", scopes.REVIEW_DECIDE, _nested),
+    Endpoint("project-dashboard", "get", scopes.DASHBOARD_VIEW, _nested),
     Endpoint("image-approve", "post", scopes.REVIEW_DECIDE, _submitted),
     Endpoint("image-reject", "post", scopes.REVIEW_DECIDE, _submitted, lambda w, a, j: {"reason": "sloppy edges"}),
     Endpoint("image-reopen", "post", scopes.REVIEW_DECIDE, _approved, lambda w, a, j: {"reason": "missed a car"}),
     Endpoint("image-transitions", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
     Endpoint("image-agreement", "get", scopes.REVIEW_DECIDE, _submitted),
+    Endpoint("image-disagreement", "get", scopes.REVIEW_DECIDE, _two_submitted),
+    Endpoint("image-gold", "post", scopes.TASK_ASSIGN, _approved, lambda w, a, j: {"gold": True}),
     # Only an annotation's author submits it: the manager has the scope, but not for someone else's annotation.
     Endpoint("annotation-submit", "post", scopes.TASK_SUBMIT, _annotation, only_roles=(Role.ANNOTATOR,)),
     Endpoint("annotation-segment-reviews", "post", scopes.REVIEW_DECIDE, _submitted_annotation,

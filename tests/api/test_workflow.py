@@ -1,6 +1,8 @@
 """The task flow: every transition and guard of submit / approve / reject / reopen, assignments, next task,
 next review, per-segment decisions and pinned comments, through the services and the API."""
 
+from datetime import date
+
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -26,8 +28,10 @@ from labeling.services.reviews import comment_create, comment_set_resolved, segm
 from labeling.services.tasks import (
     annotation_submit,
     image_approve,
+    image_approve_merge,
     image_reject,
     image_reopen,
+    image_set_gold,
     next_review,
     next_task,
     tasks_assign,
@@ -400,3 +404,120 @@ def test_agreement_of_two_annotators_from_their_label_maps(world, started, annot
     assert pair["score"] == pytest.approx(0.75) and pair["sq"] == pytest.approx(0.75) and pair["rq"] == 1.0
     assert data["mean"] == pytest.approx(0.75)
     assert client_for(annotator).get(reverse("image-agreement", kwargs={"pk": world.image.pk})).status_code == 403
+
+
+def test_gold_images_are_mixed_in_unseen_and_scored_against_the_reference(world, started, annotator, reviewer):
+    manager = world.users["manager"]
+    with pytest.raises(Conflict) as raised:
+        image_set_gold(image=world.image, gold=True)
+    assert raised.value.code == "not_approved"
+    # The reference: the annotator's approved 4x4 car becomes gold; a second annotator is then scored on it.
+    annotation_submit(annotation=started, user=annotator)
+    image_approve(image=world.image, user=reviewer)
+    response = client_for(manager).post(reverse("image-gold", kwargs={"pk": world.image.pk}), {"gold": True},
+                                        format="json")
+    assert response.status_code == 200 and response.json()["is_gold"] is True
+    world.project.gold_share = 0.5
+    world.project.save()
+    (ordinary,) = more_images(world, 1)
+    second = _second_annotator(world)
+
+    task = next_task(project=world.project, user=second)
+    assert task.image == ordinary  # floor(0.5 x 1) = 0 gold due yet
+    annotation_submit(annotation=task.annotation, user=second)
+    task = next_task(project=world.project, user=second)
+    assert (task.image, task.why) == (world.image, "unlabelled")  # the gold one, reported like any task
+    paint(task.annotation, second, box=(5, 5, 9, 8))  # 12 of the reference's 16 pixels
+    annotation_submit(annotation=task.annotation, user=second)
+    task.annotation.refresh_from_db()
+    assert task.annotation.state == AnnotationState.SUBMITTED
+    assert task.annotation.gold_score == pytest.approx(0.75)  # PQ of one match at IoU 0.75
+    world.image.refresh_from_db()
+    assert (world.image.state, world.image.approved_annotation_id) == (TaskState.APPROVED, started.pk)
+    assert next_review(project=world.project, user=reviewer) != world.image
+
+    # Unseen: to annotators a gold image is an image in progress, in the detail and in the list filters.
+    seen = client_for(second).get(reverse("image-detail", kwargs={"pk": world.image.pk})).json()
+    assert seen["state"] == "in_progress" and seen["approved_annotation"] is None and "is_gold" not in seen
+    listed = client_for(second).get(reverse("project-images", kwargs={"project_pk": world.project.pk}),
+                                    {"state": "approved"}).json()
+    assert listed["count"] == 0
+    listed = client_for(second).get(reverse("project-images", kwargs={"project_pk": world.project.pk}),
+                                    {"state": "in_progress"}).json()
+    assert world.image.pk in [i["id"] for i in listed["results"]]
+    gold = client_for(manager).get(reverse("project-images", kwargs={"project_pk": world.project.pk}),
+                                   {"gold": "1"}).json()
+    assert [(i["id"], i["state"], i["is_gold"]) for i in gold["results"]] == [(world.image.pk, "approved", True)]
+    # The reference itself stays hidden from other annotators.
+    assert client_for(second).get(reverse("annotation-detail", kwargs={"pk": started.pk})).status_code == 404
+
+
+def test_dashboard_counts_states_classes_annotators_and_scores(world, started, annotator, reviewer):
+    annotation_submit(annotation=started, user=annotator)
+    image_reject(image=world.image, user=reviewer, reason="redo")
+    paint(started, annotator, box=(5, 5, 10, 10))  # 25 px
+    annotation_submit(annotation=started, user=annotator)
+    image_approve(image=world.image, user=reviewer)
+    more_images(world, 2)
+    data = client_for(reviewer).get(reverse("project-dashboard", kwargs={"project_pk": world.project.pk})).json()
+    assert data["images"] == 3
+    assert data["states"] == {"new": 2, "in_progress": 0, "submitted": 0, "approved": 1, "rejected": 0}
+    progress = data["progress"]
+    assert progress["days"][-1] == date.today().isoformat()
+    assert {s: v[-1] for s, v in progress["states"].items()} == data["states"]
+    car = next(c for c in data["classes"] if c["name"] == "car")
+    assert (car["approved_pixels"], car["approved_segments"], car["all_segments"]) == (25, 1, 1)
+    (row,) = data["annotators"]
+    assert (row["username"], row["submissions"], row["approved"], row["rejected"]) == ("annotator", 2, 1, 1)
+    assert row["rejection_rate"] == 0.5 and row["gold_score"] is None
+    assert data["agreement"] == {"count": 0, "histogram": [0] * 10, "mean": None}
+    assert client_for(annotator).get(
+        reverse("project-dashboard", kwargs={"project_pk": world.project.pk})).status_code == 403
+
+
+def test_reviewer_approves_the_majority_merge_of_three(world, started, annotator, reviewer):
+    world.project.annotators_per_image = 3
+    world.project.save()
+    annotation_submit(annotation=started, user=annotator)  # car at x 5..8, y 5..8
+    others = [_second_annotator(world, name) for name in ("second", "third")]
+    for user, box in zip(others, [(5, 5, 9, 8), (20, 20, 24, 24)], strict=True):
+        task = next_task(project=world.project, user=user)
+        paint(task.annotation, user, box=box)
+        annotation_submit(annotation=task.annotation, user=user)
+    world.image.refresh_from_db()
+    assert world.image.state == TaskState.SUBMITTED
+    assert world.image.agreement is not None  # recorded for the dashboard when the third one submitted
+    with pytest.raises(Forbidden):
+        image_approve_merge(image=world.image, user=annotator)
+    response = client_for(reviewer).post(reverse("image-approve", kwargs={"pk": world.image.pk}), {"merge": True},
+                                         format="json")
+    assert response.status_code == 200, response.json()
+    world.image.refresh_from_db()
+    merged = world.image.approved_annotation
+    assert (world.image.state, merged.annotator, merged.state) == (TaskState.APPROVED, reviewer, "approved")
+    # Two of three painted rows 5..7 of the car, the first also row 8; the third's car elsewhere is outvoted.
+    (segment,) = Segment.objects.filter(annotation=merged)
+    assert (segment.area, segment.bbox, segment.label_class_id) == (12, [5, 5, 4, 3], world.thing.pk)
+    assert "majority merge" in history(world.image)[-1][4]
+
+
+def test_disagreement_heat_map_shows_where_annotators_differ(world, started, annotator, reviewer):
+    import io
+
+    from PIL import Image as PILImage
+
+    world.project.annotators_per_image = 2
+    world.project.save()
+    url = reverse("image-disagreement", kwargs={"pk": world.image.pk})
+    annotation_submit(annotation=started, user=annotator)  # car at x 5..8, y 5..8
+    assert client_for(reviewer).get(url).status_code == 404  # one annotation: nothing to compare
+    second = _second_annotator(world)
+    task = next_task(project=world.project, user=second)
+    paint(task.annotation, second, box=(5, 5, 9, 8))  # row 8 missing
+    annotation_submit(annotation=task.annotation, user=second)
+    response = client_for(reviewer).get(url)
+    assert response["Content-Type"] == "image/png"
+    alpha = np.asarray(PILImage.open(io.BytesIO(response.content)))[..., 3]
+    assert alpha.shape == (480, 640)
+    assert set(np.nonzero(alpha)[0].tolist()) == {8} and set(np.nonzero(alpha)[1].tolist()) == {5, 6, 7, 8}
+    assert alpha[8, 5] == 110  # one of two annotators outside the majority

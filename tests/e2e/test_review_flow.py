@@ -149,3 +149,96 @@ def test_reject_one_segment_with_a_pinned_comment_fix_and_approve(live_server, n
     rita.goto(f"{base}/app/projects/{project.pk}?state=approved")
     rita.get_by_test_id("image-card").first.wait_for()
     shot(rita, "review-04-approved")
+
+
+def test_manager_assigns_marks_gold_and_reads_the_dashboard(live_server, new_page, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from labeling.models import TaskAssignment
+    from labeling.services.images import images_upload
+    from labeling.services.labelmaps import annotation_get_or_create
+    from labeling.services.tasks import annotation_submit, image_approve
+    from tests.api.test_workflow import paint
+
+    project = review_project(tmp_path)
+    bob = get_user_model().objects.create_user("bob", password=PASSWORD)
+    Membership.objects.create(project=project, user=bob, role=Role.ANNOTATOR)
+    with open(photo(tmp_path / "more.jpg", 6), "rb") as a, open(photo(tmp_path / "other.jpg", 7), "rb") as b:
+        images_upload(project=project, user=project.created_by, files=[
+            SimpleUploadedFile("more.jpg", a.read()), SimpleUploadedFile("other.jpg", b.read())])
+    first, second, third = Image.objects.filter(project=project).order_by("id")
+    done, _ = annotation_get_or_create(image=first, user=get_user_model().objects.get(username="ann"))
+    paint(done, done.annotator)
+    annotation_submit(annotation=done, user=done.annotator)
+    image_approve(image=first, user=get_user_model().objects.get(username="rita"))
+
+    page = new_page()
+    login(page, live_server.url, "boss")
+    page.goto(f"{live_server.url}/app/projects/{project.pk}")
+    cards = page.get_by_test_id("image-card")
+    cards.first.wait_for()
+    page.locator(f"[data-image-id='{third.pk}'] [data-testid=image-pick]").check()
+    page.locator(f"[data-image-id='{second.pk}'] [data-testid=image-pick]").check()
+    assert page.get_by_test_id("selected-count").text_content() == "2 images selected"
+    page.get_by_test_id("assign-user").select_option(label="bob (annotator)")
+    page.get_by_test_id("assign").click()
+    page.get_by_text("2 images assigned").wait_for()
+    assert sorted(TaskAssignment.objects.filter(user=bob).values_list("image_id", flat=True)) == [second.pk, third.pk]
+    page.locator(f"[data-image-id='{first.pk}'] [data-testid=image-pick]").check()
+    page.get_by_test_id("mark-gold").click()
+    page.locator(f"[data-image-id='{first.pk}'] [data-testid=image-gold]").wait_for()
+    first.refresh_from_db()
+    assert first.is_gold
+    shot(page, "review-05-manager-assigned-and-gold")
+
+    page.get_by_test_id("tab-dashboard").click()
+    page.get_by_test_id("dashboard-summary").wait_for()
+    assert page.locator(".chart-figure").count() >= 7
+    assert page.locator("[data-testid=dashboard-summary] [data-state=approved] strong").text_content() == "1"
+    shot(page, "review-06-dashboard")
+
+    # Bob's next task is one assigned to him, the oldest first.
+    bob_page = new_page()
+    login(bob_page, live_server.url, "bob")
+    open_from_project(bob_page, live_server.url, project, "next-task")
+    assert bob_page.url.endswith(f"/app/images/{second.pk}")
+
+
+def test_consensus_review_shows_agreement_and_disagreement_and_approves_the_majority(live_server, new_page, tmp_path):
+    from labeling.services.labelmaps import annotation_get_or_create
+    from labeling.services.tasks import annotation_submit
+    from tests.api.test_workflow import paint
+
+    project = review_project(tmp_path)
+    project.annotators_per_image = 2
+    project.save()
+    bob = get_user_model().objects.create_user("bob", password=PASSWORD)
+    Membership.objects.create(project=project, user=bob, role=Role.ANNOTATOR)
+    image = Image.objects.get(project=project)
+    for name, box in (("ann", (100, 100, 200, 180)), ("bob", (100, 100, 200, 160))):
+        annotation, _ = annotation_get_or_create(image=image, user=get_user_model().objects.get(username=name))
+        paint(annotation, annotation.annotator, box=box)
+        annotation_submit(annotation=annotation, user=annotation.annotator)
+    image.refresh_from_db()
+    assert image.state == TaskState.SUBMITTED and image.agreement == pytest.approx(0.75)
+
+    page = new_page()
+    login(page, live_server.url, "rita")
+    open_from_project(page, live_server.url, project, "next-review")
+    page.get_by_test_id("agreement-mean").filter(has_text="0.75").wait_for()
+    assert page.get_by_test_id("consensus-annotation").count() == 2
+    page.get_by_test_id("toggle-disagreement").check()
+    # Rows 160..179 of the car are ann's alone: the heat map is drawn there, not over the agreed part.
+    page.wait_for_function("""() => { const o = document.querySelector('[data-testid=editor-overlay]');
+        const v = window.__editor.renderer.viewport, d = window.devicePixelRatio || 1;
+        const px = (x, y) => o.getContext('2d').getImageData(Math.round((x * v.scale + v.x) * d),
+                                                               Math.round((y * v.scale + v.y) * d), 1, 1).data[3];
+        return px(150, 170) > 0 && px(150, 130) === 0; }""")
+    shot(page, "review-07-consensus-heat-map")
+    page.get_by_test_id("approve-merge").click()
+    page.wait_for_url(re.compile(r".*/app/projects/\d+.*"))
+    image.refresh_from_db()
+    merged = image.approved_annotation
+    assert image.state == TaskState.APPROVED and merged.annotator.username == "rita"
+    (segment,) = Segment.objects.filter(annotation=merged)
+    assert segment.bbox == [100, 100, 100, 60]  # what both painted

@@ -7,6 +7,7 @@ from labeling.masks.agreement import (
     Labelling,
     disagreement_map,
     instance_agreement,
+    majority_merge,
     panoptic_agreement,
     semantic_agreement,
 )
@@ -94,3 +95,39 @@ def test_disagreement_map_is_the_share_outside_the_majority():
     # pixel 0: car car road -> 1/3; pixel 1: car road road -> 1/3; pixel 2: none none road -> 1/3
     assert heat.tolist() == [[pytest.approx(1 / 3)] * 3]
     assert disagreement_map([x, x]).tolist() == [[0.0, 0.0, 0.0]]
+
+
+def test_majority_merge_keeps_what_most_annotators_agree_on():
+    a = lab([[1, 1, 1, 0],
+             [2, 2, 0, 0]], {1: CAR, 2: ROAD})
+    b = lab([[5, 5, 0, 0],
+             [6, 6, 6, 0]], {5: CAR, 6: ROAD})  # 5 ~ 1 (IoU 2/3), 6 ~ 2 (IoU 2/3)
+    c = lab([[9, 9, 9, 9],
+             [0, 0, 0, 8]], {9: CAR, 8: SKY})  # 9 ~ 1 (IoU 3/4); 8 matches nothing
+    merged = majority_merge([a, b, c])
+    # car: pixels (0,0),(0,1) have 3 votes, (0,2) 2 of 3; road (1,0),(1,1) 2 of 3; (1,2) only b; sky only c.
+    assert merged.label_map.tolist() == [[1, 1, 1, 0], [2, 2, 0, 0]]
+    assert merged.classes == {1: CAR, 2: ROAD}
+
+
+def test_majority_merge_of_two_keeps_only_agreement_and_new_ids_for_unmatched():
+    a = lab([[1, 1, 0]], {1: CAR})
+    b = lab([[3, 3, 4]], {3: CAR, 4: ROAD})
+    merged = majority_merge([a, b])
+    assert merged.label_map.tolist() == [[1, 1, 0]]  # road: 1 of 2 votes is no majority
+    assert merged.classes == {1: CAR}
+    c = lab([[0, 7, 7]], {7: ROAD})
+    merged = majority_merge([a, c, c])  # c's road (unmatched in a) wins with 2 of 3: it gets a new id
+    assert merged.label_map.tolist() == [[0, 2, 2]]
+    assert merged.classes == {2: ROAD}
+
+
+def test_majority_merge_keeps_one_segment_per_stuff_class():
+    a = lab([[1, 1, 0, 0]], {1: ROAD})
+    b = lab([[0, 4, 4, 4]], {4: ROAD})  # IoU 1/4 with a's road: no match, a new id
+    merged = majority_merge([a, b, b], stuff_classes=frozenset({ROAD}))
+    assert merged.label_map.tolist() == [[0, 2, 2, 2]]  # the majority's road, as the only road segment
+    merged = majority_merge([a, a, b, b, b], stuff_classes=frozenset({ROAD}))
+    assert merged.label_map.tolist() == [[0, 2, 2, 2]]
+    two_roads = majority_merge([lab([[1, 0, 2]], {1: ROAD, 2: ROAD})] * 3, stuff_classes=frozenset({ROAD}))
+    assert two_roads.label_map.tolist() == [[1, 0, 1]] and two_roads.classes == {1: ROAD}

@@ -4,7 +4,9 @@ import type {
   Annotation,
   AnnotationDetail,
   Assignment,
+  Agreement,
   Comment,
+  Dashboard,
   NextTask,
   Transition,
   Image,
@@ -29,7 +31,9 @@ export type {
   Annotation,
   AnnotationDetail,
   Assignment,
+  Agreement,
   Comment,
+  Dashboard,
   NextTask,
   Transition,
   Image,
@@ -239,6 +243,15 @@ export const nextTask = (projectId: number) => json<NextTask>("POST", `/api/proj
 export const nextReview = (projectId: number) => json<{ image: Image | null }>("POST", `/api/projects/${projectId}/next-review/`);
 export const assignImages = (projectId: number, body: { image_ids: number[]; user_ids: number[]; unassign?: boolean }) =>
   json<{ assigned: number; unassigned: number }>("POST", `/api/projects/${projectId}/assignments/`, body);
+export const getAgreement = (imageId: number) => json<Agreement>("GET", `/api/images/${imageId}/agreement/`);
+/** The disagreement heat map (magenta, opacity = share of annotators outside the per-pixel majority), decoded. */
+export async function getDisagreementMap(imageId: number): Promise<ImageBitmap> {
+  const response = await request("GET", `/api/images/${imageId}/agreement/heatmap/`, undefined, "*/*");
+  return createImageBitmap(await response.blob());
+}
+export const approveMerge = (imageId: number) => json<Image>("POST", `/api/images/${imageId}/approve/`, { merge: true });
+export const getDashboard = (projectId: number) => json<Dashboard>("GET", `/api/projects/${projectId}/dashboard/`);
+export const setImageGold = (id: number, gold: boolean) => json<Image>("POST", `/api/images/${id}/gold/`, { gold });
 export const listAssignments = (projectId: number, imageId?: number) =>
   json<Page<Assignment>>("GET", `/api/projects/${projectId}/assignments/${query({ image: imageId, page_size: 100 })}`);
 

@@ -224,6 +224,14 @@ export class Overlay {
     ctx.fillText(label, p.x, p.y + 0.5);
   }
 
+  /** A picture stretched over the image rect (0, 0)-(width, height) in image pixels, e.g. a heat map. */
+  drawPicture(picture: CanvasImageSource, width: number, height: number): void {
+    const ctx = this.begin();
+    const p = this.toScreen({ x: 0, y: 0 });
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(picture, p.x, p.y, width * this.view.scale, height * this.view.scale);
+  }
+
   /**
    * A binary mask in image pixels (`data[y * width + x]`, 1 = in, placed at x0, y0), filled with `fill` and/or
    * outlined with `outline` (pixels with an outside 4-neighbour), e.g. a SAM preview. The rasterised bitmap is

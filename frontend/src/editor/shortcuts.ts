@@ -26,6 +26,7 @@ export const SHORTCUTS: ReadonlyArray<readonly [string, string]> = [
   ["Shift+A", "Review: approve the image and open the next one to review"],
   ["Shift+R", "Review: reject the image — type the reason, Ctrl+Enter"],
   ["Shift+N", "Review: next image to review"],
+  ["D", "Review, with several annotators: show / hide where they disagree"],
   ["?", "Show or hide this help"],
 ];
 

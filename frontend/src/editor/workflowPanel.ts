@@ -61,6 +61,9 @@ export class WorkflowPanel {
   private readonly banner: HTMLElement;
   private readonly decisions: HTMLElement;
   private readonly removePainter: () => void;
+  private readonly consensus: HTMLElement;
+  private heat: ImageBitmap | null = null;
+  private showHeat = false;
   private disposed = false;
 
   constructor(private readonly ctx: WorkflowContext) {
@@ -109,10 +112,12 @@ export class WorkflowPanel {
       h("button", { class: "btn btn-danger btn-sm", testid: "image-reject", title: "Reject the image (Shift+R, then Ctrl+Enter)", onclick: () => void this.rejectImage() }, "Reject image · ⇧R"),
     ) : h("div", { hidden: true });
     this.history = h("ol", { class: "history-list", testid: "history-list" });
+    this.consensus = h("div", { class: "consensus", testid: "consensus", hidden: true });
 
     this.el = h("section", { class: "panel workflow-panel", testid: "workflow-panel" },
       h("h3", null, ctx.mode === "review" ? "Review" : "Task"),
       this.banner,
+      this.consensus,
       this.decisions,
       permissions.canComment && !permissions.canDecide ? h("button", { class: "btn btn-sm", testid: "comment-start", onclick: () => this.startPin() }, "Pin a comment · C") : null,
       this.composer,
@@ -122,6 +127,64 @@ export class WorkflowPanel {
     );
     this.removePainter = ctx.overlay.addPainter((o) => this.drawPins(o));
     void this.refresh();
+    if (ctx.mode === "review") void this.loadConsensus();
+  }
+
+  /** With several annotators on the image: who they are (switch between them), how much they agree, where they
+   * disagree (a heat map over the image, D), and approving their per-pixel majority. */
+  private async loadConsensus(): Promise<void> {
+    const { session, permissions } = this.ctx;
+    const image = session.data.image;
+    let annotations: api.Annotation[];
+    try {
+      annotations = (await api.listImageAnnotations(image.id)).filter((a) => a.annotator !== null && a.state !== "draft");
+    } catch {
+      return;
+    }
+    if (this.disposed || annotations.length < 2) return;
+    let agreement: api.Agreement | null = null;
+    try {
+      agreement = await api.getAgreement(image.id);
+    } catch {
+      /* shown without scores */
+    }
+    if (this.disposed) return;
+    const metric = { miou: "mIoU", matched_iou: "matched IoU", pq: "PQ" }[agreement?.metric ?? "pq"] ?? "";
+    const score = (a: number, b: number) => agreement?.pairs.find((p) => (p.a === a && p.b === b) || (p.a === b && p.b === a))?.score;
+    const current = session.annotationId;
+    this.consensus.hidden = false;
+    replaceChildren(this.consensus,
+      h("h4", null, `Consensus · ${annotations.length} annotators`),
+      agreement?.mean != null ? h("div", { testid: "agreement-mean" }, `Mean agreement (${metric}) ${agreement.mean.toFixed(2)}`) : null,
+      h("ul", { class: "consensus-list" }, annotations.map((a) => h("li", { testid: "consensus-annotation", "data-annotation-id": a.id },
+        a.id === current ? h("strong", null, `${a.annotator_name} (shown)`)
+          : h("a", { href: editorUrl(image.id, "review", a.id), testid: "consensus-view" }, a.annotator_name),
+        " ", badge(STATE_LABELS[a.state] ?? a.state, `state-${a.state}`),
+        a.id !== current && score(current, a.id) !== undefined ? h("span", { class: "muted" }, ` ${metric} ${score(current, a.id)!.toFixed(2)} with the shown one`) : null))),
+      h("label", { class: "tool-option inline" },
+        h("input", { type: "checkbox", testid: "toggle-disagreement", onchange: (e: Event) => void this.setHeat((e.target as HTMLInputElement).checked) }),
+        " Disagreement heat map · D", h("span", { class: "swatch heat-swatch", title: "magenta: where annotators disagree" })),
+      permissions.canDecide ? h("button", { class: "btn btn-sm", testid: "approve-merge", title: "Approve what most annotators agree on, pixel by pixel", onclick: () => void this.approveMerge() }, "Approve majority merge") : null,
+    );
+  }
+
+  private async setHeat(on: boolean): Promise<void> {
+    this.showHeat = on;
+    const box = this.consensus.querySelector<HTMLInputElement>("[data-testid=toggle-disagreement]");
+    if (box) box.checked = on;
+    if (on && !this.heat) {
+      const heat = await this.run("Loading the heat map", () => api.getDisagreementMap(this.ctx.session.data.image.id));
+      if (!heat || this.disposed) return;
+      this.heat = heat;
+    }
+    this.ctx.overlay.requestDraw();
+  }
+
+  private async approveMerge(): Promise<void> {
+    const image = await this.run("Approving the merge", () => api.approveMerge(this.ctx.session.data.image.id));
+    if (!image) return;
+    this.ctx.notify("Approved the majority merge");
+    await this.openNextReview();
   }
 
   private modeSwitch(): HTMLElement | null {
@@ -138,6 +201,7 @@ export class WorkflowPanel {
   dispose(): void {
     this.disposed = true;
     this.removePainter();
+    this.heat?.close();
   }
 
   /** Reload comments and history from the server. */
@@ -195,6 +259,8 @@ export class WorkflowPanel {
   }
 
   private drawPins(o: Overlay): void {
+    const image = this.ctx.session.data.image;
+    if (this.showHeat && this.heat) o.drawPicture(this.heat, image.width, image.height);
     this.comments.forEach((c, i) => {
       const at = this.commentPoint(c);
       if (at) o.drawPin(at, String(i + 1), { color: c.resolved ? "#9e9e9e" : "#ffb300", active: c.id === this.activeComment });
@@ -377,6 +443,7 @@ export class WorkflowPanel {
     if (!e.shiftKey && k === "j") this.step(1);
     else if (!e.shiftKey && k === "k") this.step(-1);
     else if (!e.shiftKey && k === "c" && permissions.canComment) this.startPin();
+    else if (!e.shiftKey && k === "d" && !this.consensus.hidden) void this.setHeat(!this.showHeat);
     else if (e.shiftKey && k === "n") void this.openNextReview();
     else if (!permissions.canDecide) return false;
     else if (!e.shiftKey && k === "a") void this.decideSegment("accepted");

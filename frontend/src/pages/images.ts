@@ -1,6 +1,18 @@
 // /app/projects/:id, the project home: the image grid with filters, search and pagination kept in the URL.
 // Thumbnails still being built show a placeholder, and the page refreshes until they are ready.
-import { listImages, nextReview, nextTask, thumbnailUrl, type Image, type Page, type Project } from "../api/client";
+import {
+  assignImages,
+  listImages,
+  listMembers,
+  nextReview,
+  nextTask,
+  setImageGold,
+  thumbnailUrl,
+  type Image,
+  type Page,
+  type Project,
+} from "../api/client";
+import { toast } from "../ui/toast";
 import type { PageContext } from "../ui/app";
 import { h, nextId, replaceChildren } from "../ui/dom";
 import { SPLIT_LABELS, STATE_LABELS, formatBytes, lastPage, plural } from "../ui/format";
@@ -90,7 +102,9 @@ export async function imagesPage(ctx: PageContext): Promise<void> {
   const error = errorBox("images-error");
   const grid = h("div", { class: "grid-wrap" }, spinner());
   const pager = h("div", { class: "pager-wrap" });
-  ctx.el.append(workBar(ctx, project, error.show), filters, error.el, grid, pager);
+  const selected = new Set<number>();
+  const manage = isManager(project) ? managerBar(project, selected, error.show, () => void load()) : null;
+  ctx.el.append(workBar(ctx, project, error.show), filters, ...(manage ? [manage.el] : []), error.el, grid, pager);
 
   const syncControls = () => {
     stateSelect.value = query.state;
@@ -165,9 +179,22 @@ export async function imagesPage(ctx: PageContext): Promise<void> {
         : image.pyramid_status === "failed"
           ? h("span", { class: "thumb-placeholder is-failed" }, "Preview failed")
           : h("span", { class: "thumb-placeholder", testid: "thumb-pending" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Building preview…");
+    const pick = manage
+      ? h("input", {
+        type: "checkbox", class: "image-pick", testid: "image-pick", "aria-label": `Select ${image.original_name}`,
+        checked: selected.has(image.id),
+        onchange: (e: Event) => {
+          if ((e.target as HTMLInputElement).checked) selected.add(image.id);
+          else selected.delete(image.id);
+          manage.update();
+        },
+      })
+      : null;
     return h(
       "li",
       { class: "image-card", testid: "image-card", "data-image-id": image.id, "data-state": image.state },
+      pick,
+      image.is_gold ? h("span", { class: "badge badge-gold image-gold", testid: "image-gold", title: "Gold image: annotators are scored against it" }, "gold") : null,
       h(
         "a",
         { href: imageHref(project!, image), class: "image-link", "aria-label": `Open ${image.original_name} in the editor` },
@@ -246,6 +273,53 @@ function workBar(ctx: PageContext, project: Project, showError: (message: string
     project.annotators_per_image > 1 ? h("span", { class: "muted" }, `${project.annotators_per_image} annotators per image`) : null);
 }
 
+/** Managers: assign the selected images to annotators (or unassign them), and mark approved ones as gold. */
+function managerBar(project: Project, selected: Set<number>, showError: (message: string | null) => void,
+  refresh: () => void): { el: HTMLElement; update(): void } {
+  const count = h("span", { class: "muted", testid: "selected-count" });
+  const who = h("select", { testid: "assign-user", "aria-label": "Annotator" }, h("option", { value: "" }, "Choose an annotator…"));
+  void listMembers(project.id).then((members) => {
+    for (const m of members.filter((m) => m.role === "annotator" || m.role === "manager")) {
+      who.append(h("option", { value: m.user }, `${m.username} (${m.role})`));
+    }
+  }).catch(() => { /* the select stays empty; assigning then says why */ });
+  const act = async (what: () => Promise<string>) => {
+    showError(null);
+    try {
+      toast(await what());
+      selected.clear();
+      update();
+      refresh();
+    } catch (err) {
+      const message = errorMessage(err);
+      if (message) showError(message);
+    }
+  };
+  const assign = (unassign: boolean) => act(async () => {
+    if (!who.value) throw new Error("Choose an annotator first.");
+    const result = await assignImages(project.id, { image_ids: [...selected], user_ids: [Number(who.value)], unassign });
+    return unassign ? `${plural(result.unassigned, "assignment")} removed` : `${plural(result.assigned, "image")} assigned`;
+  });
+  const gold = (on: boolean) => act(async () => {
+    for (const id of selected) await setImageGold(id, on);
+    return on ? `${plural(selected.size, "image")} marked as gold` : `${plural(selected.size, "image")} no longer gold`;
+  });
+  const buttons = [
+    h("button", { type: "button", class: "btn btn-sm", testid: "assign", onclick: () => void assign(false) }, "Assign"),
+    h("button", { type: "button", class: "btn btn-ghost btn-sm", testid: "unassign", onclick: () => void assign(true) }, "Unassign"),
+    h("button", { type: "button", class: "btn btn-ghost btn-sm", testid: "mark-gold", title: "Approved images only: their approved labels become the reference", onclick: () => void gold(true) }, "Mark as gold"),
+    h("button", { type: "button", class: "btn btn-ghost btn-sm", testid: "unmark-gold", onclick: () => void gold(false) }, "Not gold"),
+  ];
+  const el = h("div", { class: "toolbar manage-bar", testid: "manage-bar" }, count, who, buttons);
+  const update = () => {
+    count.textContent = selected.size ? `${plural(selected.size, "image")} selected` : "Select images to assign them or mark them as gold";
+    for (const b of buttons) b.disabled = !selected.size;
+  };
+  update();
+  return { el, update };
+}
+
 function sameCard(a: Image, b: Image): boolean {
-  return a.pyramid_status === b.pyramid_status && a.state === b.state && a.split === b.split && a.original_name === b.original_name;
+  return a.pyramid_status === b.pyramid_status && a.state === b.state && a.split === b.split && a.original_name === b.original_name
+    && a.is_gold === b.is_gold;
 }

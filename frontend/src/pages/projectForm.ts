@@ -91,6 +91,11 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
     hint: "1: each image is labelled once, then reviewed. 2 or more: that many different annotators label it (consensus) before review.",
   });
 
+  const goldShare = h("input", { type: "number", min: 0, max: 50, step: 1, value: Math.round((project?.gold_share ?? 0) * 100), testid: "project-gold-share" });
+  const goldField = field("Gold images (% of each annotator's tasks)", goldShare, {
+    hint: "0 to 50. Mark approved images as gold in the image grid; annotators get them unseen and are scored against the approved labels.",
+  });
+
   // --- classes
   const classes_: ClassEditor = classEditor(classes.map(draftFromServer), kind);
 
@@ -108,7 +113,7 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
       { class: "card card-pad", "aria-labelledby": "project-section" },
       h("h2", { id: "project-section" }, "Project"),
       h("div", { class: "form-grid" }, nameField.wrap, kindGroup),
-      h("div", { class: "form-grid" }, consensusField.wrap),
+      h("div", { class: "form-grid" }, consensusField.wrap, goldField.wrap),
       h("div", { class: "guidelines-editor" }, guidelinesField.wrap, h("div", { class: "field" }, h("div", { class: "label-like" }, "Preview"), preview)),
     ),
     h(
@@ -132,10 +137,13 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
     const k = Number(consensus.value);
     const consensusProblem = Number.isInteger(k) && k >= 1 && k <= 20 ? null : "A whole number from 1 to 20";
     consensusField.setError(consensusProblem);
+    const share = Number(goldShare.value);
+    const goldProblem = Number.isFinite(share) && share >= 0 && share <= 50 ? null : "A percentage from 0 to 50";
+    goldField.setError(goldProblem);
     const classesOk = classes_.validate();
-    if (consensusProblem) {
-      formError.show("Check the number of annotators per image.");
-      consensus.focus();
+    if (consensusProblem || goldProblem) {
+      formError.show("Check the workflow settings.");
+      (consensusProblem ? consensus : goldShare).focus();
       return;
     }
     if (nameProblem || !classesOk) {
@@ -156,7 +164,7 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
   });
 
   async function saveAll(): Promise<void> {
-    const data = { name: name.value.trim(), kind, guidelines: guidelines.value, annotators_per_image: Number(consensus.value) };
+    const data = { name: name.value.trim(), kind, guidelines: guidelines.value, annotators_per_image: Number(consensus.value), gold_share: Number(goldShare.value) / 100 };
     const created = project === null;
     const plan = planClassSave(classes_.drafts, classes_.deleted.map((d) => d.draft.id!), project?.kind ?? null, kind);
 

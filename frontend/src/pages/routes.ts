@@ -1,5 +1,6 @@
 // The route table (first match wins; `:id(int)` only matches digits, so "new" never reaches a project page).
 import type { RouteDef } from "../ui/app";
+import { dashboardPage } from "./dashboard";
 import { editorPage } from "./editorRoute";
 import { imagesPage } from "./images";
 import { jobsPage } from "./jobs";
@@ -20,5 +21,6 @@ export const routes: readonly RouteDef[] = [
   { pattern: "/app/projects/:id(int)/upload", page: uploadPage },
   { pattern: "/app/projects/:id(int)/jobs", page: jobsPage },
   { pattern: "/app/projects/:id(int)/models", page: modelsPage },
+  { pattern: "/app/projects/:id(int)/dashboard", page: dashboardPage },
   { pattern: "/app/images/:id(int)", page: editorPage, wide: true },
 ];
