@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -156,3 +157,24 @@ def server_cpu_seconds(server: ServerProcess) -> float:
     """CPU seconds used so far by the web server (it shares this machine's cores with the browser)."""
     snap = cpu_snapshot()
     return sum(snap[pid][2] for pid in descendants(snap, server.proc.pid) if pid in snap) if server.proc else 0.0
+
+
+def ensure_database(url: str, recreate: bool) -> str:
+    """Create the database if missing (or drop and recreate it with --recreate-db); returns server version."""
+    import psycopg
+
+    parts = urlsplit(url)
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"refusing a non-local database host {parts.hostname!r}: benchmarks stay on 127.0.0.1")
+    name = parts.path.lstrip("/")
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and recreate:
+            log(f"dropping database {name}")
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            log(f"creating database {name}")
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return conn.execute("SHOW server_version").fetchone()[0]

@@ -30,14 +30,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ServerProcess, log, machine_busy_seconds, manage  # noqa: E402
+from bench.common import ServerProcess, ensure_database, log, machine_busy_seconds, manage  # noqa: E402
 from labeling.masks.tiles import encode_tile, split_map  # noqa: E402  (pure numpy/zlib, no Django needed)
 
 WIDTH, HEIGHT = 640, 480
@@ -110,27 +110,6 @@ def png_bytes() -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------------- server
-
-def ensure_database(url: str, recreate: bool) -> str:
-    """Create the database if missing (or drop and recreate it with --recreate-db); returns server version."""
-    import psycopg
-
-    parts = urlsplit(url)
-    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise SystemExit(f"refusing a non-local database host {parts.hostname!r}: benchmarks stay on 127.0.0.1")
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if exists and recreate:
-            log(f"dropping database {name}")
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = None
-        if not exists:
-            log(f"creating database {name}")
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return conn.execute("SHOW server_version").fetchone()[0]
-
 
 USER_SNIPPET = """
 import os

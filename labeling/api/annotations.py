@@ -13,7 +13,8 @@ from labeling.api.base import ScopedAPIView
 from labeling.masks.tiles import encode_tile, tile_grid, tile_shape
 from labeling.models import Annotation, Image, LabelMapTile, Revision, SegmentSource
 from labeling.selectors import annotation_segments, annotation_tile_index
-from labeling.services.labelmaps import SegmentInput, TileUpdate, annotation_get_or_create, labelmap_save
+from labeling.services.labelmaps import SegmentInput, TileUpdate, labelmap_save
+from labeling.services.tasks import task_open
 
 
 class SegmentSerializer(serializers.Serializer):
@@ -132,8 +133,9 @@ class ImageAnnotationsView(ScopedAPIView):
 
     @extend_schema(request=None, responses={200: AnnotationDetailSerializer, 201: AnnotationDetailSerializer})
     def post(self, request, pk):
-        """Open the caller's own annotation of the image, creating it on first use."""
-        annotation, created = annotation_get_or_create(image=self._image(), user=request.user)
+        """Open the caller's own annotation of the image, creating it on first use (409 `task_closed` when the
+        image is submitted or decided, `task_full` when it has its k annotators)."""
+        annotation, created = task_open(image=self._image(), user=request.user)
         return Response(_detail(annotation), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -426,6 +426,26 @@ def _startable_images(project: Project, user):
     )
 
 
+def task_open(*, image: Image, user) -> tuple[Annotation, bool]:
+    """Open the user's annotation of an image they chose themselves (the image grid): their own if they have one;
+    a new one only while the image is open and has a place among its k annotators (or is gold)."""
+    from labeling.services.labelmaps import annotation_get_or_create
+
+    existing = Annotation.objects.filter(image=image, annotator=user).first()
+    if existing is not None:
+        return existing, False
+    project = image.project
+    if not image.is_gold:
+        if image.state not in (TaskState.NEW, TaskState.IN_PROGRESS):
+            raise Conflict(f"this image is {image.state.replace('_', ' ')}: there is nothing to label in it",
+                           code="task_closed", extra={"state": image.state})
+        if not _startable_images(project, user).filter(pk=image.pk).exists():
+            raise Conflict(f"this image already has its {project.annotators_per_image} annotator(s); press Next "
+                           f"task for another one", code="task_full",
+                           extra={"annotators_per_image": project.annotators_per_image})
+    return annotation_get_or_create(image=image, user=user)
+
+
 def next_task(*, project: Project, user) -> NextTask:
     """The next image for this annotator, by priority: their rejected work, their unfinished drafts, images
     assigned to them, pre-labelled images, then the rest (oldest first within each). Starting a new image opens

@@ -521,3 +521,18 @@ def test_disagreement_heat_map_shows_where_annotators_differ(world, started, ann
     assert alpha.shape == (480, 640)
     assert set(np.nonzero(alpha)[0].tolist()) == {8} and set(np.nonzero(alpha)[1].tolist()) == {5, 6, 7, 8}
     assert alpha[8, 5] == 110  # one of two annotators outside the majority
+
+
+def test_opening_an_image_from_the_grid_respects_the_task_flow(world, started, annotator, reviewer):
+    second = _second_annotator(world)
+    url = reverse("image-annotations", kwargs={"pk": world.image.pk})
+    response = client_for(second).post(url)
+    assert response.status_code == 409 and response.json()["code"] == "task_full"
+    assert client_for(annotator).post(url).status_code == 200  # one's own annotation always opens
+    annotation_submit(annotation=started, user=annotator)
+    world.project.annotators_per_image = 2
+    world.project.save()
+    response = client_for(second).post(url)
+    assert response.status_code == 409 and response.json()["code"] == "task_closed"
+    (fresh,) = more_images(world, 1)
+    assert client_for(second).post(reverse("image-annotations", kwargs={"pk": fresh.pk})).status_code == 201

@@ -81,11 +81,23 @@ def test_reject_one_segment_with_a_pinned_comment_fix_and_approve(live_server, n
     left, right = sorted(Segment.objects.filter(annotation=annotation), key=lambda s: s.bbox[0])
 
     # --- the reviewer clears the queue from the keyboard: accept one car, reject the other with a comment
+    # (a comment can also be pinned to a point with a click: C, then click; tested in the consensus test)
     rita = new_page()
     login(rita, base, "rita")
     open_from_project(rita, base, project, "next-review")
     state = editor_state(rita)
     assert state["mode"] == "review" and not state["canEdit"]
+    # Zoom and position survive switching to edit (to correct the map) and back.
+    rita.get_by_test_id("editor-overlay").focus()
+    rita.keyboard.press("+")
+    rita.keyboard.press("ArrowLeft")
+    view = rita.evaluate("() => ({...window.__editor.renderer.viewport})")
+    rita.wait_for_timeout(300)  # the view is remembered a moment after it changes
+    for switch, mode in (("switch-to-edit", "edit"), ("switch-to-review", "review")):
+        rita.get_by_test_id(switch).click()
+        rita.wait_for_function(f"window.__editor && window.__editor.mode === '{mode}'")
+        rita.wait_for_function("window.__editor.renderer.viewport.scale > 0")
+        assert rita.evaluate("() => ({...window.__editor.renderer.viewport})") == pytest.approx(view)
     rita.get_by_test_id("editor-overlay").focus()
     rita.keyboard.press("j")  # the first segment, top to bottom
     rita.wait_for_function(f"window.__editor.session.activeSegment === {left.segment_id}")
@@ -95,7 +107,7 @@ def test_reject_one_segment_with_a_pinned_comment_fix_and_approve(live_server, n
     rita.wait_for_function(
         f"window.__editor.session.table.get({right.segment_id}).reviewState === 'rejected'")
     rita.keyboard.press("c")
-    rita.mouse.click(*canvas_point(rita, 430, 320))
+    rita.keyboard.press("Enter")  # pinned to the selected segment, without the mouse
     rita.get_by_test_id("comment-text").fill("The rear bumper is missing")
     rita.keyboard.press("Enter")
     rita.get_by_test_id("comment").first.wait_for()
@@ -111,7 +123,7 @@ def test_reject_one_segment_with_a_pinned_comment_fix_and_approve(live_server, n
     assert {s.segment_id: s.review_state for s in Segment.objects.filter(annotation=annotation)} == {
         left.segment_id: "accepted", right.segment_id: "rejected"}
     comment = ReviewComment.objects.get(annotation=annotation)
-    assert comment.segment_id == right.segment_id and 425 <= comment.x <= 435
+    assert comment.segment_id == right.segment_id and 420 <= comment.x <= 440 and 310 <= comment.y <= 330
     assert not Revision.objects.filter(annotation=annotation, author__username="rita").exists()  # decided, not edited
 
     # --- the annotator sees the rejection, jumps to the comment, fixes that car and resubmits
@@ -228,6 +240,14 @@ def test_consensus_review_shows_agreement_and_disagreement_and_approves_the_majo
     page.get_by_test_id("agreement-mean").filter(has_text="0.75").wait_for()
     assert page.get_by_test_id("consensus-annotation").count() == 2
     page.get_by_test_id("toggle-disagreement").check()
+    page.get_by_test_id("editor-overlay").focus()
+    page.keyboard.press("c")
+    page.mouse.click(*canvas_point(page, 150, 170))
+    page.get_by_test_id("comment-text").fill("Who is right about the bottom edge?")
+    page.keyboard.press("Enter")
+    page.get_by_test_id("comment").first.wait_for()
+    pin = ReviewComment.objects.get()
+    assert (round(pin.x), round(pin.y)) == (150, 170) and pin.segment_id is not None
     # Rows 160..179 of the car are ann's alone: the heat map is drawn there, not over the agreed part.
     page.wait_for_function("""() => { const o = document.querySelector('[data-testid=editor-overlay]');
         const v = window.__editor.renderer.viewport, d = window.devicePixelRatio || 1;
@@ -235,6 +255,14 @@ def test_consensus_review_shows_agreement_and_disagreement_and_approves_the_majo
                                                                Math.round((y * v.scale + v.y) * d), 1, 1).data[3];
         return px(150, 170) > 0 && px(150, 130) === 0; }""")
     shot(page, "review-07-consensus-heat-map")
+    page.get_by_test_id("side-by-side").select_option(label="bob")
+    page.get_by_test_id("editor-twin-label").filter(has_text="bob").wait_for()
+    sizes = page.evaluate("""() => ['editor-canvas', 'editor-twin-canvas'].map((id) => {
+        const r = document.querySelector(`[data-testid=${id}]`).getBoundingClientRect();
+        return [Math.round(r.width), Math.round(r.height)]; })""")
+    assert sizes[0] == sizes[1] and sizes[0][0] > 300  # two equal views of the same place
+    page.wait_for_timeout(500)
+    shot(page, "review-08-side-by-side")
     page.get_by_test_id("approve-merge").click()
     page.wait_for_url(re.compile(r".*/app/projects/\d+.*"))
     image.refresh_from_db()
@@ -242,3 +270,26 @@ def test_consensus_review_shows_agreement_and_disagreement_and_approves_the_majo
     assert image.state == TaskState.APPROVED and merged.annotator.username == "rita"
     (segment,) = Segment.objects.filter(annotation=merged)
     assert segment.bbox == [100, 100, 100, 60]  # what both painted
+
+
+def test_a_reviewers_correction_is_shown_as_theirs(live_server, new_page, tmp_path):
+    from labeling.services.labelmaps import annotation_get_or_create
+    from labeling.services.tasks import annotation_submit
+    from tests.api.test_workflow import paint
+
+    project = review_project(tmp_path)
+    image = Image.objects.get(project=project)
+    ann_user, rita = (get_user_model().objects.get(username=n) for n in ("ann", "rita"))
+    annotation, _ = annotation_get_or_create(image=image, user=ann_user)
+    paint(annotation, ann_user)
+    annotation_submit(annotation=annotation, user=ann_user)
+    paint(annotation, rita, box=(5, 5, 30, 30))  # the reviewer's fix, saved as rita's revision
+
+    page = new_page()
+    login(page, live_server.url, "ann")
+    page.goto(f"{live_server.url}/app/images/{image.pk}")
+    page.get_by_test_id("edited-by-others").filter(has_text="Edited by rita").wait_for()
+    page.get_by_test_id("history").locator("summary").click()
+    edits = page.locator("[data-testid=history-item][data-kind=edit]").all_text_contents()
+    assert len(edits) == 1 and "rita: edited the map (revision 2)" in edits[0]
+    shot(page, "review-09-reviewer-edit-visible")

@@ -20,7 +20,7 @@ export const SHORTCUTS: ReadonlyArray<readonly [string, string]> = [
   ["Wheel, + / -", "Zoom"],
   ["Space+drag, middle drag, arrows", "Pan"],
   ["F or 0", "Fit the image"],
-  ["C", "Pin a review comment (reviewers): click the place (on a segment, it is pinned to it too), type, Enter"],
+  ["C", "Pin a review comment (reviewers): click the place (on a segment, it is pinned to it too) or press Enter for the selected segment, type, Enter"],
   ["J / K", "Review: next / previous segment (selects it and brings it into view)"],
   ["A / R", "Review: accept / reject the selected segment, then go to the next pending one"],
   ["Shift+A", "Review: approve the image and open the next one to review"],

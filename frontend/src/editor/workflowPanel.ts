@@ -32,6 +32,8 @@ export interface WorkflowContext {
   open(url: string): void;
   /** Build the editor again for the same URL (after a state change). */
   reload(): void;
+  /** Show another annotation of the image next to this one, following the same view (null: stop). */
+  sideBySide(annotationId: number | null): Promise<void>;
 }
 
 export const editorUrl = (imageId: number, mode: EditorMode, annotationId?: number) => {
@@ -51,6 +53,8 @@ export class WorkflowPanel {
   pinning = false;
   private comments: api.Comment[] = [];
   private transitions: api.Transition[] = [];
+  /** Saves by someone other than the annotation's author (a reviewer's corrections), newest first. */
+  private othersEdits: api.Revision[] = [];
   private activeComment: number | null = null;
   private pendingPin: { x: number; y: number; segmentId: number | null } | null = null;
   private readonly commentList: HTMLElement;
@@ -161,6 +165,15 @@ export class WorkflowPanel {
           : h("a", { href: editorUrl(image.id, "review", a.id), testid: "consensus-view" }, a.annotator_name),
         " ", badge(STATE_LABELS[a.state] ?? a.state, `state-${a.state}`),
         a.id !== current && score(current, a.id) !== undefined ? h("span", { class: "muted" }, ` ${metric} ${score(current, a.id)!.toFixed(2)} with the shown one`) : null))),
+      annotations.length >= 2 ? h("label", { class: "tool-option inline" }, "Side by side with ",
+        h("select", {
+          testid: "side-by-side",
+          onchange: (e: Event) => {
+            const value = (e.target as HTMLSelectElement).value;
+            void this.ctx.sideBySide(value ? Number(value) : null).catch((err) =>
+              this.ctx.notify(`Could not open that annotation: ${(err as Error).message}`, "error"));
+          },
+        }, h("option", { value: "" }, "nobody"), annotations.filter((a) => a.id !== current).map((a) => h("option", { value: a.id }, a.annotator_name)))) : null,
       h("label", { class: "tool-option inline" },
         h("input", { type: "checkbox", testid: "toggle-disagreement", onchange: (e: Event) => void this.setHeat((e.target as HTMLInputElement).checked) }),
         " Disagreement heat map · D", h("span", { class: "swatch heat-swatch", title: "magenta: where annotators disagree" })),
@@ -208,13 +221,16 @@ export class WorkflowPanel {
   async refresh(): Promise<void> {
     const { session } = this.ctx;
     try {
-      const [comments, transitions] = await Promise.all([
+      const [comments, transitions, revisions] = await Promise.all([
         api.listComments(session.annotationId),
         api.listTransitions(session.data.image.id),
+        api.listRevisions(session.annotationId),
       ]);
       if (this.disposed) return;
       this.comments = comments;
       this.transitions = transitions;
+      const author = session.data.annotation.annotator;
+      this.othersEdits = revisions.results.filter((r) => r.author !== null && r.author !== author);
       this.render();
     } catch (err) {
       if (!this.disposed) this.ctx.notify(`Could not load the review comments: ${(err as Error).message}`, "error");
@@ -235,8 +251,17 @@ export class WorkflowPanel {
     if (!this.comments.length) replaceChildren(this.commentList, h("li", { class: "muted empty" }, "No comments."));
     else replaceChildren(this.commentList, this.comments.map((c, i) => this.commentItem(c, i + 1)));
     this.commentList.dataset.open = String(open);
-    replaceChildren(this.history, this.transitions.map((t) =>
-      h("li", { testid: "history-item" }, h("time", { class: "muted", datetime: t.created_at }, new Date(t.created_at).toLocaleString()), " ", describeTransition(t))));
+    const lines = [
+      ...this.transitions.map((t) => ({ at: t.created_at, text: describeTransition(t), kind: "transition" })),
+      ...this.othersEdits.map((r) => ({ at: r.created_at, text: `${r.author_name}: edited the map (revision ${r.version})`, kind: "edit" })),
+    ].sort((a, b) => a.at.localeCompare(b.at));
+    replaceChildren(this.history, lines.map((line) =>
+      h("li", { testid: "history-item", "data-kind": line.kind }, h("time", { class: "muted", datetime: line.at }, new Date(line.at).toLocaleString()), " ", line.text)));
+    if (this.othersEdits.length) {
+      const names = [...new Set(this.othersEdits.map((r) => r.author_name))].join(", ");
+      this.banner.append(h("div", { testid: "edited-by-others" }, `Edited by ${names} (see History)`));
+      this.banner.hidden = false;
+    }
     this.ctx.overlay.requestDraw();
   }
 
@@ -312,17 +337,27 @@ export class WorkflowPanel {
   startPin(): void {
     if (!this.ctx.permissions.canComment) return;
     this.pinning = true;
-    this.ctx.notify("Click the place the comment is about", "info");
+    this.ctx.notify(this.ctx.session.activeSegment !== null
+      ? "Click the place the comment is about, or press Enter to pin it to the selected segment"
+      : "Click the place the comment is about", "info");
+  }
+
+  /** Keyboard alternative to the click: pin to the selected segment, at the middle of its box. */
+  private pinToSelected(): boolean {
+    const row = this.ctx.session.activeSegment !== null ? this.ctx.session.table.get(this.ctx.session.activeSegment) : undefined;
+    if (!row || !row.bbox.length) return false;
+    this.placePin({ x: row.bbox[0] + row.bbox[2] / 2, y: row.bbox[1] + row.bbox[3] / 2 }, row.segmentId);
+    return true;
   }
 
   /** The click after startPin(): remember the place (and the segment under it) and ask for the text. */
-  placePin(p: Point): void {
+  placePin(p: Point, segment?: number): void {
     const { session } = this.ctx;
     this.pinning = false;
     const x = Math.min(Math.max(p.x, 0), session.data.image.width);
     const y = Math.min(Math.max(p.y, 0), session.data.image.height);
     const id = session.map.get(Math.floor(x), Math.floor(y));
-    const segmentId = id && session.table.has(id) ? id : null;
+    const segmentId = segment ?? (id && session.table.has(id) ? id : null);
     this.pendingPin = { x, y, segmentId };
     this.composer.hidden = false;
     this.composer.querySelector<HTMLElement>("[data-testid=comment-pin]")!.textContent =
@@ -433,6 +468,11 @@ export class WorkflowPanel {
   key(e: KeyboardEvent): boolean {
     const { permissions } = this.ctx;
     const k = e.key.toLowerCase();
+    if (this.pinning && e.key === "Enter") return this.pinToSelected();
+    if (this.pinning && e.key === "Escape") {
+      this.cancelPin();
+      return true;
+    }
     if (this.ctx.mode !== "review") {
       if (k === "c" && !e.shiftKey && permissions.canComment) {
         this.startPin();

@@ -95,6 +95,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   const glCanvas = h("canvas", { class: "editor-gl", testid: "editor-canvas" });
   const overlayCanvas = h("canvas", { class: "editor-overlay", testid: "editor-overlay", tabindex: 0 });
   const stage = h("div", { class: "editor-stage" }, glCanvas, overlayCanvas);
+  const stageArea = h("div", { class: "editor-stage-area", testid: "editor-stage-area" }, stage);
   const renderer = new Renderer(glCanvas, { fetchTile: api.fetchImageTile });
   const overlay = new Overlay(overlayCanvas);
   let viewport: Viewport = { scale: 1, x: 0, y: 0 };
@@ -113,6 +114,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     viewport = v;
     renderer.setViewport(v);
     overlay.setViewport(v);
+    twin?.renderer.setViewport(v);
     rememberView(image.id, v);
   };
   /** Centre an image point, or a box with room around it, without zooming out past the current view. */
@@ -138,8 +140,9 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     fitted = true;
   };
   const levels = (image.pyramid_levels ?? []) as [number, number, number, number][];
-  if (image.pyramid_status === "ready" && levels.length) {
-    renderer.setImage({
+  const showImage = (r: Renderer) => {
+    if (image.pyramid_status !== "ready" || !levels.length) return;
+    r.setImage({
       width: image.width,
       height: image.height,
       tileSize: image.pyramid_tile_size,
@@ -147,23 +150,60 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
       tileUrl: (level, x, y) => api.pyramidTileUrl(image.id, level, x, y),
       hasAlpha: image.pyramid_format === "WEBP",
     });
-  }
+  };
+  showImage(renderer);
   renderer.setLabels(session.map);
 
   let opacity = 0.55;
   let mode: "fill" | "outline" = "fill";
-  const updatePalette = () => {
+  const paletteOf = (s: EditorSession) => {
     const colors = new Map<number, RGBA>();
-    for (const row of session.table.all()) {
-      const cls = session.classes.get(row.classId);
-      colors.set(row.segmentId, hexToRgba(cls?.color ?? "#999999", session.isVisible(row) ? 255 : 0));
+    for (const row of s.table.all()) {
+      const cls = s.classes.get(row.classId);
+      colors.set(row.segmentId, hexToRgba(cls?.color ?? "#999999", s.isVisible(row) ? 255 : 0));
     }
-    renderer.setPalette(colors);
+    return colors;
+  };
+  const updatePalette = () => {
+    renderer.setPalette(paletteOf(session));
     updateStyle();
   };
   // Hover and selection only move highlights: no palette rebuild.
-  const updateStyle = () =>
+  const updateStyle = () => {
     renderer.setStyle({ opacity, mode, highlight: session.hoverSegment, selected: session.activeSegment });
+    twin?.renderer.setStyle({ opacity, mode });
+  };
+
+  // Side by side (consensus review): another annotator's map in a second view that follows this one.
+  let twin: { renderer: Renderer; pane: HTMLElement } | null = null;
+  let twinRequest = 0;
+  const showTwin = async (annotationId: number | null) => {
+    const request = ++twinRequest;
+    twin?.renderer.destroy();
+    twin?.pane.remove();
+    twin = null;
+    stageArea.classList.remove("split");
+    stageLabel.remove();
+    if (annotationId === null) return;
+    const other = await EditorSession.load(image.id, { annotationId });
+    if (request !== twinRequest || disposedTwin) return;
+    const canvas = h("canvas", { class: "editor-gl", testid: "editor-twin-canvas" });
+    const pane = h("div", { class: "editor-stage editor-twin", testid: "editor-twin" }, canvas,
+      h("span", { class: "twin-label", testid: "editor-twin-label" }, other.data.annotation.annotator_name ?? "pre-label"));
+    stageArea.append(pane);
+    stageArea.classList.add("split");
+    stage.append(stageLabel);
+    const r = new Renderer(canvas, { fetchTile: api.fetchImageTile });
+    showImage(r);
+    r.setLabels(other.map);
+    r.setPalette(paletteOf(other));
+    twin = { renderer: r, pane };
+    updateStyle();
+    r.resize();
+    r.setViewport(viewport);
+  };
+  let disposedTwin = false;
+  const stageLabel = h("span", { class: "twin-label" }, `${annotation.annotator_name ?? "pre-label"} (shown)`);
 
 
   // --- tools --------------------------------------------------------------------------------------------
@@ -287,6 +327,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   const help = helpOverlay();
   const workflow = new WorkflowPanel({
     session, mode: options.mode, permissions, overlay, jumpTo, reload,
+    sideBySide: (annotationId) => showTwin(annotationId),
     notify: (message, kind = "info") => toast(message, kind),
     flush: async () => {
       await autosave.saveNow();
@@ -352,7 +393,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     workflow.el, h("section", { class: "panel" }, h("h3", null, "Class"), classList), panel.el, guidelines);
 
   replaceChildren(root, h("div", { class: "editor", testid: "editor" }, header,
-    h("div", { class: "editor-body" }, h("div", { class: "editor-left" }, toolbar, hintLine), stage, side)), help.el);
+    h("div", { class: "editor-body" }, h("div", { class: "editor-left" }, toolbar, hintLine), stageArea, side)), help.el);
 
   // --- events -------------------------------------------------------------------------------------------
   /** A brush dab re-uploads only the touched rect of each tile (a whole 512² tile costs ~15 ms of CPU). */
@@ -519,6 +560,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   const onResize = new ResizeObserver(() => {
     renderer.resize();
     overlay.resize();
+    twin?.renderer.resize();
     if (!fitted && remembered) {
       setViewport(remembered, false);
       fitted = true;
@@ -555,6 +597,8 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     superpixelTool.dispose();
     samEngine.dispose();
     workflow.dispose();
+    disposedTwin = true;
+    twin?.renderer.destroy();
     flushView();
     help.el.remove();
   };
