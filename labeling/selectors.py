@@ -1,11 +1,12 @@
 """Reads. Permission filtering lives in `labeling.permissions.visible_to`; these take already-visible objects."""
 
+import math
 from itertools import combinations
 
 import numpy as np
 
 from labeling.masks.agreement import AGREEMENT_FOR_PROJECT_KIND, Labelling, disagreement_map
-from labeling.masks.tiles import assemble_map, decode_tile, tile_shape
+from labeling.masks.tiles import decode_tile, tile_shape
 from labeling.models import (
     Annotation,
     AnnotationState,
@@ -43,19 +44,36 @@ def approved_label_maps(*, project):
     )
 
 
-def annotation_label_map(*, annotation: Annotation) -> np.ndarray:
-    """The whole label map (H, W) uint32, decoded from its stored tiles."""
+def annotation_label_map(*, annotation: Annotation, step: int = 1) -> np.ndarray:
+    """The label map (H, W) uint32 decoded from its stored tiles; with `step` > 1 only every step-th pixel of
+    every step-th row (image pixel (x, y) with x and y multiples of step), one tile decoded at a time, so a
+    20000² map can be compared without holding it whole."""
     image = annotation.image
-    tiles = {}
+    size = annotation.tile_size
+    out = np.zeros((-(-image.height // step), -(-image.width // step)), dtype=np.uint32)
     for tx, ty, data in LabelMapTile.objects.filter(annotation=annotation).values_list("tx", "ty", "data"):
-        shape = tile_shape(width=image.width, height=image.height, tx=tx, ty=ty, tile_size=annotation.tile_size)
-        tiles[(tx, ty)] = decode_tile(bytes(data), shape=shape)
-    return assemble_map(width=image.width, height=image.height, tiles=tiles, tile_size=annotation.tile_size)
+        shape = tile_shape(width=image.width, height=image.height, tx=tx, ty=ty, tile_size=size)
+        tile = decode_tile(bytes(data), shape=shape)
+        x0, y0 = tx * size, ty * size
+        ox, oy = -x0 % step, -y0 % step  # the first sampled column and row inside the tile
+        part = tile[oy::step, ox::step]
+        r0, c0 = (y0 + oy) // step, (x0 + ox) // step
+        out[r0 : r0 + part.shape[0], c0 : c0 + part.shape[1]] = part
+    return out
 
 
-def annotation_labelling(*, annotation: Annotation) -> Labelling:
+def annotation_labelling(*, annotation: Annotation, step: int = 1) -> Labelling:
     classes = dict(Segment.objects.filter(annotation=annotation).values_list("segment_id", "label_class_id"))
-    return Labelling(label_map=annotation_label_map(annotation=annotation), classes=classes)
+    return Labelling(label_map=annotation_label_map(annotation=annotation, step=step), classes=classes)
+
+
+# Agreement (consensus, gold scores) on images larger than this many pixels is computed on a regular sample of
+# them (every n-th pixel of every n-th row), so comparing 20000² maps stays within memory and time.
+AGREEMENT_MAX_PIXELS = 16_000_000
+
+
+def agreement_step(image: Image) -> int:
+    return max(1, math.ceil(math.sqrt(image.width * image.height / AGREEMENT_MAX_PIXELS)))
 
 
 HEATMAP_MAX_SIDE = 2048
@@ -77,11 +95,7 @@ def image_disagreement(*, image: Image) -> np.ndarray | None:
     if len(annotations) < 2:
         return None
     step = max(1, -(-max(image.width, image.height) // HEATMAP_MAX_SIDE))
-    labellings = []
-    for a in annotations:
-        labelling = annotation_labelling(annotation=a)
-        labellings.append(Labelling(label_map=labelling.label_map[::step, ::step], classes=labelling.classes))
-    return disagreement_map(labellings)
+    return disagreement_map([annotation_labelling(annotation=a, step=step) for a in annotations])
 
 
 def image_agreement(*, image: Image) -> dict:
@@ -89,7 +103,8 @@ def image_agreement(*, image: Image) -> dict:
     mIoU (semantic), matched-segment IoU (instance), PQ (panoptic)."""
     annotations = _consensus_annotations(image)
     metric = AGREEMENT_FOR_PROJECT_KIND[image.project.kind]
-    labellings = {a.pk: annotation_labelling(annotation=a) for a in annotations}
+    step = agreement_step(image)
+    labellings = {a.pk: annotation_labelling(annotation=a, step=step) for a in annotations}
     pairs = []
     for a, b in combinations(annotations, 2):
         result = metric(labellings[a.pk], labellings[b.pk]).as_dict()
@@ -99,4 +114,5 @@ def image_agreement(*, image: Image) -> dict:
         "annotations": [{"id": a.pk, "annotator_name": a.annotator.username, "state": a.state} for a in annotations],
         "pairs": pairs,
         "mean": float(np.mean([p["score"] for p in pairs])) if pairs else None,
+        "sample_step": step,
     }

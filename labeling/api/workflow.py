@@ -150,6 +150,8 @@ class AgreementSerializer(serializers.Serializer):
     annotations = AgreementAnnotationSerializer(many=True)
     pairs = AgreementPairSerializer(many=True)
     mean = serializers.FloatField(allow_null=True)
+    sample_step = serializers.IntegerField(help_text="1: every pixel compared; n: every n-th pixel of every n-th row "
+                                                     "(images over 16 MP)")
 
 
 class _ImageAction(ScopedAPIView):

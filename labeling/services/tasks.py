@@ -49,6 +49,7 @@ ANNOTATION_TRANSITIONS: dict[str, set[str]] = {
 # Roles that label (ANNOTATION_CREATE): who may be assigned images and pull "next task".
 LABELLING_ROLES = (Role.ANNOTATOR, Role.MANAGER)
 MAX_REASON = 5000
+MAX_MERGE_PIXELS = 64_000_000
 
 
 def _move_image(image: Image, to_state: str, *, actor, reason: str = "", annotation: Annotation | None = None) -> None:
@@ -235,6 +236,11 @@ def image_approve_merge(*, image: Image, user, reason: str = "") -> Image:
                      .order_by("submitted_at", "id"))
     if len(submitted) < 2:
         raise ValidationFailed("a majority merge needs at least two submitted annotations", code="nothing_to_merge")
+    if image.width * image.height > MAX_MERGE_PIXELS:
+        # The merge is exact, so it needs every map whole (4 bytes a pixel each): refused rather than risking
+        # the web process's memory on a huge image.
+        raise ValidationFailed(f"a majority merge works on images up to {MAX_MERGE_PIXELS // 1_000_000} MP; "
+                               f"approve one of the annotations instead", code="image_too_large_to_merge")
     _check_not_own(submitted, user)
     if Annotation.objects.filter(image=image, annotator=user).exists():
         raise Conflict("you already have an annotation of this image; a merge would be your annotation",
@@ -304,10 +310,12 @@ def image_reopen(*, image: Image, user, reason: str) -> Image:
 def gold_score(*, annotation: Annotation, reference: Annotation) -> float:
     """Agreement of an annotator's work with the reference, by the project kind's metric."""
     from labeling.masks.agreement import AGREEMENT_FOR_PROJECT_KIND
-    from labeling.selectors import annotation_labelling
+    from labeling.selectors import agreement_step, annotation_labelling
 
     metric = AGREEMENT_FOR_PROJECT_KIND[annotation.image.project.kind]
-    return metric(annotation_labelling(annotation=reference), annotation_labelling(annotation=annotation)).score
+    step = agreement_step(annotation.image)
+    return metric(annotation_labelling(annotation=reference, step=step),
+                  annotation_labelling(annotation=annotation, step=step)).score
 
 
 @transaction.atomic

@@ -97,6 +97,13 @@ def _model_upload_body(w, a, j):
             "manifest": json.dumps(manifest("semantic_logits"))}
 
 
+def _room_for_more(w, a, j):
+    """The image with a place left for another annotator (the annotator's annotation takes the only one of k=1)."""
+    w.project.annotators_per_image = 3
+    w.project.save()
+    return {"pk": w.image.pk}
+
+
 def _submitted(w, a, j):
     """The annotator's annotation with one segment, submitted for review."""
     from labeling.services.labelmaps import SegmentInput, TileUpdate, labelmap_save
@@ -188,7 +195,7 @@ ENDPOINTS = [
     Endpoint("image-proposals", "get", scopes.IMAGE_VIEW, _with_tiny_sam),
     Endpoint("image-proposals", "post", scopes.ASSIST_RUN, _with_tiny_sam),
     Endpoint("image-annotations", "get", scopes.ANNOTATION_VIEW, lambda w, a, j: {"pk": w.image.pk}),
-    Endpoint("image-annotations", "post", scopes.ANNOTATION_CREATE, lambda w, a, j: {"pk": w.image.pk}),
+    Endpoint("image-annotations", "post", scopes.ANNOTATION_CREATE, _room_for_more),
     Endpoint("annotation-detail", "get", scopes.ANNOTATION_VIEW, _annotation),
     Endpoint("annotation-tile", "get", scopes.ANNOTATION_VIEW, lambda w, a, j: {"pk": a.pk, "tx": 0, "ty": 0}),
     Endpoint("annotation-save", "post", scopes.ANNOTATION_EDIT, _annotation, _save_body),

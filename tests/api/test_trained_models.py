@@ -177,7 +177,7 @@ def test_annotator_starts_from_the_newest_prelabel(world, django_capture_on_comm
     assert Segment.objects.filter(annotation=newest).count() == 2
 
 
-def test_image_without_prelabel_starts_empty(world, annotation):
+def test_image_without_prelabel_starts_empty(world):
     response = client_for(world.users["manager"]).post(reverse("image-annotations", kwargs={"pk": world.image.pk}))
     assert response.status_code == 201
     assert response.json()["version"] == 0 and response.json()["segments"] == []

@@ -536,3 +536,20 @@ def test_opening_an_image_from_the_grid_respects_the_task_flow(world, started, a
     assert response.status_code == 409 and response.json()["code"] == "task_closed"
     (fresh,) = more_images(world, 1)
     assert client_for(second).post(reverse("image-annotations", kwargs={"pk": fresh.pk})).status_code == 201
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7])
+def test_sampled_label_map_equals_every_nth_pixel_of_the_whole(world, annotator, step):
+    from labeling.masks.tiles import split_map
+    from labeling.selectors import annotation_label_map
+
+    rng = np.random.default_rng(step)
+    full = rng.integers(0, 4, (480, 640), dtype=np.uint32)  # crosses the 512-px tile border
+    annotation, _ = annotation_get_or_create(image=world.image, user=annotator)
+    labelmap_save(annotation=annotation, user=annotator, base_version=annotation.version,
+                  tiles=[TileUpdate(tx=tx, ty=ty, data=encode_tile(t)) for (tx, ty), t in split_map(full).items()],
+                  segments=[SegmentInput(segment_id=i, class_id=world.thing.pk) for i in (1, 2, 3)],
+                  deleted_segment_ids=[])
+    sampled = annotation_label_map(annotation=annotation, step=step)
+    assert sampled.shape == full[::step, ::step].shape
+    assert np.array_equal(sampled, full[::step, ::step])
