@@ -110,6 +110,20 @@ def _human_annotations(image: Image):
     return Annotation.objects.filter(image=image, annotator__isnull=False)
 
 
+def _decision_on(image_id: int, *, needs: str, to_state: str, verb: str) -> tuple[Image, list[Annotation]]:
+    """Lock the image for a reviewer's decision: it must be in `needs`; returns it with its submitted
+    annotations (locked too, oldest submission first)."""
+    image = _locked_image(image_id)
+    if image.state != needs:
+        article = "an" if needs[0] in "aeiou" else "a"
+        raise Conflict(f"only {article} {needs.replace('_', ' ')} image can be {verb}; this one is "
+                       f"{image.state.replace('_', ' ')}", code="invalid_transition",
+                       extra={"from": image.state, "to": to_state})
+    submitted = list(_human_annotations(image).select_for_update().filter(state=AnnotationState.SUBMITTED)
+                     .order_by("submitted_at", "id"))
+    return image, submitted
+
+
 # ---- hooks of the label-map services ----
 
 
@@ -196,11 +210,7 @@ def image_approve(*, image: Image, user, annotation_id: int | None = None, reaso
     """Approve a submitted image: the chosen submitted annotation (the only one, unless consensus gave several)
     becomes the one exporters read."""
     reason = _clean_reason(reason, required=False)
-    image = _locked_image(image.pk)
-    if image.state != TaskState.SUBMITTED:
-        raise Conflict(f"only a submitted image can be approved; this one is {image.state}",
-                       code="invalid_transition", extra={"from": image.state, "to": TaskState.APPROVED})
-    submitted = list(_human_annotations(image).select_for_update().filter(state=AnnotationState.SUBMITTED))
+    image, submitted = _decision_on(image.pk, needs=TaskState.SUBMITTED, to_state=TaskState.APPROVED, verb="approved")
     if annotation_id is None:
         if len(submitted) != 1:
             raise ValidationFailed("several annotations were submitted: choose the one to approve",
@@ -228,12 +238,7 @@ def image_approve_merge(*, image: Image, user, reason: str = "") -> Image:
     from labeling.services.labelmaps import SegmentInput, TileUpdate, labelmap_save
 
     reason = _clean_reason(reason, required=False)
-    image = _locked_image(image.pk)
-    if image.state != TaskState.SUBMITTED:
-        raise Conflict(f"only a submitted image can be approved; this one is {image.state}",
-                       code="invalid_transition", extra={"from": image.state, "to": TaskState.APPROVED})
-    submitted = list(_human_annotations(image).select_for_update().filter(state=AnnotationState.SUBMITTED)
-                     .order_by("submitted_at", "id"))
+    image, submitted = _decision_on(image.pk, needs=TaskState.SUBMITTED, to_state=TaskState.APPROVED, verb="approved")
     if len(submitted) < 2:
         raise ValidationFailed("a majority merge needs at least two submitted annotations", code="nothing_to_merge")
     if image.width * image.height > MAX_MERGE_PIXELS:
@@ -268,11 +273,7 @@ def image_reject(*, image: Image, user, reason: str, annotation_ids: list[int] |
     """Reject a submitted image with a reason: the given submitted annotations (default: all) go back to their
     authors as rejected, with the reviewer's comments."""
     reason = _clean_reason(reason, required=True)
-    image = _locked_image(image.pk)
-    if image.state != TaskState.SUBMITTED:
-        raise Conflict(f"only a submitted image can be rejected; this one is {image.state}",
-                       code="invalid_transition", extra={"from": image.state, "to": TaskState.REJECTED})
-    submitted = list(_human_annotations(image).select_for_update().filter(state=AnnotationState.SUBMITTED))
+    image, submitted = _decision_on(image.pk, needs=TaskState.SUBMITTED, to_state=TaskState.REJECTED, verb="rejected")
     if annotation_ids is None:
         chosen = submitted
     else:
@@ -293,10 +294,7 @@ def image_reject(*, image: Image, user, reason: str, annotation_ids: list[int] |
 def image_reopen(*, image: Image, user, reason: str) -> Image:
     """Reopen an approved image: its approved annotation is a draft of its author again."""
     reason = _clean_reason(reason, required=True)
-    image = _locked_image(image.pk)
-    if image.state != TaskState.APPROVED:
-        raise Conflict(f"only an approved image can be reopened; this one is {image.state}",
-                       code="invalid_transition", extra={"from": image.state, "to": TaskState.IN_PROGRESS})
+    image, _ = _decision_on(image.pk, needs=TaskState.APPROVED, to_state=TaskState.IN_PROGRESS, verb="reopened")
     approved = image.approved_annotation
     if approved is not None:
         _move_annotation(approved, AnnotationState.DRAFT, actor=user, reason=reason)

@@ -45,6 +45,10 @@ export async function dashboardPage(ctx: PageContext): Promise<void> {
     bars(data.classes.map((c) => ({ label: c.name, value: c.approved_segments, color: c.color, text: `${c.approved_segments} (${c.all_segments} in all work)` })),
       { title: "Approved segments per class (instances for things)", width: 420 }));
   const people = data.annotators;
+  const palette = ["#3b6fd8", "#2e9d58", "#d64545", "#f0a432", "#8a63d2", "#17a2b8", "#c08a1e", "#6b7280"];
+  const perDay = stackedArea(data.progress.days, people.map((p, i) => ({
+    name: p.username, color: palette[i % palette.length], values: data.progress.days.map((d) => p.per_day[d] ?? 0),
+  })), { title: "Throughput: submissions per day, per annotator" });
   const throughput = h("div", { class: "chart-row" },
     bars(people.map((p) => ({ label: p.username, value: p.submissions })), { title: "Submissions per annotator", width: 420 }),
     bars(people.map((p) => ({ label: p.username, value: p.rejection_rate ?? 0, color: "#d64545",
@@ -55,5 +59,5 @@ export async function dashboardPage(ctx: PageContext): Promise<void> {
     histogram(data.gold.histogram, { title: `Gold scores (${data.gold.count} tasks${data.gold.mean !== null ? `, mean ${data.gold.mean.toFixed(2)}` : ""})`, color: "#c08a1e" }),
     bars(people.filter((p) => p.gold_score !== null).map((p) => ({ label: p.username, value: p.gold_score!, color: "#c08a1e", text: `${p.gold_score!.toFixed(2)} over ${p.gold_tasks}` })),
       { title: "Quality score per annotator (gold)", width: 420, max: 1 }));
-  replaceChildren(body, summary, progress, classes, throughput, scores);
+  replaceChildren(body, summary, progress, classes, perDay, throughput, scores);
 }
