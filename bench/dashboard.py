@@ -84,24 +84,26 @@ def populate(n_images: int) -> int:
             segments.append(Segment(annotation=a, segment_id=sid, label_class=c, area=int(rng.integers(50, 20000)),
                                     instance=sid if c.kind == "thing" else None))
     Segment.objects.bulk_create(segments, batch_size=5000)
-    transitions = []
+    transitions, times = [], []
     for i, a in zip(owners, annotations, strict=True):
         t = started[i]
         for step, (from_state, to_state) in enumerate(PATHS[str(states[i])]):
             at = t + timezone.timedelta(hours=step * 6)
             transitions.append(TaskTransition(image=images[i], actor=a.annotator, from_state=from_state,
-                                              to_state=to_state, created_at=at))
+                                              to_state=to_state))
+            times.append(at)
             if to_state in ("submitted", "approved", "rejected"):
                 transitions.append(TaskTransition(image=images[i], annotation=a, actor=a.annotator,
                                                   from_state="draft" if to_state == "submitted" else "submitted",
-                                                  to_state=to_state, created_at=at))
+                                                  to_state=to_state))
+                times.append(at)
     TaskTransition.objects.bulk_create(transitions, batch_size=5000)
-    # auto_now_add ignores the given times on create: put them back.
+    # auto_now_add overwrites any time given on create (on the instances too): set the intended ones after.
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.executemany(f"UPDATE {TaskTransition._meta.db_table} SET created_at = %s WHERE id = %s",
-                           [(t.created_at, t.pk) for t in transitions])
+                           list(zip(times, [t.pk for t in transitions], strict=True)))
         # As autovacuum would after such a load: without statistics PostgreSQL plans nested loops over the fresh
         # tables (15 s instead of 0.2 s at 10k images, measured).
         cursor.execute("ANALYZE")

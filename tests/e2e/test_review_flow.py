@@ -203,6 +203,19 @@ def test_manager_assigns_marks_gold_and_reads_the_dashboard(live_server, new_pag
     assert first.is_gold
     shot(page, "review-05-manager-assigned-and-gold")
 
+    # The workflow settings: consensus and the gold share.
+    page.goto(f"{live_server.url}/app/projects/{project.pk}/settings")
+    page.get_by_test_id("project-gold-share").fill("20")
+    page.get_by_test_id("project-annotators-per-image").fill("2")
+    shot(page, "review-05b-workflow-settings")
+    page.get_by_test_id("save-project").click()
+    page.wait_for_function(f"""async () => (await (await fetch('/api/projects/{project.pk}/')).json())
+                              .gold_share === 0.2""")
+    project.refresh_from_db()
+    assert (project.gold_share, project.annotators_per_image) == (0.2, 2)
+    project.annotators_per_image = 1
+    project.save()
+
     page.get_by_test_id("tab-dashboard").click()
     page.get_by_test_id("dashboard-summary").wait_for()
     assert page.locator(".chart-figure").count() >= 7

@@ -2,6 +2,13 @@
 // library: a few hundred points at most, drawn once. The scale helpers are pure (unit-tested).
 const SVG = "http://www.w3.org/2000/svg";
 
+/** The chart's root: scales down to narrow panels, never up (text stays at its size). */
+function chartRoot(width: number, height: number, title: string): SVGSVGElement {
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": title });
+  root.style.maxWidth = `${width}px`;
+  return root;
+}
+
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
@@ -54,7 +61,7 @@ export function stackedArea(labels: string[], series: Series[], opts: { title: s
   const n = Math.max(labels.length, 1);
   const x = (d: number) => pad.l + (n === 1 ? (W - pad.l - pad.r) / 2 : (d / (n - 1)) * (W - pad.l - pad.r));
   const y = (v: number) => H - pad.b - (v / max) * (H - pad.t - pad.b);
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": opts.title });
+  const root = chartRoot(W, H, opts.title);
   for (const f of [0, 0.5, 1]) {
     root.append(svg("line", { x1: pad.l, x2: W - pad.r, y1: y(max * f), y2: y(max * f), class: "chart-grid" }));
     root.append(svg("text", { x: pad.l - 6, y: y(max * f) + 4, "text-anchor": "end", class: "chart-tick" }, String(max * f)));
@@ -81,18 +88,27 @@ export interface Bar {
   text?: string;
 }
 
+/** At most `max` characters, with an ellipsis in the middle (names often differ at their ends). */
+export function shorten(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = Math.ceil((max - 1) / 2);
+  return `${text.slice(0, head)}…${text.slice(text.length - (max - 1 - head))}`;
+}
+
 /** Horizontal bars, one per item. */
 export function bars(items: Bar[], opts: { title: string; width?: number; max?: number }): HTMLElement {
   const W = opts.width ?? 640;
   const row = 22;
-  const pad = { l: 120, r: 80 };
+  const pad = { l: 134, r: 150 };
   const H = Math.max(1, items.length) * row + 8;
   const max = opts.max ?? niceMax(Math.max(0, ...items.map((b) => b.value)));
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": opts.title });
+  const root = chartRoot(W, H, opts.title);
   items.forEach((b, i) => {
     const yy = 4 + i * row;
     const w = max > 0 ? (b.value / max) * (W - pad.l - pad.r) : 0;
-    root.append(svg("text", { x: pad.l - 6, y: yy + 14, "text-anchor": "end", class: "chart-label" }, b.label));
+    const label = svg("text", { x: pad.l - 6, y: yy + 14, "text-anchor": "end", class: "chart-label" }, shorten(b.label, 16));
+    label.append(svg("title", {}, b.label));
+    root.append(label);
     root.append(svg("rect", { x: pad.l, y: yy + 3, width: Math.max(w, b.value > 0 ? 1 : 0), height: row - 8, fill: b.color ?? "#3b6fd8", rx: 2 }));
     root.append(svg("text", { x: pad.l + w + 6, y: yy + 14, class: "chart-tick" }, b.text ?? b.value.toLocaleString()));
   });
@@ -107,7 +123,7 @@ export function histogram(counts: number[], opts: { title: string; width?: numbe
   const pad = { l: 30, r: 6, t: 8, b: 22 };
   const max = niceMax(Math.max(0, ...counts));
   const bw = (W - pad.l - pad.r) / Math.max(1, counts.length);
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": opts.title });
+  const root = chartRoot(W, H, opts.title);
   counts.forEach((c, i) => {
     const h = (c / max) * (H - pad.t - pad.b);
     root.append(svg("rect", { x: pad.l + i * bw + 1, y: H - pad.b - h, width: bw - 2, height: h, fill: opts.color ?? "#7b4fd8" }));

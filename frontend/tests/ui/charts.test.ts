@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { niceMax, stack } from "../../src/ui/charts";
+import { niceMax, shorten, stack } from "../../src/ui/charts";
 
 describe("chart scales", () => {
   it("rounds an axis maximum up to 1, 2, 2.5 or 5 times a power of ten", () => {
@@ -9,5 +9,11 @@ describe("chart scales", () => {
   it("stacks series bottom first", () => {
     expect(stack([[1, 2], [3, 4], [0, 1]])).toEqual([[1, 2], [4, 6], [4, 7]]);
     expect(stack([])).toEqual([]);
+  });
+
+  it("shortens long labels in the middle", () => {
+    expect(shorten("annotator", 16)).toBe("annotator");
+    expect(shorten("bench-1000-annotator-7", 16)).toBe("bench-10…tator-7");
+    expect(shorten("bench-1000-annotator-7", 16)).toHaveLength(16);
   });
 });
