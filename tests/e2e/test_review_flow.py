@@ -72,7 +72,7 @@ def test_reject_one_segment_with_a_pinned_comment_fix_and_approve(live_server, n
     ann.get_by_test_id("submit-annotation").click()
     ann.get_by_test_id("annotation-state").filter(has_text="Submitted").wait_for()
     assert not editor_state(ann)["canEdit"]
-    assert "read-only" in ann.get_by_test_id("workflow-banner").text_content()
+    ann.get_by_test_id("workflow-banner").filter(has_text="read-only").wait_for()
     shot(ann, "review-01-submitted")
     annotation = Annotation.objects.get(image=image, annotator__username="ann")
     assert annotation.state == AnnotationState.SUBMITTED
@@ -96,8 +96,11 @@ def test_reject_one_segment_with_a_pinned_comment_fix_and_approve(live_server, n
     for switch, mode in (("switch-to-edit", "edit"), ("switch-to-review", "review")):
         rita.get_by_test_id(switch).click()
         rita.wait_for_function(f"window.__editor && window.__editor.mode === '{mode}'")
-        rita.wait_for_function("window.__editor.renderer.viewport.scale > 0")
-        assert rita.evaluate("() => ({...window.__editor.renderer.viewport})") == pytest.approx(view)
+        # The view is restored when the new editor's stage is first laid out: wait for it, then compare.
+        rita.wait_for_function("([s, x, y]) => { const v = window.__editor.renderer.viewport;"
+                               " return Math.abs(v.scale - s) < 1e-9 && Math.abs(v.x - x) < 1e-6"
+                               " && Math.abs(v.y - y) < 1e-6; }", arg=[view["scale"], view["x"], view["y"]],
+                               timeout=5000)
     rita.get_by_test_id("editor-overlay").focus()
     rita.keyboard.press("j")  # the first segment, top to bottom
     rita.wait_for_function(f"window.__editor.session.activeSegment === {left.segment_id}")

@@ -130,6 +130,7 @@ export class WorkflowPanel {
       h("details", { class: "history", testid: "history" }, h("summary", null, "History"), this.history),
     );
     this.removePainter = ctx.overlay.addPainter((o) => this.drawPins(o));
+    this.render(); // the read-only note at once; comments and history once loaded
     void this.refresh();
     if (ctx.mode === "review") void this.loadConsensus();
   }
