@@ -58,6 +58,8 @@ REVIEW_COMMENT = "review:comment"
 COMMENT_RESOLVE = "comment:resolve"
 # The project dashboard shows every annotator's throughput, rejection rate and gold score: managers and reviewers.
 DASHBOARD_VIEW = "dashboard:view"
+# Exports (starting one and downloading its zip): managers and reviewers.
+EXPORT_RUN = "export:run"
 
 ALL_SCOPES = frozenset(
     {
@@ -86,6 +88,7 @@ ALL_SCOPES = frozenset(
         REVIEW_COMMENT,
         COMMENT_RESOLVE,
         DASHBOARD_VIEW,
+        EXPORT_RUN,
     }
 )
 
@@ -97,7 +100,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     # Reviewers may correct a map; the save service records the edit as the reviewer's own revision. That they
     # never decide on their own work is a guard of the workflow services, not a scope.
     Role.REVIEWER: frozenset(_READ | {ANNOTATION_EDIT, ASSIST_RUN, REVIEW_DECIDE, REVIEW_COMMENT, COMMENT_RESOLVE,
-                                       DASHBOARD_VIEW}),
+                                       DASHBOARD_VIEW, EXPORT_RUN}),
 }
 
 

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from labeling.services.exports import export_run
 from labeling.services.image_processing import images_build_display
 from labeling.services.jobs import job_run
 from labeling.services.sam import embeddings_compute, proposals_generate
@@ -38,3 +39,8 @@ def compute_embeddings(job_id: int) -> None:
 @shared_task(name="workers.tasks.segment_everything", acks_late=True, reject_on_worker_lost=True)
 def segment_everything(job_id: int) -> None:
     job_run(job_id, lambda job, progress: proposals_generate(image_id=job.params["image_id"], progress=progress))
+
+
+@shared_task(name="workers.tasks.run_export", acks_late=True, reject_on_worker_lost=True)
+def run_export(job_id: int) -> None:
+    job_run(job_id, lambda job, progress: export_run(job=job, progress=progress))

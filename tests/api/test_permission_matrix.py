@@ -97,6 +97,16 @@ def _model_upload_body(w, a, j):
             "manifest": json.dumps(manifest("semantic_logits"))}
 
 
+def _finished_export(w, a, j):
+    from labeling.services.exports import export_enqueue
+    from workers.tasks import run_export
+
+    _approved(w, a, j)
+    job = export_enqueue(project=w.project, user=w.users[Role.MANAGER], format="semantic_png")
+    run_export(job.pk)  # its on-commit enqueue never fires inside the test's transaction
+    return {"pk": job.pk}
+
+
 def _room_for_more(w, a, j):
     """The image with a place left for another annotator (the annotator's annotation takes the only one of k=1)."""
     w.project.annotators_per_image = 3
@@ -214,6 +224,9 @@ ENDPOINTS = [
     Endpoint("project-next-task", "post", scopes.ANNOTATION_CREATE, _nested),
     Endpoint("project-next-review", "post", scopes.REVIEW_DECIDE, _nested),
     Endpoint("project-dashboard", "get", scopes.DASHBOARD_VIEW, _nested),
+    Endpoint("project-exports", "get", scopes.EXPORT_RUN, _nested),
+    Endpoint("project-exports", "post", scopes.EXPORT_RUN, _nested, lambda w, a, j: {"format": "coco_instances"}),
+    Endpoint("job-download", "get", scopes.EXPORT_RUN, _finished_export),
     Endpoint("image-approve", "post", scopes.REVIEW_DECIDE, _submitted),
     Endpoint("image-reject", "post", scopes.REVIEW_DECIDE, _submitted, lambda w, a, j: {"reason": "sloppy edges"}),
     Endpoint("image-reopen", "post", scopes.REVIEW_DECIDE, _approved, lambda w, a, j: {"reason": "missed a car"}),

@@ -7,6 +7,8 @@ import type {
   Agreement,
   Comment,
   Dashboard,
+  ExportInputRequest,
+  Exports,
   NextTask,
   Transition,
   Image,
@@ -34,6 +36,7 @@ export type {
   Agreement,
   Comment,
   Dashboard,
+  Exports,
   NextTask,
   Transition,
   Image,
@@ -49,7 +52,7 @@ export type {
   TrainedModel,
   UploadResponse,
 };
-export type { Segment, SegmentInputRequest, TaskStateEnum, ProjectKindEnum, ClassKindEnum, ReviewStateEnum, RoleEnum } from "./schema";
+export type { Segment, SegmentInputRequest, TaskStateEnum, ProjectKindEnum, ClassKindEnum, ReviewStateEnum, RoleEnum, ExportInputRequest } from "./schema";
 
 export interface Page<T> {
   count: number;
@@ -250,6 +253,10 @@ export async function getDisagreementMap(imageId: number): Promise<ImageBitmap> 
   return createImageBitmap(await response.blob());
 }
 export const approveMerge = (imageId: number) => json<Image>("POST", `/api/images/${imageId}/approve/`, { merge: true });
+export const listExports = (projectId: number) => json<Exports>("GET", `/api/projects/${projectId}/exports/`);
+export const startExport = (projectId: number, body: ExportInputRequest) =>
+  json<Job>("POST", `/api/projects/${projectId}/exports/`, body);
+export const exportDownloadUrl = (jobId: number) => `/api/jobs/${jobId}/download/`;
 export const getDashboard = (projectId: number) => json<Dashboard>("GET", `/api/projects/${projectId}/dashboard/`);
 export const setImageGold = (id: number, gold: boolean) => json<Image>("POST", `/api/images/${id}/gold/`, { gold });
 export const listAssignments = (projectId: number, imageId?: number) =>

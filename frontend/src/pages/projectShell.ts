@@ -6,7 +6,7 @@ import { ROLE_LABELS } from "../ui/format";
 import type { Crumb } from "../ui/layout";
 import { badge } from "../ui/widgets";
 
-export type ProjectTab = "images" | "upload" | "settings" | "members" | "jobs" | "models" | "dashboard";
+export type ProjectTab = "images" | "upload" | "settings" | "members" | "jobs" | "models" | "dashboard" | "exports";
 
 export const projectUrl = (id: number, tab: ProjectTab = "images") =>
   tab === "images" ? `/app/projects/${id}` : `/app/projects/${id}/${tab}`;
@@ -38,7 +38,8 @@ export function projectHeader(project: Project, active: ProjectTab): HTMLElement
     ["members", "Members"],
     ["jobs", "Jobs"],
     ["models", "Models"],
-    ...(manager || project.role === "reviewer" ? ([["dashboard", "Dashboard"]] as [ProjectTab, string][]) : []),
+    ...(manager || project.role === "reviewer"
+      ? ([["dashboard", "Dashboard"], ["exports", "Exports"]] as [ProjectTab, string][]) : []),
   ];
   const meta: Child[] = [
     badge(project.kind, "kind"),

@@ -2,6 +2,7 @@
 import type { RouteDef } from "../ui/app";
 import { dashboardPage } from "./dashboard";
 import { editorPage } from "./editorRoute";
+import { exportsPage } from "./exports";
 import { imagesPage } from "./images";
 import { jobsPage } from "./jobs";
 import { loginPage } from "./login";
@@ -22,5 +23,6 @@ export const routes: readonly RouteDef[] = [
   { pattern: "/app/projects/:id(int)/jobs", page: jobsPage },
   { pattern: "/app/projects/:id(int)/models", page: modelsPage },
   { pattern: "/app/projects/:id(int)/dashboard", page: dashboardPage },
+  { pattern: "/app/projects/:id(int)/exports", page: exportsPage },
   { pattern: "/app/images/:id(int)", page: editorPage, wide: true },
 ];

@@ -1,0 +1,77 @@
+// /app/projects/:id/exports (managers and reviewers): start an export of the approved set (or all work) in a
+// format, follow its job, download the zip; earlier exports stay listed with their checksum.
+import { exportDownloadUrl, listExports, startExport, type ExportInputRequest, type Job } from "../api/client";
+import { followJob } from "../api/jobs";
+import type { PageContext } from "../ui/app";
+import { field, h, replaceChildren } from "../ui/dom";
+import { formatBytes, plural } from "../ui/format";
+import { errorMessage } from "../ui/session";
+import { badge, errorBox, progressBar, spinner } from "../ui/widgets";
+import { projectPage } from "./projectShell";
+
+export async function exportsPage(ctx: PageContext): Promise<void> {
+  const project = await projectPage(ctx, "exports", "Exports");
+  if (!project) return;
+  const error = errorBox("export-error");
+  const body = h("div", { class: "exports" }, spinner());
+  ctx.el.append(error.el, body);
+  let data;
+  try {
+    data = await listExports(project.id);
+  } catch (err) {
+    const message = errorMessage(err);
+    if (message) error.show(message);
+    replaceChildren(body);
+    return;
+  }
+  if (ctx.signal.aborted) return;
+  const format = h("select", { testid: "export-format" }, data.formats.map((f) => h("option", { value: f.name }, f.title)));
+  const approvedOnly = h("input", { type: "checkbox", checked: true, testid: "export-approved-only" });
+  const includeImages = h("input", { type: "checkbox", testid: "export-include-images" });
+  const start = h("button", { type: "button", class: "btn btn-primary", testid: "export-start" }, "Export");
+  const bar = progressBar("Export", "export-progress");
+  bar.el.hidden = true;
+  const list = h("ul", { class: "export-list", testid: "export-list" });
+  const row = (job: Job) => {
+    const result = job.result as { bytes?: number; sha256?: string; images?: number; annotations?: number };
+    const params = job.params as { format?: string; approved_only?: boolean; include_images?: boolean };
+    return h("li", { class: "export-item", testid: "export-item", "data-status": job.status },
+      badge(job.status, job.status === "succeeded" ? "approved" : job.status === "failed" ? "rejected" : "submitted"),
+      ` ${params.format ?? "?"} · ${params.approved_only === false ? "all images" : "approved images"}${params.include_images ? " + image files" : ""} · ${new Date(job.created_at).toLocaleString()}`,
+      job.status === "succeeded"
+        ? h("span", null, ` · ${plural(result.images ?? 0, "image")} · ${formatBytes(result.bytes ?? 0)} · `,
+          h("a", { href: exportDownloadUrl(job.id), testid: "export-download", download: "" }, "Download"),
+          h("code", { class: "muted sha", title: "SHA-256 of the zip" }, ` ${result.sha256?.slice(0, 12) ?? ""}`))
+        : job.status === "failed" ? h("span", { class: "field-error" }, ` · ${job.error}`) : null);
+  };
+  const render = (jobs: Job[]) => replaceChildren(list, jobs.length ? jobs.map(row) : h("li", { class: "muted" }, "No exports yet."));
+  render(data.jobs);
+  start.addEventListener("click", async () => {
+    error.show(null);
+    start.disabled = true;
+    bar.el.hidden = false;
+    bar.set(0);
+    try {
+      const job = await startExport(project.id, { format: format.value as ExportInputRequest["format"], approved_only: approvedOnly.checked, include_images: includeImages.checked });
+      const done = await followJob(job, (j) => bar.set(j.progress), { signal: ctx.signal });
+      if (done.status === "failed") error.show(`The export failed: ${done.error}`);
+      render((await listExports(project.id)).jobs);
+    } catch (err) {
+      const message = errorMessage(err);
+      if (message && !ctx.signal.aborted) error.show(message);
+    } finally {
+      start.disabled = false;
+      bar.el.hidden = true;
+    }
+  });
+  replaceChildren(body,
+    h("section", { class: "card card-pad" },
+      h("h2", null, "New export"),
+      h("p", { class: "muted" }, "Exports are exact (masks as RLE or per-pixel PNGs) and deterministic: the same labels give the same bytes."),
+      h("div", { class: "form-grid" }, field("Format", format).wrap,
+        h("div", { class: "field" },
+          h("label", { class: "tool-option inline" }, approvedOnly, " Approved images only (the approved annotation of each)"),
+          h("label", { class: "tool-option inline" }, includeImages, " Include the image files"))),
+      h("div", { class: "form-footer" }, start), bar.el),
+    h("section", { class: "card card-pad" }, h("h2", null, "Exports"), list));
+}

@@ -1,0 +1,89 @@
+"""Mask PNGs: a semantic PNG per image (each pixel its category id, 0 = unlabelled; 8-bit with the classes'
+palette when there are fewer than 256 categories, else 16-bit) with `classes.json`, and an instance PNG per
+image (16-bit: each segment its 1-based number within the image, 0 = unlabelled) with `instances.json` mapping
+numbers to categories and instance numbers. Read back with Pillow + numpy (tests/unit/test_exports.py)."""
+
+import io
+import json
+from pathlib import PurePosixPath
+
+import numpy as np
+from PIL import Image as PILImage
+
+from labeling.exports.registry import exporter
+
+MAX_16BIT = 65535
+
+
+def _png(array: np.ndarray, palette: list[int] | None = None) -> bytes:
+    if array.dtype == np.uint8:
+        image = PILImage.fromarray(array, mode="P" if palette else "L")
+        if palette:
+            image.putpalette(palette)
+    else:
+        image = PILImage.fromarray(array.astype(np.uint16))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+
+
+def _stem(file_name: str) -> str:
+    return PurePosixPath(file_name).stem
+
+
+def _lookup(image, values: dict[int, int]) -> np.ndarray:
+    """Map the label map's segment ids to `values` (others, and 0, to 0)."""
+    label_map = image.load_map()
+    if not values:
+        return np.zeros(label_map.shape, dtype=np.uint32)
+    ids = np.fromiter(values.keys(), dtype=np.int64)
+    lut = np.zeros(max(int(ids.max()), int(label_map.max(initial=0))) + 1, dtype=np.uint32)
+    lut[ids] = np.fromiter(values.values(), dtype=np.uint32)
+    return lut[label_map]
+
+
+@exporter(name="semantic_png", version=1, title="Semantic masks (PNG, category per pixel)")
+def write_semantic_png(view, sink, options, progress) -> dict:
+    n = len(view.categories)
+    bits = 8 if n < 256 else 16
+    palette = [0, 0, 0]
+    for c in view.categories:
+        palette += [int(c.color[i:i + 2], 16) for i in (1, 3, 5)]
+    count = 0
+    for done, image in enumerate(view.images, 1):
+        classes = _lookup(image, {s.segment_id: s.category_id for s in image.segments})
+        array = classes.astype(np.uint8) if bits == 8 else classes.astype(np.uint16)
+        sink.write(f"semantic/{_stem(image.file_name)}.png", _png(array, palette if bits == 8 else None))
+        if options.include_images and image.read_file is not None:
+            sink.write(f"images/{image.file_name}", image.read_file(), compress=False)
+        count += 1
+        progress(done / max(1, view.count))
+    table = {"bits": bits, "unlabelled": 0,
+             "classes": [{"index": c.id, "name": c.name, "kind": c.kind, "color": c.color} for c in view.categories]}
+    sink.write("classes.json", json.dumps(table, indent=1).encode())
+    return {"images": count}
+
+
+@exporter(name="instance_png", version=1, title="Instance masks (16-bit PNG)")
+def write_instance_png(view, sink, options, progress) -> dict:
+    mapping = {}
+    count = 0
+    for done, image in enumerate(view.images, 1):
+        if len(image.segments) > MAX_16BIT:
+            raise ValueError(f"image {image.file_name} has {len(image.segments)} segments; a 16-bit instance PNG "
+                             f"holds at most {MAX_16BIT}")
+        numbers = {s.segment_id: i for i, s in enumerate(image.segments, 1)}
+        sink.write(f"instance/{_stem(image.file_name)}.png", _png(_lookup(image, numbers).astype(np.uint16)))
+        mapping[_stem(image.file_name)] = [
+            {"value": numbers[s.segment_id], "category_id": s.category_id, "instance": s.instance}
+            for s in image.segments
+        ]
+        if options.include_images and image.read_file is not None:
+            sink.write(f"images/{image.file_name}", image.read_file(), compress=False)
+        count += 1
+        progress(done / max(1, view.count))
+    sink.write("instances.json", json.dumps({
+        "categories": [{"id": c.id, "name": c.name, "kind": c.kind} for c in view.categories],
+        "images": mapping,
+    }, indent=1).encode())
+    return {"images": count}
