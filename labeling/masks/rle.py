@@ -26,6 +26,36 @@ def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
     return {"size": [int(v) for v in encoded["size"]], "counts": encoded["counts"].decode("ascii")}
 
 
+def crop_to_rle(crop: np.ndarray, *, x: int, y: int, height: int, width: int) -> dict[str, Any]:
+    """The same RLE as ``mask_to_rle`` of a (height, width) mask that is False outside ``crop`` placed at (x, y),
+    without building that mask: only the crop's columns are scanned (column-major, as COCO counts run) and
+    pycocotools compresses the run lengths. A segment's bbox is usually a small part of its image."""
+    crop = np.asarray(crop)
+    if crop.ndim != 2 or crop.dtype != bool:
+        raise ValueError(f"a crop must be a 2-D bool array, got {crop.dtype} of shape {crop.shape}")
+    h, w = crop.shape
+    if not (0 <= x and 0 <= y and x + w <= width and y + h <= height) or not h or not w:
+        raise ValueError(f"a {w}x{h} crop at ({x}, {y}) does not fit a {width}x{height} mask")
+    band = np.zeros((height, w), dtype=bool)
+    band[y:y + h] = crop
+    flat = band.ravel(order="F")
+    bounds = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1, [flat.size]))
+    runs = np.diff(bounds).astype(np.int64)
+    if flat[0]:
+        runs = np.concatenate(([0], runs))  # counts always start with a run of zeros
+    runs[0] += x * height  # the columns left of the crop
+    trailing = (width - x - w) * height
+    if trailing:
+        if len(runs) % 2:  # the last run is zeros: extend it
+            runs[-1] += trailing
+        else:
+            runs = np.concatenate((runs, [trailing]))
+    if int(runs.max()) > _MAX_RUN:
+        raise ValueError("a run is longer than pycocotools can hold")
+    encoded = coco_mask.frPyObjects({"size": [height, width], "counts": runs.tolist()}, height, width)
+    return {"size": [height, width], "counts": encoded["counts"].decode("ascii")}
+
+
 def rle_to_mask(rle: Mapping[str, Any], *, shape: tuple[int, int] | None = None) -> np.ndarray:
     """Boolean (h, w) mask of a COCO RLE: compressed (counts str or bytes) or uncompressed (counts list).
 

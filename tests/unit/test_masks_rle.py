@@ -148,3 +148,19 @@ def test_multi_character_and_delta_coded_runs_are_validated_not_misread():
 def test_mask_to_rle_rejects_non_masks(mask):
     with pytest.raises(ValueError):
         mask_to_rle(mask)
+
+
+def test_crop_to_rle_equals_the_rle_of_the_whole_mask():
+    from labeling.masks.rle import crop_to_rle
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        height, width = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+        h, w = int(rng.integers(1, height + 1)), int(rng.integers(1, width + 1))
+        y, x = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+        crop = rng.random((h, w)) < rng.choice([0.0, 0.1, 0.5, 0.9, 1.0])
+        full = np.zeros((height, width), dtype=bool)
+        full[y:y + h, x:x + w] = crop
+        assert crop_to_rle(crop, x=x, y=y, height=height, width=width) == mask_to_rle(full)
+    with pytest.raises(ValueError, match="does not fit"):
+        crop_to_rle(np.ones((3, 3), bool), x=2, y=0, height=3, width=4)
