@@ -89,7 +89,8 @@ def test_bad_export_requests_are_refused_clearly(world, approved):
     response = client.post(url, {"format": "coco_instances", "class_ids": [999999]}, format="json")
     assert response.status_code == 400 and response.json()["code"] == "unknown_class"
     listing = client.get(url).json()
-    assert [f["name"] for f in listing["formats"]] == ["coco_instances", "instance_png", "semantic_png"]
+    assert [f["name"] for f in listing["formats"]] == ["coco_instances", "coco_panoptic", "instance_png",
+                                                       "semantic_png"]
     job = Job.objects.create(kind="process_uploads", project=world.project)
     assert client.get(reverse("job-download", kwargs={"pk": job.pk})).status_code == 404
     assert client_for(world.users[Role.ANNOTATOR]).post(url, {"format": "coco_instances"},

@@ -108,6 +108,22 @@ def test_instance_png_numbers_each_segment_and_maps_it_to_its_category():
     assert np.array_equal(png == 0, label_map == 0)
 
 
+def test_coco_panoptic_png_ids_and_segments_info_equal_the_label_maps():
+    data = export("coco_panoptic")
+    document = json.loads(read(data, "annotations/panoptic.json"))
+    assert [(c["id"], c["isthing"], c["color"]) for c in document["categories"]] == [
+        (1, 1, [255, 0, 0]), (2, 1, [0, 255, 0]), (3, 0, [128, 128, 128])]
+    for ann in document["annotations"]:
+        label_map, categories = _maps()[ann["image_id"]]
+        rgb = np.asarray(PILImage.open(io.BytesIO(read(data, f"annotations/panoptic/{ann['file_name']}"))))
+        rgb = rgb.astype(np.uint32)
+        ids = rgb[..., 0] + 256 * rgb[..., 1] + 256 * 256 * rgb[..., 2]  # COCO's rgb2id
+        assert np.array_equal(ids == 0, label_map == 0)  # void where nothing is labelled
+        for info, (sid, cat) in zip(ann["segments_info"], sorted(categories.items()), strict=True):
+            assert info["category_id"] == cat and np.array_equal(ids == info["id"], label_map == sid)
+            assert info["area"] == int((label_map == sid).sum())
+
+
 @pytest.mark.parametrize("name", sorted(EXPORTERS))
 def test_two_exports_of_the_same_data_are_byte_identical(name):
     first, second = export(name), export(name)
