@@ -28,6 +28,11 @@ def export_file_name(image: Image) -> str:
     return f"{image.pk}_{base[-120:]}"
 
 
+def _stored_bytes(name: str) -> bytes:
+    with default_storage.open(name, "rb") as fh:
+        return fh.read()
+
+
 def _chosen_annotation(image: Image, approved_only: bool) -> Annotation | None:
     if image.state == TaskState.APPROVED and image.approved_annotation is not None:
         return image.approved_annotation
@@ -72,7 +77,7 @@ def dataset_view(*, project: Project, approved_only: bool = True, class_ids: lis
                 id=image.pk, file_name=export_file_name(image), width=image.width, height=image.height,
                 split=image.split, segments=segments,
                 load_map=(lambda a=annotation: annotation_label_map(annotation=a)),
-                read_file=(lambda f=image.file.name: default_storage.open(f, "rb").read()) if include_images else None,
+                read_file=(lambda f=image.file.name: _stored_bytes(f)) if include_images else None,
             )
 
     return DatasetView(name=project.name, kind=project.kind, categories=categories, images=entries(), count=count)
