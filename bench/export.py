@@ -53,7 +53,7 @@ def main() -> int:
     parser.add_argument("--format", default="coco_instances")
     args = parser.parse_args()
 
-    from labeling.exports import EXPORTERS, ExportOptions
+    from labeling.exports import ExportOptions, run_exporter
     from labeling.exports.view import Category, DatasetView, ExportImage, ExportSegment
     from labeling.exports.zipsink import ZipSink
     from labeling.masks.labelmap import segment_stats
@@ -79,7 +79,7 @@ def main() -> int:
     with tempfile.TemporaryFile() as tmp:
         sink = ZipSink(tmp)
         start = time.perf_counter()
-        summary = EXPORTERS[args.format].write(view, sink, ExportOptions(), lambda f: None)
+        summary = run_exporter(args.format, view, sink, ExportOptions(), lambda f: None)
         sink.close()
         seconds = time.perf_counter() - start
         size = tmp.tell()

@@ -21,6 +21,7 @@ from labeling.models import (
     TaskState,
     TaskTransition,
 )
+from labeling.selectors import approved_label_maps
 
 # Histogram bins of scores in [0, 1]: ten of width 0.1, the last closed.
 SCORE_BINS = 10
@@ -74,8 +75,7 @@ def class_balance(project: Project) -> list[dict]:
     # The approved set: each approved image's approved annotation (what exporters read).
     approved_rows = dict(
         (row["label_class"], row) for row in Segment.objects.filter(
-            annotation__in=Image.objects.filter(project=project, state=TaskState.APPROVED)
-            .values("approved_annotation"))
+            annotation__in=approved_label_maps(project=project).values("approved_annotation"))
         .values("label_class").annotate(pixels=Sum("area"), segments=Count("id"))
     )
     all_rows = dict(

@@ -3,32 +3,14 @@ palette when there are fewer than 256 categories, else 16-bit) with `classes.jso
 image (16-bit: each segment its 1-based number within the image, 0 = unlabelled) with `instances.json` mapping
 numbers to categories and instance numbers. Read back with Pillow + numpy (tests/unit/test_exports.py)."""
 
-import io
 import json
-from pathlib import PurePosixPath
 
 import numpy as np
-from PIL import Image as PILImage
 
+from labeling.exports.png import png_bytes, stem
 from labeling.exports.registry import exporter
 
 MAX_16BIT = 65535
-
-
-def _png(array: np.ndarray, palette: list[int] | None = None) -> bytes:
-    if array.dtype == np.uint8:
-        image = PILImage.fromarray(array, mode="P" if palette else "L")
-        if palette:
-            image.putpalette(palette)
-    else:
-        image = PILImage.fromarray(array.astype(np.uint16))
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", optimize=False, compress_level=6)
-    return buf.getvalue()
-
-
-def _stem(file_name: str) -> str:
-    return PurePosixPath(file_name).stem
 
 
 def _lookup(image, values: dict[int, int]) -> np.ndarray:
@@ -53,9 +35,7 @@ def write_semantic_png(view, sink, options, progress) -> dict:
     for done, image in enumerate(view.images, 1):
         classes = _lookup(image, {s.segment_id: s.category_id for s in image.segments})
         array = classes.astype(np.uint8) if bits == 8 else classes.astype(np.uint16)
-        sink.write(f"semantic/{_stem(image.file_name)}.png", _png(array, palette if bits == 8 else None))
-        if options.include_images and image.read_file is not None:
-            sink.write(f"images/{image.file_name}", image.read_file(), compress=False)
+        sink.write(f"semantic/{stem(image.file_name)}.png", png_bytes(array, palette if bits == 8 else None))
         count += 1
         progress(done / max(1, view.count))
     table = {"bits": bits, "unlabelled": 0,
@@ -74,16 +54,14 @@ def write_instance_png(view, sink, options, progress) -> dict:
             raise ValueError(f"image {image.file_name} has {len(image.segments)} segments; a 16-bit instance PNG "
                              f"holds at most {MAX_16BIT}")
         numbers = {s.segment_id: i for i, s in enumerate(image.segments, 1)}
-        sink.write(f"instance/{_stem(image.file_name)}.png", _png(_lookup(image, numbers).astype(np.uint16)))
-        mapping.append((_stem(image.file_name), tuple((s.category_id, s.instance) for s in image.segments)))
-        if options.include_images and image.read_file is not None:
-            sink.write(f"images/{image.file_name}", image.read_file(), compress=False)
+        sink.write(f"instance/{stem(image.file_name)}.png", png_bytes(_lookup(image, numbers).astype(np.uint16)))
+        mapping.append((stem(image.file_name), tuple((s.category_id, s.instance) for s in image.segments)))
         progress(done / max(1, view.count))
     categories = [{"id": c.id, "name": c.name, "kind": c.kind} for c in view.categories]
     with sink.open("instances.json") as out:
         out.write(b'{"categories":' + json.dumps(categories).encode() + b',"images":{')
-        for i, (stem, rows) in enumerate(mapping):
+        for i, (name, rows) in enumerate(mapping):
             entries = [{"value": v, "category_id": c, "instance": n} for v, (c, n) in enumerate(rows, 1)]
-            out.write((b"," if i else b"") + json.dumps(stem).encode() + b":" + json.dumps(entries).encode())
+            out.write((b"," if i else b"") + json.dumps(name).encode() + b":" + json.dumps(entries).encode())
         out.write(b"}}")
     return {"images": len(mapping)}

@@ -17,7 +17,7 @@ def write_coco_instances(view, sink, options, progress) -> dict:
     # dataset (the small image entries are kept for the end). Key order is free in JSON.
     categories = [{"id": c.id, "name": c.name, "supercategory": c.kind, "isthing": int(c.kind == "thing"),
                    "color": c.color} for c in view.categories]
-    images, files, count = [], [], 0
+    images, count = [], 0
     with sink.open("annotations/instances.json") as out:
         head = {"info": {"description": view.name, "version": "1", "kind": view.kind}, "licenses": [],
                 "categories": categories}
@@ -41,10 +41,6 @@ def write_coco_instances(view, sink, options, progress) -> dict:
                     if seg.score is not None:
                         item["score"] = seg.score
                     out.write((b"," if count > 1 else b"") + json.dumps(item, separators=(",", ":")).encode())
-            if options.include_images and image.read_file is not None:
-                files.append((image.file_name, image.read_file))  # a zip takes one member at a time: later
             progress(done / max(1, view.count))
         out.write(b'],"images":' + json.dumps(images, separators=(",", ":")).encode() + b"}")
-    for file_name, read_file in files:
-        sink.write(f"images/{file_name}", read_file(), compress=False)
     return {"images": len(images), "annotations": count}

@@ -1,11 +1,12 @@
-"""Exporters register themselves here with a name and a format version; the export job looks them up by name.
+"""Exporters register themselves here with a name and a format version; `run_exporter` runs one.
 
 An exporter is a function `(view, sink, options, progress) -> summary dict` that writes its files into `sink`
-(a deterministic zip, see `zipsink.py`) and never touches the database.
+(a deterministic zip, see `zipsink.py`) and never touches the database. What every format does the same way,
+copying the image files into `images/`, is done here, not in each format.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from labeling.exports.view import DatasetView
@@ -35,3 +36,21 @@ def exporter(*, name: str, version: int, title: str):
         return write
 
     return register
+
+
+def run_exporter(name: str, view: DatasetView, sink, options: ExportOptions,
+                 progress: Callable[[float], None]) -> dict[str, Any]:
+    """Write `view` in format `name`; with `include_images`, each image's file follows as `images/<file_name>`
+    (after the format's files: a zip member being streamed must be closed before the next one starts)."""
+    files: list[tuple[str, Callable[[], bytes]]] = []
+
+    def images():
+        for image in view.images:
+            if options.include_images and image.read_file is not None:
+                files.append((image.file_name, image.read_file))
+            yield image
+
+    summary = EXPORTERS[name].write(replace(view, images=images()), sink, options, progress)
+    for file_name, read_file in files:
+        sink.write(f"images/{file_name}", read_file(), compress=False)  # JPEG / PNG: already compressed
+    return summary

@@ -11,11 +11,11 @@ from django.core.files.storage import default_storage
 from django.db.models import Prefetch
 
 from labeling.errors import ValidationFailed
-from labeling.exports import EXPORTERS, ExportOptions
+from labeling.exports import EXPORTERS, ExportOptions, run_exporter
 from labeling.exports.view import Category, DatasetView, ExportImage, ExportSegment
 from labeling.exports.zipsink import ZipSink
 from labeling.models import Annotation, AnnotationState, Image, Job, LabelClass, Project, Segment, TaskState
-from labeling.selectors import annotation_label_map
+from labeling.selectors import annotation_label_map, approved_label_maps
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
 
 EXPORT_TASK = "workers.tasks.run_export"
@@ -45,22 +45,27 @@ def _chosen_annotation(image: Image, approved_only: bool) -> Annotation | None:
     return work[0] if work else None
 
 
-def dataset_view(*, project: Project, approved_only: bool = True, class_ids: list[int] | None = None,
-                 include_images: bool = False) -> DatasetView:
+def export_categories(*, project: Project, class_ids: list[int] | None = None) -> tuple[Category, ...]:
+    """The exported classes (all, or `class_ids`) with their 1-based export ids in the project's class order."""
     classes = list(LabelClass.objects.filter(project=project).order_by("order", "id"))
     if class_ids is not None:
         unknown = sorted(set(class_ids) - {c.pk for c in classes})
         if unknown:
             raise ValidationFailed("classes not in this project", code="unknown_class", extra={"class_ids": unknown})
         classes = [c for c in classes if c.pk in set(class_ids)]
-    categories = tuple(Category(id=i, class_id=c.pk, name=c.name, kind=c.kind, color=c.color)
-                       for i, c in enumerate(classes, 1))
+    return tuple(Category(id=i, class_id=c.pk, name=c.name, kind=c.kind, color=c.color)
+                 for i, c in enumerate(classes, 1))
+
+
+def dataset_view(*, project: Project, approved_only: bool = True, class_ids: list[int] | None = None,
+                 include_images: bool = False) -> DatasetView:
+    categories = export_categories(project=project, class_ids=class_ids)
     category_of = {c.class_id: c.id for c in categories}
-    images = Image.objects.filter(project=project).order_by("id").select_related("approved_annotation")
     if approved_only:
-        images = images.filter(state=TaskState.APPROVED, approved_annotation__isnull=False)
+        images = approved_label_maps(project=project)
     else:
-        images = images.prefetch_related(Prefetch("annotations", queryset=Annotation.objects.order_by("id")))
+        images = (Image.objects.filter(project=project).order_by("id").select_related("approved_annotation")
+                  .prefetch_related(Prefetch("annotations", queryset=Annotation.objects.order_by("id"))))
     count = images.count()
 
     def entries():
@@ -89,7 +94,7 @@ def export_enqueue(*, project: Project, user, format: str, approved_only: bool =
         raise ValidationFailed(f"format must be one of {', '.join(sorted(EXPORTERS))}", code="unknown_format")
     params = {"format": format, "approved_only": approved_only, "class_ids": class_ids,
               "include_images": include_images}
-    dataset_view(project=project, approved_only=approved_only, class_ids=class_ids)  # validates the options now
+    export_categories(project=project, class_ids=class_ids)  # an unknown class is refused now, not in the job
     job, created = job_create(kind="export", project=project, params=params, user=user)
     if created:
         job_enqueue(job, EXPORT_TASK)
@@ -102,7 +107,7 @@ def export_path(job: Job) -> str:
 
 def export_run(*, job: Job, progress) -> dict[str, Any]:
     """Write the export's zip to storage; repeatable (a redelivered job overwrites its own file)."""
-    exporter = EXPORTERS[job.params["format"]]
+    name = job.params["format"]
     view = dataset_view(project=job.project, approved_only=job.params["approved_only"],
                         class_ids=job.params["class_ids"], include_images=job.params["include_images"])
 
@@ -112,7 +117,7 @@ def export_run(*, job: Job, progress) -> dict[str, Any]:
 
     with tempfile.TemporaryFile() as tmp:
         sink = ZipSink(tmp)
-        summary = exporter.write(view, sink, ExportOptions(include_images=job.params["include_images"]), report)
+        summary = run_exporter(name, view, sink, ExportOptions(include_images=job.params["include_images"]), report)
         sink.close()
         tmp.seek(0)
         digest = hashlib.sha256()
@@ -124,5 +129,5 @@ def export_run(*, job: Job, progress) -> dict[str, Any]:
         if default_storage.exists(path):
             default_storage.delete(path)
         stored = default_storage.save(path, File(tmp))
-    return {"file": stored, "bytes": size, "sha256": digest.hexdigest(), "format": exporter.name,
-            "format_version": exporter.version, **summary}
+    return {"file": stored, "bytes": size, "sha256": digest.hexdigest(), "format": name,
+            "format_version": EXPORTERS[name].version, **summary}

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image as PILImage
 from pycocotools.coco import COCO
 
-from labeling.exports import EXPORTERS, ExportOptions
+from labeling.exports import EXPORTERS, ExportOptions, run_exporter
 from labeling.exports.view import Category, DatasetView, ExportImage, ExportSegment
 from labeling.exports.zipsink import ZipSink
 from labeling.masks.labelmap import segment_stats
@@ -51,7 +51,7 @@ def view(maps=None, read_file=None) -> DatasetView:
 def export(name, v=None, options=ExportOptions()) -> bytes:
     buf = io.BytesIO()
     sink = ZipSink(buf)
-    EXPORTERS[name].write(v or view(), sink, options, lambda f: None)
+    run_exporter(name, v or view(), sink, options, lambda f: None)
     sink.close()
     return buf.getvalue()
 
