@@ -1,11 +1,11 @@
 // /app/projects/:id/dashboard (managers and reviewers): progress by state over time, class balance, throughput
 // and rejection rate per annotator, and the distributions of consensus agreement and gold scores.
-import { getDashboard, type Dashboard } from "../api/client";
+import { getDashboard } from "../api/client";
 import type { PageContext } from "../ui/app";
 import { h, replaceChildren } from "../ui/dom";
 import { STATE_LABELS, percent } from "../ui/format";
 import { bars, histogram, stackedArea } from "../ui/charts";
-import { errorMessage } from "../ui/session";
+import { loadSection } from "../ui/session";
 import { emptyState, errorBox, spinner } from "../ui/widgets";
 import { projectPage } from "./projectShell";
 
@@ -20,16 +20,8 @@ export async function dashboardPage(ctx: PageContext): Promise<void> {
   const body = h("div", { class: "dashboard", testid: "dashboard" }, spinner("Computing the dashboard…"));
   const error = errorBox("dashboard-error");
   ctx.el.append(error.el, body);
-  let data: Dashboard;
-  try {
-    data = await getDashboard(project.id);
-  } catch (err) {
-    const message = errorMessage(err);
-    if (message) error.show(message);
-    replaceChildren(body);
-    return;
-  }
-  if (ctx.signal.aborted) return;
+  const data = await loadSection(() => getDashboard(project.id), body, error.show, ctx.signal);
+  if (!data) return;
   if (!data.images) {
     replaceChildren(body, emptyState("No images yet: the dashboard fills in as images are uploaded and labelled."));
     return;

@@ -5,7 +5,7 @@ import { followJob } from "../api/jobs";
 import type { PageContext } from "../ui/app";
 import { field, h, replaceChildren } from "../ui/dom";
 import { formatBytes, plural } from "../ui/format";
-import { errorMessage } from "../ui/session";
+import { errorMessage, loadSection } from "../ui/session";
 import { badge, errorBox, progressBar, spinner } from "../ui/widgets";
 import { projectPage } from "./projectShell";
 
@@ -15,16 +15,8 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
   const error = errorBox("export-error");
   const body = h("div", { class: "exports" }, spinner());
   ctx.el.append(error.el, body);
-  let data;
-  try {
-    data = await listExports(project.id);
-  } catch (err) {
-    const message = errorMessage(err);
-    if (message) error.show(message);
-    replaceChildren(body);
-    return;
-  }
-  if (ctx.signal.aborted) return;
+  const data = await loadSection(() => listExports(project.id), body, error.show, ctx.signal);
+  if (!data) return;
   const format = h("select", { testid: "export-format" }, data.formats.map((f) => h("option", { value: f.name }, f.title)));
   const approvedOnly = h("input", { type: "checkbox", checked: true, testid: "export-approved-only" });
   const includeImages = h("input", { type: "checkbox", testid: "export-include-images" });

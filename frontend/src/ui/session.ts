@@ -22,3 +22,20 @@ export function errorMessage(error: unknown): string | null {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/**
+ * A page section's first load: `load()`, or null after showing why in `show` (nothing for a 401: the login page
+ * takes over) and emptying `body`, which holds a spinner meanwhile.
+ */
+export async function loadSection<T>(load: () => Promise<T>, body: Element, show: (message: string | null) => void,
+  signal?: AbortSignal): Promise<T | null> {
+  try {
+    const data = await load();
+    return signal?.aborted ? null : data;
+  } catch (err) {
+    const message = errorMessage(err);
+    if (message) show(message);
+    body.replaceChildren();
+    return null;
+  }
+}
