@@ -34,6 +34,16 @@ class ExportInputSerializer(serializers.Serializer):
     class_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, allow_null=True,
                                       default=None, max_length=1000, help_text="only these classes; default all")
     include_images = serializers.BooleanField(required=False, default=False)
+    polygons = serializers.BooleanField(required=False, default=False,
+                                        help_text="COCO instances: polygons (exact pixel boundaries) instead of "
+                                                  "RLE; segments with holes stay RLE")
+    split = serializers.ChoiceField(choices=["none", "stored", "stratified"], required=False, default="none",
+                                    help_text="none; stored: the images' own train/val/test; stratified: a seeded "
+                                              "split stratified by the classes in each image")
+    split_fractions = serializers.DictField(child=serializers.FloatField(min_value=0, max_value=1), required=False,
+                                            allow_null=True, default=None,
+                                            help_text='{"train": 0.8, "val": 0.1, "test": 0.1} (the default)')
+    split_seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
 
 
 class ProjectExportsView(ScopedAPIView):

@@ -1,19 +1,20 @@
 """Mask PNGs: a semantic PNG per image (each pixel its category id, 0 = unlabelled; 8-bit with the classes'
 palette when there are fewer than 256 categories, else 16-bit) with `classes.json`, and an instance PNG per
 image (16-bit: each segment its 1-based number within the image, 0 = unlabelled) with `instances.json` mapping
-numbers to categories and instance numbers. Read back with Pillow + numpy (tests/unit/test_exports.py)."""
+numbers to categories and instance numbers. A split export puts each split's PNGs in a folder of its name
+(`semantic/train/...`). Read back with Pillow + numpy (tests/unit/test_exports.py)."""
 
 import json
 
 import numpy as np
 
-from labeling.exports.png import png_bytes, stem
+from labeling.exports.png import png_bytes, split_dir, stem
 from labeling.exports.registry import exporter
 
 MAX_16BIT = 65535
 
 
-def _lookup(image, values: dict[int, int]) -> np.ndarray:
+def segment_values(image, values: dict[int, int]) -> np.ndarray:
     """Map the label map's segment ids to `values` (others, and 0, to 0)."""
     label_map = image.load_map()
     if not values:
@@ -32,12 +33,13 @@ def write_semantic_png(view, sink, options, progress) -> dict:
     for c in view.categories:
         palette += [int(c.color[i:i + 2], 16) for i in (1, 3, 5)]
     count = 0
-    for done, image in enumerate(view.images, 1):
-        classes = _lookup(image, {s.segment_id: s.category_id for s in image.segments})
+    for image in view.images:
+        classes = segment_values(image, {s.segment_id: s.category_id for s in image.segments})
         array = classes.astype(np.uint8) if bits == 8 else classes.astype(np.uint16)
-        sink.write(f"semantic/{stem(image.file_name)}.png", png_bytes(array, palette if bits == 8 else None))
+        sink.write(f"semantic/{split_dir(image)}{stem(image.file_name)}.png",
+                   png_bytes(array, palette if bits == 8 else None))
         count += 1
-        progress(done / max(1, view.count))
+        progress(count / max(1, view.count))
     table = {"bits": bits, "unlabelled": 0,
              "classes": [{"index": c.id, "name": c.name, "kind": c.kind, "color": c.color} for c in view.categories]}
     sink.write("classes.json", json.dumps(table, indent=1).encode())
@@ -54,7 +56,8 @@ def write_instance_png(view, sink, options, progress) -> dict:
             raise ValueError(f"image {image.file_name} has {len(image.segments)} segments; a 16-bit instance PNG "
                              f"holds at most {MAX_16BIT}")
         numbers = {s.segment_id: i for i, s in enumerate(image.segments, 1)}
-        sink.write(f"instance/{stem(image.file_name)}.png", png_bytes(_lookup(image, numbers).astype(np.uint16)))
+        sink.write(f"instance/{split_dir(image)}{stem(image.file_name)}.png",
+                   png_bytes(segment_values(image, numbers).astype(np.uint16)))
         mapping.append((stem(image.file_name), tuple((s.category_id, s.instance) for s in image.segments)))
         progress(done / max(1, view.count))
     categories = [{"id": c.id, "name": c.name, "kind": c.kind} for c in view.categories]

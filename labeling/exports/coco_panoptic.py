@@ -1,7 +1,8 @@
 """COCO panoptic: `annotations/panoptic.json` (images, categories with `isthing` and an RGB colour, one
 annotation per image with its `segments_info`) and `annotations/panoptic/<id>_<name>.png`, where each pixel's
 segment id is R + 256·G + 256²·B (0 = unlabelled, COCO's void) and segment ids are the segments' 1-based numbers
-within the image. Stuff segments are one per class already (a label map holds one per stuff class)."""
+within the image. A split export writes `annotations/panoptic_<split>.json` and `annotations/panoptic_<split>/`
+per split, COCO's own layout. Stuff segments are one per class already (a label map holds one per stuff class)."""
 
 import json
 
@@ -25,29 +26,33 @@ def id_to_rgb(ids: np.ndarray) -> np.ndarray:
 
 @exporter(name="coco_panoptic", version=1, title="COCO panoptic (PNG + segments_info)")
 def write_coco_panoptic(view, sink, options, progress) -> dict:
-    images, annotations = [], []
-    for done, image in enumerate(view.images, 1):
-        if len(image.segments) > MAX_24BIT:
-            raise ValueError(f"image {image.file_name} has more segments than a panoptic PNG holds")
-        name = stem(image.file_name)
-        images.append({"id": image.id, "file_name": image.file_name, "width": image.width, "height": image.height})
-        label_map = image.load_map()
-        numbers = np.zeros(max(int(label_map.max(initial=0)), max((s.segment_id for s in image.segments),
-                                                                   default=0)) + 1, dtype=np.uint32)
-        for number, seg in enumerate(image.segments, 1):
-            numbers[seg.segment_id] = number
-        sink.write(f"annotations/panoptic/{name}.png", png_bytes(id_to_rgb(numbers[label_map])))
-        annotations.append({"image_id": image.id, "file_name": f"{name}.png", "segments_info": [
-            {"id": number, "category_id": seg.category_id, "area": seg.area, "bbox": list(seg.bbox), "iscrowd": 0,
-             **({"instance": seg.instance} if seg.instance is not None else {}),
-             **({"attributes": seg.attributes} if seg.attributes else {})}
-            for number, seg in enumerate(image.segments, 1)]})
-        progress(done / max(1, view.count))
-    document = {
-        "info": {"description": view.name, "version": "1", "kind": view.kind}, "licenses": [],
-        "images": images, "annotations": annotations,
-        "categories": [{"id": c.id, "name": c.name, "supercategory": c.kind, "isthing": int(c.kind == "thing"),
-                        "color": _rgb(c.color)} for c in view.categories],
-    }
-    sink.write("annotations/panoptic.json", json.dumps(document, separators=(",", ":")).encode())
-    return {"images": len(images), "segments": sum(len(a["segments_info"]) for a in annotations)}
+    categories = [{"id": c.id, "name": c.name, "supercategory": c.kind, "isthing": int(c.kind == "thing"),
+                   "color": _rgb(c.color)} for c in view.categories]
+    done = segments = 0
+    for split, part in view.parts():
+        base = f"annotations/panoptic_{split}" if split else "annotations/panoptic"
+        images, annotations = [], []
+        for image in part:
+            if len(image.segments) > MAX_24BIT:
+                raise ValueError(f"image {image.file_name} has more segments than a panoptic PNG holds")
+            name = stem(image.file_name)
+            images.append({"id": image.id, "file_name": image.file_name, "width": image.width,
+                           "height": image.height})
+            label_map = image.load_map()
+            numbers = np.zeros(max(int(label_map.max(initial=0)), max((s.segment_id for s in image.segments),
+                                                                       default=0)) + 1, dtype=np.uint32)
+            for number, seg in enumerate(image.segments, 1):
+                numbers[seg.segment_id] = number
+            sink.write(f"{base}/{name}.png", png_bytes(id_to_rgb(numbers[label_map])))
+            annotations.append({"image_id": image.id, "file_name": f"{name}.png", "segments_info": [
+                {"id": number, "category_id": seg.category_id, "area": seg.area, "bbox": list(seg.bbox),
+                 "iscrowd": 0, **({"instance": seg.instance} if seg.instance is not None else {}),
+                 **({"attributes": seg.attributes} if seg.attributes else {})}
+                for number, seg in enumerate(image.segments, 1)]})
+            segments += len(image.segments)
+            done += 1
+            progress(done / max(1, view.count))
+        document = {"info": {"description": view.name, "version": "1", "kind": view.kind}, "licenses": [],
+                    "images": images, "annotations": annotations, "categories": categories}
+        sink.write(f"{base}.json", json.dumps(document, separators=(",", ":")).encode())
+    return {"images": done, "segments": segments}

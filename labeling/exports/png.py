@@ -1,5 +1,5 @@
 """What the mask formats share: PNG bytes written the same way (deterministic: no timestamps, fixed settings)
-and the per-image file stem."""
+the per-image file stem and the per-split folder."""
 
 import io
 from pathlib import PurePosixPath
@@ -26,3 +26,8 @@ def png_bytes(array: np.ndarray, palette: list[int] | None = None) -> bytes:
 def stem(file_name: str) -> str:
     """The name an image's derived files take: its export file name without the extension."""
     return PurePosixPath(file_name).stem
+
+
+def split_dir(image) -> str:
+    """The folder of an image's files within a per-split layout: "train/" and so on, "" when not split."""
+    return f"{image.split}/" if image.split else ""

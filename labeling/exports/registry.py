@@ -15,6 +15,12 @@ from labeling.exports.view import DatasetView
 @dataclass(frozen=True)
 class ExportOptions:
     include_images: bool = False
+    polygons: bool = False  # COCO instances: polygons instead of RLE where that loses nothing
+
+
+def images_folder(image) -> str:
+    """Where an image's own file goes in most formats: `images/<file_name>`, `images/<split>/<file_name>` when split."""
+    return f"images/{image.split}/{image.file_name}" if image.split else f"images/{image.file_name}"
 
 
 @dataclass(frozen=True)
@@ -23,16 +29,17 @@ class Exporter:
     version: int
     title: str
     write: Callable[..., dict[str, Any]]
+    image_path: Callable[[Any], str] = images_folder
 
 
 EXPORTERS: dict[str, Exporter] = {}
 
 
-def exporter(*, name: str, version: int, title: str):
+def exporter(*, name: str, version: int, title: str, image_path: Callable[[Any], str] = images_folder):
     def register(write: Callable[[DatasetView, Any, ExportOptions, Callable[[float], None]], dict[str, Any]]):
         if name in EXPORTERS:
             raise ValueError(f"exporter {name!r} is registered twice")
-        EXPORTERS[name] = Exporter(name=name, version=version, title=title, write=write)
+        EXPORTERS[name] = Exporter(name=name, version=version, title=title, write=write, image_path=image_path)
         return write
 
     return register
@@ -40,17 +47,18 @@ def exporter(*, name: str, version: int, title: str):
 
 def run_exporter(name: str, view: DatasetView, sink, options: ExportOptions,
                  progress: Callable[[float], None]) -> dict[str, Any]:
-    """Write `view` in format `name`; with `include_images`, each image's file follows as `images/<file_name>`
+    """Write `view` in format `name`; with `include_images`, each image's file follows where the format wants it
     (after the format's files: a zip member being streamed must be closed before the next one starts)."""
+    chosen = EXPORTERS[name]
     files: list[tuple[str, Callable[[], bytes]]] = []
 
     def images():
         for image in view.images:
             if options.include_images and image.read_file is not None:
-                files.append((image.file_name, image.read_file))
+                files.append((chosen.image_path(image), image.read_file))
             yield image
 
-    summary = EXPORTERS[name].write(replace(view, images=images()), sink, options, progress)
-    for file_name, read_file in files:
-        sink.write(f"images/{file_name}", read_file(), compress=False)  # JPEG / PNG: already compressed
+    summary = chosen.write(replace(view, images=images()), sink, options, progress)
+    for path, read_file in files:
+        sink.write(path, read_file(), compress=False)  # JPEG / PNG: already compressed
     return summary

@@ -5,7 +5,8 @@
 with the number of images.
 """
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,21 @@ class DatasetView:
     categories: tuple[Category, ...]
     images: Iterable[ExportImage]
     count: int  # number of images, for progress
+    # Whether the export is split: then every image has a split and the images come grouped by split (in
+    # `SPLITS` order), so a format can write one file per split in a single streamed pass.
+    split: bool = False
+
+    def parts(self) -> Iterator[tuple[str, Iterator[ExportImage]]]:
+        """(split, its images) for each split in turn, or once ("", every image) when the export is not split."""
+        if not self.split:
+            yield "", iter(self.images)
+            return
+        seen: set[str] = set()
+        for name, group in itertools.groupby(self.images, key=lambda image: image.split):
+            if not name or name in seen:
+                raise ValueError(f"a split export needs its images grouped by split; {name!r} comes again")
+            seen.add(name)
+            yield name, group
 
     def category_of_class(self) -> dict[int, Category]:
         return {c.class_id: c for c in self.categories}

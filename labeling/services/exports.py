@@ -4,17 +4,18 @@ format over it into a deterministic zip in storage."""
 import hashlib
 import re
 import tempfile
+from dataclasses import replace
 from typing import Any
 
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db.models import Prefetch
 
 from labeling.errors import ValidationFailed
 from labeling.exports import EXPORTERS, ExportOptions, run_exporter
+from labeling.exports.split import SPLITS, check_fractions, stratified_split
 from labeling.exports.view import Category, DatasetView, ExportImage, ExportSegment
 from labeling.exports.zipsink import ZipSink
-from labeling.models import Annotation, AnnotationState, Image, Job, LabelClass, Project, Segment, TaskState
+from labeling.models import Annotation, AnnotationState, Image, Job, LabelClass, Project, Segment
 from labeling.selectors import annotation_label_map, approved_label_maps
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
 
@@ -33,16 +34,50 @@ def _stored_bytes(name: str) -> bytes:
         return fh.read()
 
 
-def _chosen_annotation(image: Image, approved_only: bool) -> Annotation | None:
-    if image.state == TaskState.APPROVED and image.approved_annotation is not None:
-        return image.approved_annotation
+_WORK_ORDER = {AnnotationState.SUBMITTED: 0, AnnotationState.REJECTED: 1, AnnotationState.DRAFT: 2}
+UNASSIGNED = "unassigned"  # a stored split's images that have none
+
+
+def _chosen_annotations(project: Project, approved_only: bool) -> list[tuple[int, int | None]]:
+    """(image id, the annotation exported for it or None) in image id order, read as plain tuples so even a large
+    project costs little memory. Approved images give their approved annotation. With `approved_only` false,
+    the others give their newest human work (submitted before rejected before drafts)."""
+    approved = dict(approved_label_maps(project=project).values_list("id", "approved_annotation_id"))
     if approved_only:
-        return None
-    # All images: the newest human work on the ones not approved yet (submitted before drafts).
-    work = [a for a in image.annotations.all() if a.annotator_id is not None]
-    order = {AnnotationState.SUBMITTED: 0, AnnotationState.REJECTED: 1, AnnotationState.DRAFT: 2}
-    work.sort(key=lambda a: (order.get(a.state, 3), -a.updated_at.timestamp(), -a.pk))
-    return work[0] if work else None
+        return sorted(approved.items())
+    best: dict[int, tuple] = {}
+    work = (Annotation.objects.filter(image__project=project, annotator__isnull=False)
+            .values_list("image_id", "id", "state", "updated_at"))
+    for image_id, annotation_id, state, updated_at in work.iterator(chunk_size=2000):
+        key = (_WORK_ORDER.get(state, 3), -updated_at.timestamp(), -annotation_id)
+        if image_id not in best or key < best[image_id][0]:
+            best[image_id] = (key, annotation_id)
+    image_ids = Image.objects.filter(project=project).order_by("id").values_list("id", flat=True)
+    return [(i, approved.get(i) or (best[i][1] if i in best else None)) for i in image_ids]
+
+
+def _class_presence(annotation_ids: list[int], class_ids: set[int]) -> dict[int, set[int]]:
+    """{annotation id: the classes it has pixels of}, read in chunks (databases cap the parameters per query)."""
+    present: dict[int, set[int]] = {}
+    for lo in range(0, len(annotation_ids), 5000):
+        rows = (Segment.objects.filter(annotation_id__in=annotation_ids[lo:lo + 5000], area__gt=0,
+                                       label_class_id__in=class_ids)
+                .values_list("annotation_id", "label_class_id").distinct())
+        for annotation_id, class_id in rows:
+            present.setdefault(annotation_id, set()).add(class_id)
+    return present
+
+
+def _splits(project: Project, chosen: list[tuple[int, int | None]], split: dict | None,
+            class_ids: set[int]) -> dict[int, str]:
+    """{image id: split} for a split export: the images' stored splits, or a seeded split stratified by the
+    classes each image's exported annotation holds."""
+    if split["mode"] == "stored":
+        stored = dict(Image.objects.filter(project=project).values_list("id", "split"))
+        return {i: stored.get(i) or UNASSIGNED for i, _ in chosen}
+    present = _class_presence([a for _, a in chosen if a is not None], class_ids)
+    items = [(i, present.get(a, ())) for i, a in chosen]
+    return stratified_split(items, split["fractions"], seed=split["seed"])
 
 
 def export_categories(*, project: Project, class_ids: list[int] | None = None) -> tuple[Category, ...]:
@@ -58,42 +93,74 @@ def export_categories(*, project: Project, class_ids: list[int] | None = None) -
 
 
 def dataset_view(*, project: Project, approved_only: bool = True, class_ids: list[int] | None = None,
-                 include_images: bool = False) -> DatasetView:
+                 include_images: bool = False, split: dict | None = None) -> DatasetView:
+    """The export's view. `split`: None (not split), {"mode": "stored"} (the images' own splits) or
+    {"mode": "stratified", "fractions": {"train": .8, ...}, "seed": 0}; a split view comes grouped by split."""
     categories = export_categories(project=project, class_ids=class_ids)
     category_of = {c.class_id: c.id for c in categories}
-    if approved_only:
-        images = approved_label_maps(project=project)
-    else:
-        images = (Image.objects.filter(project=project).order_by("id").select_related("approved_annotation")
-                  .prefetch_related(Prefetch("annotations", queryset=Annotation.objects.order_by("id"))))
-    count = images.count()
+    chosen = _chosen_annotations(project, approved_only)
+    split_of = _splits(project, chosen, split, set(category_of)) if split else {}
+    if split:
+        rank = {name: i for i, name in enumerate((*SPLITS, UNASSIGNED))}
+        chosen.sort(key=lambda pair: (rank[split_of[pair[0]]], pair[0]))
 
     def entries():
-        for image in images.iterator(chunk_size=200) if approved_only else images:
-            annotation = _chosen_annotation(image, approved_only)
-            rows = Segment.objects.filter(annotation=annotation).order_by("segment_id") if annotation else []
-            segments = tuple(
-                ExportSegment(segment_id=s.segment_id, category_id=category_of[s.label_class_id],
-                              instance=s.instance, area=s.area, bbox=tuple(s.bbox), attributes=s.attributes,
-                              score=s.score, source=s.source)
-                for s in rows if s.label_class_id in category_of and s.area > 0
-            )
-            yield ExportImage(
-                id=image.pk, file_name=export_file_name(image), width=image.width, height=image.height,
-                split=image.split, segments=segments,
-                load_map=(lambda a=annotation: annotation_label_map(annotation=a)),
-                read_file=(lambda f=image.file.name: _stored_bytes(f)) if include_images else None,
-            )
+        for lo in range(0, len(chosen), 200):
+            chunk = chosen[lo:lo + 200]
+            images = Image.objects.in_bulk([i for i, _ in chunk])
+            annotations = Annotation.objects.in_bulk([a for _, a in chunk if a is not None])
+            rows: dict[int, list[Segment]] = {}
+            for row in Segment.objects.filter(annotation_id__in=list(annotations), area__gt=0,
+                                              label_class_id__in=list(category_of)).order_by("segment_id"):
+                rows.setdefault(row.annotation_id, []).append(row)
+            for image_id, annotation_id in chunk:
+                image = images.get(image_id)
+                if image is None:
+                    continue  # deleted while the export ran
+                annotation = annotations.get(annotation_id)
+                segments = tuple(
+                    ExportSegment(segment_id=s.segment_id, category_id=category_of[s.label_class_id],
+                                  instance=s.instance, area=s.area, bbox=tuple(s.bbox), attributes=s.attributes,
+                                  score=s.score, source=s.source)
+                    for s in rows.get(annotation_id, ())
+                )
+                yield ExportImage(
+                    id=image.pk, file_name=export_file_name(image), width=image.width, height=image.height,
+                    split=split_of.get(image_id, ""), segments=segments,
+                    load_map=(lambda a=annotation: annotation_label_map(annotation=a)),
+                    read_file=(lambda f=image.file.name: _stored_bytes(f)) if include_images else None,
+                )
 
-    return DatasetView(name=project.name, kind=project.kind, categories=categories, images=entries(), count=count)
+    return DatasetView(name=project.name, kind=project.kind, categories=categories, images=entries(),
+                       count=len(chosen), split=bool(split))
+
+
+def _split_params(split: str, fractions: dict[str, float] | None, seed: int) -> dict | None:
+    if split == "none":
+        return None
+    if split == "stored":
+        return {"mode": "stored"}
+    if split != "stratified":
+        raise ValidationFailed("split must be none, stored or stratified", code="unknown_split")
+    try:
+        checked = check_fractions(fractions or {"train": 0.8, "val": 0.1, "test": 0.1})
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), code="invalid_split") from exc
+    return {"mode": "stratified", "fractions": checked, "seed": seed}
 
 
 def export_enqueue(*, project: Project, user, format: str, approved_only: bool = True,
-                   class_ids: list[int] | None = None, include_images: bool = False) -> Job:
+                   class_ids: list[int] | None = None, include_images: bool = False, polygons: bool = False,
+                   split: str = "none", split_fractions: dict[str, float] | None = None, split_seed: int = 0) -> Job:
+    """Start an export job. `split`: "none", "stored" (the images' own train/val/test) or "stratified" (seeded by
+    `split_seed`, in `split_fractions`, default 80/10/10, stratified by the classes present in each image)."""
     if format not in EXPORTERS:
         raise ValidationFailed(f"format must be one of {', '.join(sorted(EXPORTERS))}", code="unknown_format")
+    if polygons and format != "coco_instances":
+        raise ValidationFailed("polygons apply to COCO instances only", code="polygons_unsupported")
     params = {"format": format, "approved_only": approved_only, "class_ids": class_ids,
-              "include_images": include_images}
+              "include_images": include_images, "polygons": polygons,
+              "split": _split_params(split, split_fractions, split_seed)}
     export_categories(project=project, class_ids=class_ids)  # an unknown class is refused now, not in the job
     job, created = job_create(kind="export", project=project, params=params, user=user)
     if created:
@@ -108,8 +175,16 @@ def export_path(job: Job) -> str:
 def export_run(*, job: Job, progress) -> dict[str, Any]:
     """Write the export's zip to storage; repeatable (a redelivered job overwrites its own file)."""
     name = job.params["format"]
-    view = dataset_view(project=job.project, approved_only=job.params["approved_only"],
-                        class_ids=job.params["class_ids"], include_images=job.params["include_images"])
+    params = job.params
+    view = dataset_view(project=job.project, approved_only=params["approved_only"], class_ids=params["class_ids"],
+                        include_images=params["include_images"], split=params.get("split"))
+    splits: dict[str, list[int]] = {}
+
+    def recorded(images):
+        for image in images:
+            if image.split:
+                splits.setdefault(image.split, []).append(image.id)
+            yield image
 
     def report(fraction: float) -> None:
         if not progress(0.99 * fraction):
@@ -117,7 +192,8 @@ def export_run(*, job: Job, progress) -> dict[str, Any]:
 
     with tempfile.TemporaryFile() as tmp:
         sink = ZipSink(tmp)
-        summary = run_exporter(name, view, sink, ExportOptions(include_images=job.params["include_images"]), report)
+        options = ExportOptions(include_images=params["include_images"], polygons=params.get("polygons", False))
+        summary = run_exporter(name, replace(view, images=recorded(view.images)), sink, options, report)
         sink.close()
         tmp.seek(0)
         digest = hashlib.sha256()
@@ -130,4 +206,4 @@ def export_run(*, job: Job, progress) -> dict[str, Any]:
             default_storage.delete(path)
         stored = default_storage.save(path, File(tmp))
     return {"file": stored, "bytes": size, "sha256": digest.hexdigest(), "format": name,
-            "format_version": EXPORTERS[name].version, **summary}
+            "format_version": EXPORTERS[name].version, **summary, **({"splits": splits} if view.split else {})}

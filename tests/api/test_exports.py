@@ -90,8 +90,55 @@ def test_bad_export_requests_are_refused_clearly(world, approved):
     assert response.status_code == 400 and response.json()["code"] == "unknown_class"
     listing = client.get(url).json()
     assert [f["name"] for f in listing["formats"]] == ["coco_instances", "coco_panoptic", "instance_png",
-                                                       "semantic_png"]
+                                                       "pascal_voc", "semantic_png", "yolo_seg"]
+    response = client.post(url, {"format": "semantic_png", "polygons": True}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "polygons_unsupported"
+    response = client.post(url, {"format": "yolo_seg", "split": "stratified",
+                                 "split_fractions": {"train": 0.9, "val": 0.2}}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_split"
     job = Job.objects.create(kind="process_uploads", project=world.project)
     assert client.get(reverse("job-download", kwargs={"pk": job.pk})).status_code == 404
     assert client_for(world.users[Role.ANNOTATOR]).post(url, {"format": "coco_instances"},
                                                         format="json").status_code == 403
+
+
+def test_a_stratified_split_export_is_seeded_and_recorded(world, approved, django_capture_on_commit_callbacks):
+    from labeling.services.tasks import image_approve as approve
+
+    annotator, reviewer = world.users[Role.ANNOTATOR], world.users[Role.REVIEWER]
+    for image in more_images(world, 9):
+        annotation, _ = annotation_get_or_create(image=image, user=annotator)
+        paint(annotation, annotator)
+        annotation_submit(annotation=annotation, user=annotator)
+        approve(image=image, user=reviewer)
+    body = {"format": "yolo_seg", "split": "stratified", "split_fractions": {"train": 0.6, "val": 0.2, "test": 0.2},
+            "split_seed": 5}
+    job, archive = run_export(world, django_capture_on_commit_callbacks, **body)
+    splits = job.result["splits"]
+    assert {k: len(v) for k, v in splits.items()} == {"train": 6, "val": 2, "test": 2}
+    assert sorted(sum(splits.values(), [])) == sorted(world.project.images.values_list("id", flat=True))
+    for name, ids in splits.items():  # label files are named <image id>_<name>.txt
+        assert {int(n.split("/")[2].split("_")[0]) for n in archive.namelist()
+                if n.startswith(f"labels/{name}/")} == set(ids)
+    again, _ = run_export(world, django_capture_on_commit_callbacks, **body)
+    assert again.result["splits"] == splits and again.result["sha256"] == job.result["sha256"]
+    other, _ = run_export(world, django_capture_on_commit_callbacks, **{**body, "split_seed": 6})
+    assert other.result["splits"] != splits
+
+
+def test_stored_split_and_polygons(world, approved, django_capture_on_commit_callbacks):
+    world.image.split = "val"
+    world.image.save(update_fields=["split"])
+    job, archive = run_export(world, django_capture_on_commit_callbacks, format="coco_instances", split="stored",
+                              polygons=True)
+    assert job.result["splits"] == {"val": [world.image.pk]} and job.result["kept_as_rle"] == 1  # the holed one
+    document = json.loads(archive.read("annotations/instances_val.json"))
+    coco = COCO()
+    coco.dataset = document
+    coco.createIndex()
+    label_map = annotation_label_map(annotation=approved)
+    kinds = []
+    for ann, sid in zip(coco.loadAnns(coco.getAnnIds()), (1, 2), strict=True):
+        kinds.append(type(ann["segmentation"]).__name__)
+        assert np.array_equal(coco.annToMask(ann).astype(bool), label_map == sid)
+    assert kinds == ["dict", "list"]

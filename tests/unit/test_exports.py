@@ -12,9 +12,11 @@ from PIL import Image as PILImage
 from pycocotools.coco import COCO
 
 from labeling.exports import EXPORTERS, ExportOptions, run_exporter
+from labeling.exports.split import stratified_split
 from labeling.exports.view import Category, DatasetView, ExportImage, ExportSegment
 from labeling.exports.zipsink import ZipSink
 from labeling.masks.labelmap import segment_stats
+from labeling.masks.polygons import rasterize_rings
 
 CATEGORIES = (Category(1, 11, "car", "thing", "#ff0000"), Category(2, 12, "person", "thing", "#00ff00"),
               Category(3, 13, "road", "stuff", "#808080"))
@@ -31,7 +33,7 @@ def _maps():
     return {101: (a, {1: 1, 2: 2, 7: 3}), 205: (b, {3: 1})}
 
 
-def view(maps=None, read_file=None) -> DatasetView:
+def view(maps=None, read_file=None, splits=None) -> DatasetView:
     maps = maps or _maps()
     images = []
     for image_id, (label_map, categories) in maps.items():
@@ -42,10 +44,12 @@ def view(maps=None, read_file=None) -> DatasetView:
                                                      stats[sid][4] - stats[sid][2] + 1),
                           attributes={"occluded": True} if sid == 2 else {})
             for sid, cat in sorted(categories.items()))
-        images.append(ExportImage(id=image_id, file_name=f"{image_id}_photo.jpg", width=60, height=40, split="",
+        images.append(ExportImage(id=image_id, file_name=f"{image_id}_photo.jpg", width=60, height=40,
+                                  split=(splits or {}).get(image_id, ""),
                                   segments=segments, load_map=lambda m=label_map: m,
                                   read_file=(lambda i=image_id: b"JPEG%d" % i) if read_file else None))
-    return DatasetView(name="Streets", kind="panoptic", categories=CATEGORIES, images=images, count=len(images))
+    return DatasetView(name="Streets", kind="panoptic", categories=CATEGORIES, images=images, count=len(images),
+                       split=bool(splits))
 
 
 def export(name, v=None, options=ExportOptions()) -> bytes:
@@ -138,4 +142,125 @@ def test_images_are_included_only_when_asked(name):
     with zipfile.ZipFile(io.BytesIO(export(name, v))) as z:
         assert not [n for n in z.namelist() if n.startswith("images/")]
     with zipfile.ZipFile(io.BytesIO(export(name, view(read_file=True), ExportOptions(include_images=True)))) as z:
-        assert z.read("images/101_photo.jpg") == b"JPEG101"
+        path = "JPEGImages/101_photo.jpg" if name == "pascal_voc" else "images/101_photo.jpg"
+        assert z.read(path) == b"JPEG101"
+
+
+def test_coco_polygons_are_exact_under_pycocotools_and_segments_with_holes_stay_rle():
+    data = export("coco_instances", options=ExportOptions(polygons=True))
+    document = json.loads(read(data, "annotations/instances.json"))
+    coco = COCO()
+    coco.dataset = document
+    coco.createIndex()
+    kinds = {}
+    for image_id, (label_map, categories) in _maps().items():
+        for ann in coco.loadAnns(coco.getAnnIds(imgIds=[image_id])):
+            sid = next(s for s, c in categories.items() if c == ann["category_id"])
+            kinds[(image_id, sid)] = type(ann["segmentation"]).__name__
+            assert np.array_equal(coco.annToMask(ann).astype(bool), label_map == sid)
+    # The car (101, 1) has a hole: RLE; the others are polygons of integer pixel corners.
+    assert kinds == {(101, 1): "dict", (101, 2): "list", (101, 7): "list", (205, 3): "list"}
+    person = next(a for a in document["annotations"] if a["category_id"] == 2)
+    assert person["segmentation"] == [[12, 12, 15, 12, 15, 15, 12, 15]]  # the pixel corners of [12:15, 12:15]
+
+
+def _expected_classes(label_map, categories):
+    expected = np.zeros_like(label_map)
+    for sid, cat in categories.items():
+        expected[label_map == sid] = cat
+    return expected
+
+
+def test_pascal_voc_class_and_object_pngs_equal_the_label_maps():
+    data = export("pascal_voc", view(splits={101: "train", 205: "val"}))
+    for image_id, (label_map, categories) in _maps().items():
+        classes = PILImage.open(io.BytesIO(read(data, f"SegmentationClass/{image_id}_photo.png")))
+        assert classes.mode == "P" and classes.getpalette()[3:6] == [255, 0, 0]
+        assert np.array_equal(np.asarray(classes), _expected_classes(label_map, categories))
+        objects = np.asarray(PILImage.open(io.BytesIO(read(data, f"SegmentationObject/{image_id}_photo.png"))))
+        for number, sid in enumerate(sorted(categories), 1):
+            assert np.array_equal(objects == number, label_map == sid)
+        assert np.array_equal(objects == 0, label_map == 0)
+    assert read(data, "ImageSets/Segmentation/train.txt") == b"101_photo\n"
+    assert read(data, "ImageSets/Segmentation/trainval.txt") == b"101_photo\n205_photo\n"
+    assert read(data, "labelmap.txt").decode().splitlines()[1:] == [
+        "background:0,0,0::", "car:255,0,0::", "person:0,255,0::", "road:128,128,128::"]
+
+
+def test_yolo_polygons_rasterise_back_to_each_segment_and_holes_are_counted():
+    data = export("yolo_seg")
+    summary_view = view()
+    buf = io.BytesIO()
+    sink = ZipSink(buf)
+    summary = run_exporter("yolo_seg", summary_view, sink, ExportOptions(), lambda f: None)
+    sink.close()
+    assert summary == {"images": 2, "polygons": 4, "holes_dropped": 1}
+    names = ["car", "person", "road"]
+    yaml = read(data, "data.yaml").decode()
+    assert 'names:\n  0: "car"\n  1: "person"\n  2: "road"' in yaml
+    for image_id, (label_map, categories) in _maps().items():
+        lines = read(data, f"labels/{image_id}_photo.txt").decode().splitlines()
+        for line in lines:
+            index, *coords = line.split()
+            ring = np.array(coords, dtype=float).reshape(-1, 2) * (60, 40)
+            mask = rasterize_rings([np.round(ring, 4)], height=40, width=60)
+            sid = next(s for s, c in categories.items() if c == int(index) + 1)
+            filled = label_map == sid
+            if (image_id, sid) == (101, 1):
+                filled = filled | (label_map == 2) | ((label_map == 0) & _car_hole())  # the hole is filled
+            assert np.array_equal(mask, filled), names[int(index)]
+
+
+def _car_hole():
+    hole = np.zeros((40, 60), dtype=bool)
+    hole[10:20, 10:20] = True
+    return hole
+
+
+def test_a_split_export_writes_one_coco_file_per_split_and_per_split_folders():
+    data = export("coco_instances", view(splits={101: "train", 205: "test"}))
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = z.namelist()
+    assert "annotations/instances_train.json" in names and "annotations/instances_test.json" in names
+    train = json.loads(read(data, "annotations/instances_train.json"))
+    test = json.loads(read(data, "annotations/instances_test.json"))
+    assert [i["id"] for i in train["images"]] == [101] and [i["id"] for i in test["images"]] == [205]
+    assert {a["image_id"] for a in test["annotations"]} == {205}
+    assert len({a["id"] for a in train["annotations"] + test["annotations"]}) == 4  # ids unique across files
+    semantic = export("semantic_png", view(splits={101: "train", 205: "test"}))
+    assert read(semantic, "semantic/test/205_photo.png")
+    panoptic = export("coco_panoptic", view(splits={101: "train", 205: "test"}))
+    assert json.loads(read(panoptic, "annotations/panoptic_test.json"))["annotations"][0]["image_id"] == 205
+    yolo = export("yolo_seg", view(splits={101: "train", 205: "test"}))
+    assert "train: images/train\ntest: images/test" in read(yolo, "data.yaml").decode()
+
+
+def test_a_split_view_refuses_images_not_grouped_by_split():
+    v = view(splits={101: "train", 205: "val"})
+    interleaved = DatasetView(name="x", kind="panoptic", categories=CATEGORIES, count=3, split=True,
+                              images=[*v.images, next(iter(v.images))])
+    with pytest.raises(ValueError, match="grouped by split"):
+        [list(images) for _, images in interleaved.parts()]
+
+
+def test_stratified_split_keeps_each_class_near_its_fractions_and_is_seeded():
+    rng = np.random.default_rng(3)
+    items = [(i, [c for c in range(6) if rng.random() < (0.5 if c < 3 else 0.05)]) for i in range(1, 1001)]
+    fractions = {"train": 0.7, "val": 0.2, "test": 0.1}
+    split = stratified_split(items, fractions, seed=7)
+    assert split == stratified_split(list(reversed(items)), fractions, seed=7)  # order of the input is irrelevant
+    assert split != stratified_split(items, fractions, seed=8)
+    sizes = {s: sum(1 for v in split.values() if v == s) for s in fractions}
+    assert sizes == {"train": 700, "val": 200, "test": 100}
+    for c in range(6):
+        members = [i for i, classes in items if c in classes]
+        for s, f in fractions.items():
+            share = sum(1 for i in members if split[i] == s)
+            assert abs(share - f * len(members)) <= 1.0, (c, s, share, len(members))
+
+
+def test_stratified_split_refuses_bad_fractions():
+    with pytest.raises(ValueError, match="sum to 1"):
+        stratified_split([(1, [1])], {"train": 0.5, "val": 0.2}, seed=0)
+    with pytest.raises(ValueError, match="unknown splits"):
+        stratified_split([(1, [1])], {"train": 0.5, "dev": 0.5}, seed=0)

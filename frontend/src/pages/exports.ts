@@ -20,16 +20,35 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
   const format = h("select", { testid: "export-format" }, data.formats.map((f) => h("option", { value: f.name }, f.title)));
   const approvedOnly = h("input", { type: "checkbox", checked: true, testid: "export-approved-only" });
   const includeImages = h("input", { type: "checkbox", testid: "export-include-images" });
+  const polygons = h("input", { type: "checkbox", testid: "export-polygons" });
+  const polygonsOption = h("label", { class: "tool-option inline" }, polygons, " Polygons instead of RLE (segments with holes stay RLE)");
+  const split = h("select", { testid: "export-split" },
+    h("option", { value: "none" }, "No split"),
+    h("option", { value: "stored" }, "The images' own train / val / test"),
+    h("option", { value: "stratified" }, "New split, stratified by class"));
+  const fraction = (name: string, value: number) =>
+    h("input", { type: "number", min: "0", max: "100", step: "1", value: String(value), class: "split-share", testid: `export-split-${name}`, "aria-label": `${name} %` });
+  const shares = { train: fraction("train", 80), val: fraction("val", 10), test: fraction("test", 10) };
+  const seed = h("input", { type: "number", min: "0", step: "1", value: "0", class: "split-share", testid: "export-split-seed", "aria-label": "seed" });
+  const splitOptions = h("div", { class: "split-options", testid: "export-split-options" },
+    "Train ", shares.train, "% · val ", shares.val, "% · test ", shares.test, "% · seed ", seed);
+  const syncOptions = () => {
+    polygonsOption.hidden = format.value !== "coco_instances";
+    splitOptions.hidden = split.value !== "stratified";
+  };
+  format.addEventListener("change", syncOptions);
+  split.addEventListener("change", syncOptions);
+  syncOptions();
   const start = h("button", { type: "button", class: "btn btn-primary", testid: "export-start" }, "Export");
   const bar = progressBar("Export", "export-progress");
   bar.el.hidden = true;
   const list = h("ul", { class: "export-list", testid: "export-list" });
   const row = (job: Job) => {
     const result = job.result as { bytes?: number; sha256?: string; images?: number; annotations?: number };
-    const params = job.params as { format?: string; approved_only?: boolean; include_images?: boolean };
+    const params = job.params as { format?: string; approved_only?: boolean; include_images?: boolean; polygons?: boolean; split?: { mode: string } | null };
     return h("li", { class: "export-item", testid: "export-item", "data-status": job.status },
       badge(job.status, job.status === "succeeded" ? "approved" : job.status === "failed" ? "rejected" : "submitted"),
-      ` ${params.format ?? "?"} · ${params.approved_only === false ? "all images" : "approved images"}${params.include_images ? " + image files" : ""} · ${new Date(job.created_at).toLocaleString()}`,
+      ` ${params.format ?? "?"}${params.polygons ? " (polygons)" : ""} · ${params.approved_only === false ? "all images" : "approved images"}${params.include_images ? " + image files" : ""}${params.split ? ` · ${params.split.mode} split` : ""} · ${new Date(job.created_at).toLocaleString()}`,
       job.status === "succeeded"
         ? h("span", null, ` · ${plural(result.images ?? 0, "image")} · ${formatBytes(result.bytes ?? 0)} · `,
           h("a", { href: exportDownloadUrl(job.id), testid: "export-download", download: "" }, "Download"),
@@ -44,7 +63,15 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
     bar.el.hidden = false;
     bar.set(0);
     try {
-      const job = await startExport(project.id, { format: format.value as ExportInputRequest["format"], approved_only: approvedOnly.checked, include_images: includeImages.checked });
+      const body: ExportInputRequest = {
+        format: format.value as ExportInputRequest["format"], approved_only: approvedOnly.checked, include_images: includeImages.checked,
+        polygons: format.value === "coco_instances" && polygons.checked, split: split.value as ExportInputRequest["split"], split_seed: 0,
+      };
+      if (split.value === "stratified") {
+        body.split_fractions = { train: Number(shares.train.value) / 100, val: Number(shares.val.value) / 100, test: Number(shares.test.value) / 100 };
+        body.split_seed = Number(seed.value);
+      }
+      const job = await startExport(project.id, body);
       const done = await followJob(job, (j) => bar.set(j.progress), { signal: ctx.signal });
       if (done.status === "failed") error.show(`The export failed: ${done.error}`);
       render((await listExports(project.id)).jobs);
@@ -59,11 +86,13 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
   replaceChildren(body,
     h("section", { class: "card card-pad" },
       h("h2", null, "New export"),
-      h("p", { class: "muted" }, "Exports are exact (masks as RLE or per-pixel PNGs) and deterministic: the same labels give the same bytes."),
+      h("p", { class: "muted" }, "Exports are exact (masks as RLE, pixel-boundary polygons or per-pixel PNGs) and deterministic: the same labels give the same bytes."),
       h("div", { class: "form-grid" }, field("Format", format).wrap,
         h("div", { class: "field" },
           h("label", { class: "tool-option inline" }, approvedOnly, " Approved images only (the approved annotation of each)"),
-          h("label", { class: "tool-option inline" }, includeImages, " Include the image files"))),
+          h("label", { class: "tool-option inline" }, includeImages, " Include the image files"),
+          polygonsOption),
+        h("div", { class: "field" }, field("Split", split).wrap, splitOptions)),
       h("div", { class: "form-footer" }, start), bar.el),
     h("section", { class: "card card-pad" }, h("h2", null, "Exports"), list));
 }

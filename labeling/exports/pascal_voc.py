@@ -1,0 +1,76 @@
+"""Pascal VOC segmentation, the layout VOC2012 and CVAT use:
+
+  SegmentationClass/<stem>.png   8-bit paletted, each pixel its category id (0 = background), the classes' colours
+  SegmentationObject/<stem>.png  8-bit paletted, each segment its 1-based number within the image (0 = none),
+                                 VOC's own colour map; every segment counts, stuff included, so nothing is lost
+  ImageSets/Segmentation/<split>.txt  the image stems of each split (and trainval.txt), or default.txt unsplit
+  labelmap.txt                   `name:r,g,b::` per class, background first (what CVAT reads back)
+  JPEGImages/<file_name>         the image files when included (they keep their own format)
+
+VOC reserves 255 for "void", so at most 254 classes and 254 segments per image fit; more is refused.
+"""
+
+import numpy as np
+
+from labeling.exports.class_png import segment_values
+from labeling.exports.png import png_bytes, stem
+from labeling.exports.registry import exporter
+
+MAX_VALUE = 254
+
+
+def voc_colormap(n: int = 256) -> list[int]:
+    """VOC's palette: the bits of the index spread over the high bits of R, G and B, as the devkit builds it."""
+    palette = []
+    for index in range(n):
+        r = g = b = 0
+        c = index
+        for shift in range(7, -1, -1):
+            r |= (c & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        palette += [r, g, b]
+    return palette
+
+
+def _image_path(image) -> str:
+    return f"JPEGImages/{image.file_name}"
+
+
+@exporter(name="pascal_voc", version=1, title="Pascal VOC segmentation (class and object PNGs)",
+          image_path=_image_path)
+def write_pascal_voc(view, sink, options, progress) -> dict:
+    if len(view.categories) > MAX_VALUE:
+        raise ValueError(f"Pascal VOC holds at most {MAX_VALUE} classes; this export has {len(view.categories)}")
+    class_palette = [0, 0, 0]
+    for c in view.categories:
+        class_palette += [int(c.color[i:i + 2], 16) for i in (1, 3, 5)]
+    object_palette = voc_colormap()
+    done = segments = 0
+    lists: dict[str, list[str]] = {}
+    for split, part in view.parts():
+        names = lists.setdefault(split or "default", [])
+        for image in part:
+            if len(image.segments) > MAX_VALUE:
+                raise ValueError(f"image {image.file_name} has {len(image.segments)} segments; a VOC object PNG "
+                                 f"holds at most {MAX_VALUE}")
+            name = stem(image.file_name)
+            classes = segment_values(image, {s.segment_id: s.category_id for s in image.segments})
+            sink.write(f"SegmentationClass/{name}.png", png_bytes(classes.astype(np.uint8), class_palette))
+            numbers = segment_values(image, {s.segment_id: i for i, s in enumerate(image.segments, 1)})
+            sink.write(f"SegmentationObject/{name}.png", png_bytes(numbers.astype(np.uint8), object_palette))
+            names.append(name)
+            segments += len(image.segments)
+            done += 1
+            progress(done / max(1, view.count))
+    for split, names in lists.items():
+        sink.write(f"ImageSets/Segmentation/{split}.txt", "".join(f"{n}\n" for n in names).encode())
+    if set(lists) & {"train", "val"}:
+        trainval = lists.get("train", []) + lists.get("val", [])
+        sink.write("ImageSets/Segmentation/trainval.txt", "".join(f"{n}\n" for n in trainval).encode())
+    rows = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
+    rows += [f"{c.name}:{int(c.color[1:3], 16)},{int(c.color[3:5], 16)},{int(c.color[5:7], 16)}::"
+             for c in view.categories]
+    sink.write("labelmap.txt", ("\n".join(rows) + "\n").encode())
+    return {"images": done, "segments": segments}
