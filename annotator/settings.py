@@ -298,6 +298,10 @@ SPECTACULAR_SETTINGS = {
         "TaskStateEnum": "labeling.models.TaskState",
         "AnnotationStateEnum": "labeling.models.AnnotationState",
         "JobStatusEnum": "labeling.models.JobStatus",
+        "ImageSplitEnum": "labeling.models.Split",
+        "SegmentSourceEnum": "labeling.models.SegmentSource",
+        "ExportSplitEnum": "labeling.api.exports.SPLIT_CHOICES",
+        "EvaluationSourceEnum": "labeling.services.evaluations.SOURCES",
     },
 }
 

@@ -138,3 +138,21 @@ class TaskTransitionAdmin(admin.ModelAdmin):
 class ReviewCommentAdmin(admin.ModelAdmin):
     list_display = ["id", "annotation", "author", "segment_id", "created_at", "resolved_at"]
     raw_id_fields = ["annotation"]
+
+
+@admin.register(models.DatasetVersion)
+class DatasetVersionAdmin(admin.ModelAdmin):
+    # A frozen export is immutable (its file and checksums go together): read only; the API deletes versions.
+    list_display = ["id", "project", "number", "name", "format", "image_count", "size_bytes", "created_at",
+                    "deleted_at"]
+    list_filter = ["format"]
+    search_fields = ["name", "project__name", "sha256"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

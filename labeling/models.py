@@ -441,3 +441,46 @@ class TrainedModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# ---- Dataset versions: frozen exports ----
+
+
+class DatasetVersion(models.Model):
+    """A succeeded export frozen for training: its zip copied to a path of its own (so re-running or deleting the
+    export never changes it), the zip's SHA-256, every member's SHA-256 (`members`) and the train/val/test
+    split it was exported with. Immutable: nothing changes a version but its deletion, which removes the file and
+    keeps the row as a tombstone."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dataset_versions")
+    number = models.PositiveIntegerField(help_text="1, 2, 3, ... per project, in the order versions were made.")
+    name = models.CharField(max_length=100, help_text='A short label; "v<number>" unless given.')
+    note = models.TextField(blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="dataset_versions",
+                            help_text="The export job it was frozen from (empty once that job is deleted).")
+    format = models.CharField(max_length=40)
+    format_version = models.PositiveIntegerField()
+    params = models.JSONField(default=dict, help_text="The export's parameters, copied.")
+    file = models.CharField(max_length=500, help_text="Storage path of the version's own copy of the zip.")
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, help_text="Of the zip; equal to the export job's recorded checksum.")
+    members = models.JSONField(default=dict, help_text="{zip member path: SHA-256 hex of its bytes}")
+    splits = models.JSONField(default=dict, help_text="{split name: [image ids]}; {} when exported without one.")
+    image_count = models.PositiveIntegerField(default=0)
+    annotation_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # A deleted version keeps its row (so its number is never given to other data) but not its file.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["project_id", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="unique_version_number_per_project"),
+            models.UniqueConstraint(fields=["job"], condition=Q(job__isnull=False), name="one_version_per_job"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.name}"

@@ -11,6 +11,7 @@ from django.db.models import Model, Q, QuerySet
 
 from labeling.models import (
     Annotation,
+    DatasetVersion,
     Image,
     Job,
     LabelClass,
@@ -60,6 +61,9 @@ COMMENT_RESOLVE = "comment:resolve"
 DASHBOARD_VIEW = "dashboard:view"
 # Exports (starting one and downloading its zip): managers and reviewers.
 EXPORT_RUN = "export:run"
+# Dataset versions: seeing and downloading them is EXPORT_RUN; freezing an export as a version and deleting one
+# (the numbered datasets models are trained on) is VERSION_MANAGE, managers only.
+VERSION_MANAGE = "version:manage"
 
 ALL_SCOPES = frozenset(
     {
@@ -89,6 +93,7 @@ ALL_SCOPES = frozenset(
         COMMENT_RESOLVE,
         DASHBOARD_VIEW,
         EXPORT_RUN,
+        VERSION_MANAGE,
     }
 )
 
@@ -107,7 +112,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 def project_of(obj: Model) -> Project | None:
     if isinstance(obj, Project):
         return obj
-    if isinstance(obj, (LabelClass, Membership, Image, Job, TrainedModel)):
+    if isinstance(obj, (LabelClass, Membership, Image, Job, TrainedModel, DatasetVersion)):
         return obj.project
     if isinstance(obj, (Superpixels, Proposal, TaskAssignment, TaskTransition)):
         return obj.image.project
@@ -176,6 +181,7 @@ _PROJECT_PATH = {
     Image: "project_id",
     Job: "project_id",
     TrainedModel: "project_id",
+    DatasetVersion: "project_id",
     Superpixels: "image__project_id",
     Proposal: "image__project_id",
     Annotation: "image__project_id",

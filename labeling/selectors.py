@@ -10,6 +10,7 @@ from labeling.masks.tiles import decode_tile, tile_shape
 from labeling.models import (
     Annotation,
     AnnotationState,
+    DatasetVersion,
     Image,
     LabelMapTile,
     Proposal,
@@ -34,6 +35,12 @@ def image_superpixels(*, image: Image):
 def image_proposals(*, image: Image, model_key: str):
     """"Segment everything" proposals of the image for one SAM model, best score first."""
     return Proposal.objects.filter(image=image, model_key=model_key).order_by("-score", "id")
+
+
+def project_dataset_versions(*, project):
+    """The project's dataset versions, newest first (deleted ones too: their rows say what the number was)."""
+    return (DatasetVersion.objects.filter(project=project).select_related("created_by", "deleted_by")
+            .order_by("-number"))
 
 
 def approved_label_maps(*, project):

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from labeling.services.evaluations import evaluation_run
 from labeling.services.exports import export_run
 from labeling.services.image_processing import images_build_display
 from labeling.services.jobs import job_run
@@ -44,3 +45,8 @@ def segment_everything(job_id: int) -> None:
 @shared_task(name="workers.tasks.run_export", acks_late=True, reject_on_worker_lost=True)
 def run_export(job_id: int) -> None:
     job_run(job_id, lambda job, progress: export_run(job=job, progress=progress))
+
+
+@shared_task(name="workers.tasks.run_evaluation", acks_late=True, reject_on_worker_lost=True)
+def run_evaluation(job_id: int) -> None:
+    job_run(job_id, lambda job, progress: evaluation_run(job=job, progress=progress))

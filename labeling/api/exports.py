@@ -15,6 +15,9 @@ from labeling.models import Job, JobStatus
 from labeling.services.exports import export_enqueue
 
 
+SPLIT_CHOICES = ("none", "stored", "stratified")
+
+
 class ExportFormatSerializer(serializers.Serializer):
     name = serializers.CharField()
     title = serializers.CharField()
@@ -37,7 +40,7 @@ class ExportInputSerializer(serializers.Serializer):
     polygons = serializers.BooleanField(required=False, default=False,
                                         help_text="COCO instances: polygons (exact pixel boundaries) instead of "
                                                   "RLE; segments with holes stay RLE")
-    split = serializers.ChoiceField(choices=["none", "stored", "stratified"], required=False, default="none",
+    split = serializers.ChoiceField(choices=SPLIT_CHOICES, required=False, default="none",
                                     help_text="none; stored: the images' own train/val/test; stratified: a seeded "
                                               "split stratified by the classes in each image")
     split_fractions = serializers.DictField(child=serializers.FloatField(min_value=0, max_value=1), required=False,

@@ -4,6 +4,7 @@ from labeling.api import (
     annotations,
     auth,
     classes,
+    evaluations,
     exports,
     images,
     jobs,
@@ -12,6 +13,7 @@ from labeling.api import (
     sam,
     superpixels,
     trained_models,
+    versions,
     workflow,
 )
 
@@ -68,6 +70,12 @@ urlpatterns = [
     path("jobs/<id:pk>/cancel/", jobs.JobCancelView.as_view(), name="job-cancel"),
     path("jobs/<id:pk>/download/", exports.JobDownloadView.as_view(), name="job-download"),
     path("projects/<id:project_pk>/exports/", exports.ProjectExportsView.as_view(), name="project-exports"),
+    path("projects/<id:project_pk>/evaluations/", evaluations.ProjectEvaluationsView.as_view(),
+         name="project-evaluations"),
+    path("projects/<id:project_pk>/versions/", versions.ProjectVersionsView.as_view(), name="project-versions"),
+    path("versions/<id:pk>/", versions.VersionDetailView.as_view(), name="version-detail"),
+    path("versions/<id:pk>/download/", versions.VersionDownloadView.as_view(), name="version-download"),
+    path("versions/<id:pk>/manifest/", versions.VersionManifestView.as_view(), name="version-manifest"),
     path("projects/<id:project_pk>/models/", trained_models.ProjectModelsView.as_view(), name="project-models"),
     path("models/<id:pk>/", trained_models.TrainedModelDetailView.as_view(), name="model-detail"),
     path("models/<id:pk>/prelabel/", trained_models.TrainedModelPrelabelView.as_view(), name="model-prelabel"),

@@ -17,7 +17,9 @@ from labeling.errors import Conflict, ValidationFailed
 from labeling.masks.tiles import (
     TileCodecError,
     decode_tile,
+    encode_tile,
     merge_stats,
+    split_map,
     tile_shape,
     tile_stats,
 )
@@ -384,6 +386,32 @@ def labelmap_save(
 
 
 _UPDATED_FIELDS = ["label_class", "instance", "attributes", "source", "score", "rings", "area", "bbox", "review_state"]
+
+
+def labelmap_replace(*, annotation: Annotation, label_map, segments: list[SegmentInput], user=None,
+                     attempts: int = 3) -> Annotation:
+    """Replace an annotation's whole content (a pre-label's, an import's) with `label_map` and `segments`,
+    through `labelmap_save`, so tiles, stats, area / bbox and a revision are kept as for any save. Tiles that
+    become empty are cleared and rows not in `segments` deleted. Retried when another writer got in between;
+    Conflict if it kept changing."""
+    image = annotation.image
+    if label_map.shape != (image.height, image.width):
+        raise ValidationFailed(f"the label map is {label_map.shape[1]}x{label_map.shape[0]}, the image "
+                               f"{image.width}x{image.height}", code="wrong_size")
+    tiles = split_map(label_map, tile_size=annotation.tile_size)
+    new_ids = {s.segment_id for s in segments}
+    for _attempt in range(attempts):
+        stored = set(LabelMapTile.objects.filter(annotation=annotation).values_list("tx", "ty"))
+        updates = [TileUpdate(tx=tx, ty=ty, data=encode_tile(tile))
+                   for (tx, ty), tile in tiles.items() if (tx, ty) in stored or tile.any()]
+        old_ids = set(Segment.objects.filter(annotation=annotation).values_list("segment_id", flat=True))
+        try:
+            labelmap_save(annotation=annotation, user=user, base_version=annotation.version, tiles=updates,
+                          segments=segments, deleted_segment_ids=sorted(old_ids - new_ids))
+            return annotation
+        except Conflict:
+            annotation.refresh_from_db()
+    raise Conflict(f"annotation {annotation.pk} kept changing while it was replaced", code="kept_changing")
 
 
 def _update_segments(rows: list[Segment]) -> None:

@@ -92,9 +92,10 @@ def image_delete(*, image: Image, user=None) -> None:
 
 @transaction.atomic
 def project_delete(*, project: Project, user=None) -> None:
-    """Delete the project's rows now and its stored files (every image's, its own models') on a worker (the job
-    outlives the project, so it belongs to no project: its creator sees it)."""
+    """Delete the project's rows now and its stored files (every image's, its own models', its dataset versions')
+    on a worker (the job outlives the project, so it belongs to no project: its creator sees it)."""
     spec = _merge(image_stored_files(image) for image in project.images.all())
     spec["files"] += list(project.trained_models.values_list("file", flat=True))
+    spec["files"] += list(project.dataset_versions.filter(deleted_at__isnull=True).values_list("file", flat=True))
     project.delete()
     _delete_later(spec, project=None, user=user)

@@ -29,22 +29,19 @@ from PIL import ImageOps
 
 from labeling.errors import Conflict, Forbidden, ValidationFailed
 from labeling.ingest.images import pillow_pixel_limit
-from labeling.masks.tiles import encode_tile, split_map
 from labeling.models import (
     Annotation,
     Image,
     Job,
     JobStatus,
     LabelClass,
-    LabelMapTile,
     Project,
-    Segment,
     SegmentSource,
     TaskState,
     TrainedModel,
 )
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
-from labeling.services.labelmaps import SegmentInput, TileUpdate, labelmap_save
+from labeling.services.labelmaps import SegmentInput, labelmap_replace
 from workers.runners.device import pick_device
 from workers.runners.model_manifest import ManifestError, parse_manifest
 from workers.runners.own_models import (
@@ -280,8 +277,7 @@ def prelabel_annotation(*, image: Image, trained_model: TrainedModel) -> Annotat
 
 def prelabel_write(*, image: Image, trained_model: TrainedModel, prediction: Prediction,
                    classes: dict[str, LabelClass]) -> Annotation:
-    """Replace the content of the model's pre-label annotation of the image with a prediction, through the
-    label-map save service (so tiles, stats, area/bbox and a revision are kept exactly as for any save)."""
+    """Replace the content of the model's pre-label annotation of the image with a prediction."""
     if prediction.label_map.shape != (image.height, image.width):
         raise ValueError(f"prediction is {prediction.label_map.shape}, image is {(image.height, image.width)}")
     annotation = prelabel_annotation(image=image, trained_model=trained_model)
@@ -290,22 +286,10 @@ def prelabel_write(*, image: Image, trained_model: TrainedModel, prediction: Pre
                      source=SegmentSource.MODEL, score=round(float(s.score), 6))
         for s in prediction.segments
     ]
-    new_ids = {s.segment_id for s in prediction.segments}
-    tiles = split_map(prediction.label_map, tile_size=annotation.tile_size)
-    for _attempt in range(3):
-        stored = set(LabelMapTile.objects.filter(annotation=annotation).values_list("tx", "ty"))
-        updates = [
-            TileUpdate(tx=tx, ty=ty, data=encode_tile(tile))
-            for (tx, ty), tile in tiles.items() if (tx, ty) in stored or tile.any()
-        ]
-        old_ids = set(Segment.objects.filter(annotation=annotation).values_list("segment_id", flat=True))
-        try:
-            labelmap_save(annotation=annotation, user=None, base_version=annotation.version, tiles=updates,
-                          segments=rows, deleted_segment_ids=sorted(old_ids - new_ids))
-            return annotation
-        except Conflict:
-            annotation.refresh_from_db()  # another run of this model wrote the image meanwhile: replace again
-    raise PrelabelFailed(f"image {image.pk}: the pre-label kept changing while it was written")
+    try:
+        return labelmap_replace(annotation=annotation, label_map=prediction.label_map, segments=rows)
+    except Conflict as exc:  # another run of this model kept writing the image meanwhile
+        raise PrelabelFailed(f"image {image.pk}: the pre-label kept changing while it was written") from exc
 
 
 def _read_model_file(trained_model: TrainedModel) -> bytes:

@@ -107,6 +107,28 @@ def _finished_export(w, a, j):
     return {"pk": job.pk}
 
 
+def _latest_export_body(w, a, j):
+    """After `_finished_export`: freeze the export job it ran."""
+    return {"job_id": Job.objects.filter(project=w.project, kind="export").latest("id").pk}
+
+
+def _nested_with_export(w, a, j):
+    _finished_export(w, a, j)
+    return _nested(w, a, j)
+
+
+def _nested_with_approved(w, a, j):
+    _approved(w, a, j)
+    return _nested(w, a, j)
+
+
+def _version(w, a, j):
+    from labeling.services.versions import version_create
+
+    export = Job.objects.get(pk=_finished_export(w, a, j)["pk"])
+    return {"pk": version_create(project=w.project, job=export, user=w.users[Role.MANAGER]).pk}
+
+
 def _room_for_more(w, a, j):
     """The image with a place left for another annotator (the annotator's annotation takes the only one of k=1)."""
     w.project.annotators_per_image = 3
@@ -227,6 +249,15 @@ ENDPOINTS = [
     Endpoint("project-exports", "get", scopes.EXPORT_RUN, _nested),
     Endpoint("project-exports", "post", scopes.EXPORT_RUN, _nested, lambda w, a, j: {"format": "coco_instances"}),
     Endpoint("job-download", "get", scopes.EXPORT_RUN, _finished_export),
+    Endpoint("project-evaluations", "get", scopes.DASHBOARD_VIEW, _nested),
+    Endpoint("project-evaluations", "post", scopes.DASHBOARD_VIEW, _nested_with_approved,
+             lambda w, a, j: {"source": "annotator", "annotator_id": w.users[Role.ANNOTATOR].pk}),
+    Endpoint("project-versions", "get", scopes.EXPORT_RUN, _nested),
+    Endpoint("project-versions", "post", scopes.VERSION_MANAGE, _nested_with_export, _latest_export_body),
+    Endpoint("version-detail", "get", scopes.EXPORT_RUN, _version),
+    Endpoint("version-detail", "delete", scopes.VERSION_MANAGE, _version),
+    Endpoint("version-download", "get", scopes.EXPORT_RUN, _version),
+    Endpoint("version-manifest", "get", scopes.EXPORT_RUN, _version),
     Endpoint("image-approve", "post", scopes.REVIEW_DECIDE, _submitted),
     Endpoint("image-reject", "post", scopes.REVIEW_DECIDE, _submitted, lambda w, a, j: {"reason": "sloppy edges"}),
     Endpoint("image-reopen", "post", scopes.REVIEW_DECIDE, _approved, lambda w, a, j: {"reason": "missed a car"}),

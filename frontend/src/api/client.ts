@@ -7,6 +7,10 @@ import type {
   Agreement,
   Comment,
   Dashboard,
+  EvaluationInputRequest,
+  Evaluations,
+  DatasetVersion,
+  DatasetVersionDetail,
   ExportInputRequest,
   Exports,
   NextTask,
@@ -27,6 +31,7 @@ import type {
   Superpixels,
   TrainedModel,
   UploadResponse,
+  VersionInputRequest,
 } from "./schema";
 
 export type {
@@ -36,6 +41,9 @@ export type {
   Agreement,
   Comment,
   Dashboard,
+  Evaluations,
+  DatasetVersion,
+  DatasetVersionDetail,
   Exports,
   NextTask,
   Transition,
@@ -51,6 +59,7 @@ export type {
   Superpixels,
   TrainedModel,
   UploadResponse,
+  VersionInputRequest,
 };
 export type { Segment, SegmentInputRequest, TaskStateEnum, ProjectKindEnum, ClassKindEnum, ReviewStateEnum, RoleEnum, ExportInputRequest } from "./schema";
 
@@ -257,6 +266,18 @@ export const listExports = (projectId: number) => json<Exports>("GET", `/api/pro
 export const startExport = (projectId: number, body: ExportInputRequest) =>
   json<Job>("POST", `/api/projects/${projectId}/exports/`, body);
 export const exportDownloadUrl = (jobId: number) => `/api/jobs/${jobId}/download/`;
+// Dataset versions: succeeded exports frozen with their checksums and split.
+export const listVersions = (projectId: number) => json<DatasetVersion[]>("GET", `/api/projects/${projectId}/versions/`);
+export const createVersion = (projectId: number, body: VersionInputRequest) =>
+  json<DatasetVersionDetail>("POST", `/api/projects/${projectId}/versions/`, body);
+export const getVersion = (id: number) => json<DatasetVersionDetail>("GET", `/api/versions/${id}/`);
+export const deleteVersion = (id: number) => json<void>("DELETE", `/api/versions/${id}/`);
+export const versionDownloadUrl = (id: number) => `/api/versions/${id}/download/`;
+/** SHA256SUMS text of the zip's members, for `sha256sum -c` in the folder the zip was extracted to. */
+export const versionManifestUrl = (id: number) => `/api/versions/${id}/manifest/`;
+export const listEvaluations = (projectId: number) => json<Evaluations>("GET", `/api/projects/${projectId}/evaluations/`);
+export const startEvaluation = (projectId: number, body: EvaluationInputRequest) =>
+  json<Job>("POST", `/api/projects/${projectId}/evaluations/`, body);
 export const getDashboard = (projectId: number) => json<Dashboard>("GET", `/api/projects/${projectId}/dashboard/`);
 export const setImageGold = (id: number, gold: boolean) => json<Image>("POST", `/api/images/${id}/gold/`, { gold });
 export const listAssignments = (projectId: number, imageId?: number) =>

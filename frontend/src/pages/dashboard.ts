@@ -1,5 +1,6 @@
 // /app/projects/:id/dashboard (managers and reviewers): progress by state over time, class balance, throughput
-// and rejection rate per annotator, and the distributions of consensus agreement and gold scores.
+// and rejection rate per annotator, the distributions of consensus agreement and gold scores, and evaluations
+// of annotation sets against the approved labels.
 import { getDashboard } from "../api/client";
 import type { PageContext } from "../ui/app";
 import { h, replaceChildren } from "../ui/dom";
@@ -7,6 +8,7 @@ import { STATE_LABELS, percent } from "../ui/format";
 import { bars, histogram, stackedArea } from "../ui/charts";
 import { loadSection } from "../ui/session";
 import { emptyState, errorBox, spinner } from "../ui/widgets";
+import { evaluationSection } from "./evaluation";
 import { projectPage } from "./projectShell";
 
 const STATE_COLORS: Record<string, string> = {
@@ -51,5 +53,5 @@ export async function dashboardPage(ctx: PageContext): Promise<void> {
     histogram(data.gold.histogram, { title: `Gold scores (${data.gold.count} tasks${data.gold.mean !== null ? `, mean ${data.gold.mean.toFixed(2)}` : ""})`, color: "#c08a1e" }),
     bars(people.filter((p) => p.gold_score !== null).map((p) => ({ label: p.username, value: p.gold_score!, color: "#c08a1e", text: `${p.gold_score!.toFixed(2)} over ${p.gold_tasks}` })),
       { title: "Quality score per annotator (gold)", width: 420, max: 1 }));
-  replaceChildren(body, summary, progress, classes, perDay, throughput, scores);
+  replaceChildren(body, summary, progress, classes, perDay, throughput, scores, evaluationSection(project.id, ctx.signal));
 }

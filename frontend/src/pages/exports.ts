@@ -1,5 +1,6 @@
 // /app/projects/:id/exports (managers and reviewers): start an export of the approved set (or all work) in a
-// format, follow its job, download the zip; earlier exports stay listed with their checksum.
+// format (with a split, polygons), follow its job, download the zip; earlier exports stay listed with their
+// checksum, and managers freeze one as a dataset version (listed below them).
 import { exportDownloadUrl, listExports, startExport, type ExportInputRequest, type Job } from "../api/client";
 import { followJob } from "../api/jobs";
 import type { PageContext } from "../ui/app";
@@ -7,7 +8,8 @@ import { field, h, replaceChildren } from "../ui/dom";
 import { formatBytes, plural } from "../ui/format";
 import { errorMessage, loadSection } from "../ui/session";
 import { badge, errorBox, progressBar, spinner } from "../ui/widgets";
-import { projectPage } from "./projectShell";
+import { isManager, projectPage } from "./projectShell";
+import { freezeButton, versionsSection } from "./versions";
 
 export async function exportsPage(ctx: PageContext): Promise<void> {
   const project = await projectPage(ctx, "exports", "Exports");
@@ -17,6 +19,7 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
   ctx.el.append(error.el, body);
   const data = await loadSection(() => listExports(project.id), body, error.show, ctx.signal);
   if (!data) return;
+  const versions = versionsSection(project.id, ctx.signal, { canManage: isManager(project) });
   const format = h("select", { testid: "export-format" }, data.formats.map((f) => h("option", { value: f.name }, f.title)));
   const approvedOnly = h("input", { type: "checkbox", checked: true, testid: "export-approved-only" });
   const includeImages = h("input", { type: "checkbox", testid: "export-include-images" });
@@ -52,7 +55,8 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
       job.status === "succeeded"
         ? h("span", null, ` · ${plural(result.images ?? 0, "image")} · ${formatBytes(result.bytes ?? 0)} · `,
           h("a", { href: exportDownloadUrl(job.id), testid: "export-download", download: "" }, "Download"),
-          h("code", { class: "muted sha", title: "SHA-256 of the zip" }, ` ${result.sha256?.slice(0, 12) ?? ""}`))
+          h("code", { class: "muted sha", title: "SHA-256 of the zip" }, ` ${result.sha256?.slice(0, 12) ?? ""}`),
+          isManager(project) ? freezeButton(job, () => void versions.refresh()) : null)
         : job.status === "failed" ? h("span", { class: "field-error" }, ` · ${job.error}`) : null);
   };
   const render = (jobs: Job[]) => replaceChildren(list, jobs.length ? jobs.map(row) : h("li", { class: "muted" }, "No exports yet."));
@@ -94,5 +98,5 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
           polygonsOption),
         h("div", { class: "field" }, field("Split", split).wrap, splitOptions)),
       h("div", { class: "form-footer" }, start), bar.el),
-    h("section", { class: "card card-pad" }, h("h2", null, "Exports"), list));
+    h("section", { class: "card card-pad" }, h("h2", null, "Exports"), list), versions);
 }
