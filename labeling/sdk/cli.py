@@ -1,0 +1,350 @@
+"""`annotator`: the command line over the SDK. Exit codes: 0 ok, 1 the server refused (message on stderr) or a
+job failed, 2 usage (bad arguments, not logged in). `--json` prints machine-readable results on stdout; progress
+bars go to stderr and only when it is a terminal."""
+
+import argparse
+import getpass
+import json
+import os
+import re
+import shutil
+import sys
+from typing import Any
+
+from labeling.sdk.client import ApiError, Client, FileUpload, folder_files
+from labeling.sdk.config import config_path, load_credentials, save_credentials
+
+_COLOR = re.compile(r":(#[0-9a-fA-F]{6})$")
+
+
+class UsageError(Exception):
+    """Bad arguments found after parsing, or no credentials: exit code 2."""
+
+
+class ProgressBar:
+    """A one-line `\\r` bar on stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, label: str, stream=None, width: int = 30):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._drawn = 0
+
+    def update(self, fraction: float, detail: str = "") -> None:
+        if not self.enabled:
+            return
+        fraction = min(max(fraction, 0.0), 1.0)
+        filled = round(fraction * self.width)
+        line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {fraction * 100:5.1f}% {detail}"
+        line = line[: shutil.get_terminal_size((100, 20)).columns - 1]
+        self.stream.write("\r" + line.ljust(self._drawn))
+        self.stream.flush()
+        self._drawn = len(line)
+
+    def close(self) -> None:
+        if self.enabled and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = 0
+
+
+def _class_spec(spec: str) -> dict[str, str]:
+    """NAME:KIND or NAME:KIND:#RRGGBB."""
+    out: dict[str, str] = {}
+    match = _COLOR.search(spec)
+    if match:
+        out["color"] = match.group(1)
+        spec = spec[: match.start()]
+    name, sep, kind = spec.rpartition(":")
+    if not sep or not name or kind not in ("thing", "stuff"):
+        raise argparse.ArgumentTypeError(f"{spec!r}: give NAME:thing or NAME:stuff (optionally :#rrggbb)")
+    return {"name": name, "kind": kind, **out}
+
+
+def _id_list(text: str) -> list[int]:
+    try:
+        ids = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give ids separated by commas, e.g. 1,2,3") from None
+    if not ids:
+        raise argparse.ArgumentTypeError("give at least one id")
+    return ids
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
+
+
+def _client() -> Client:
+    credentials = load_credentials()
+    if credentials is None or not credentials.token:
+        raise UsageError("not logged in: run `annotator login URL --username NAME`, or set ANNOTATOR_URL and "
+                         "ANNOTATOR_TOKEN")
+    return Client(credentials.url, credentials.token)
+
+
+def _job_bar(label: str):
+    bar = ProgressBar(label)
+
+    def progress(job: dict[str, Any]) -> None:
+        bar.update(float(job.get("progress") or 0.0), job["status"])
+
+    return bar, progress
+
+
+def _job_line(job: dict[str, Any]) -> str:
+    line = f"job {job['id']} {job['kind']} {job['status']} {float(job.get('progress') or 0) * 100:.0f}%"
+    return line + (f": {job['error']}" if job.get("error") else "")
+
+
+# -- commands ---------------------------------------------------------------------------------------------------
+
+
+def cmd_login(args) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif os.environ.get("ANNOTATOR_PASSWORD"):
+        password = os.environ["ANNOTATOR_PASSWORD"]
+    else:
+        password = getpass.getpass(f"Password for {args.username} at {args.url}: ")
+    client = Client.login(args.url, args.username, password)
+    path = save_credentials(client.url, client.token)
+    if args.json:
+        _print_json({"url": client.url, "username": args.username, "config": str(path)})
+    else:
+        print(f"logged in to {client.url} as {args.username}; token saved to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_whoami(args) -> int:
+    client = _client()
+    me = client.me()
+    if args.json:
+        _print_json({**me, "url": client.url})
+    else:
+        print(f"{me['username']} at {client.url}")
+    return 0
+
+
+def cmd_projects(args) -> int:
+    projects = _client().projects()
+    if args.json:
+        _print_json(projects)
+        return 0
+    print(f"{'id':>6}  {'kind':<9} {'role':<10} {'images':>7}  name")
+    for p in projects:
+        print(f"{p['id']:>6}  {p['kind']:<9} {p['role'] or '-':<10} {p['image_count'] or 0:>7}  {p['name']}")
+    return 0
+
+
+def cmd_create_project(args) -> int:
+    project = _client().create_project(args.name, args.kind, args.classes or [], guidelines=args.guidelines)
+    if args.json:
+        _print_json(project)
+    else:
+        print(project["id"])
+        print(f"created {project['kind']} project {project['name']!r} with "
+              f"{len(project['classes'])} classes", file=sys.stderr)
+    return 0
+
+
+def cmd_upload(args) -> int:
+    files = []
+    for target in args.paths:
+        if os.path.isdir(target):
+            files += folder_files(target, recursive=args.recursive)
+        elif os.path.isfile(target):
+            files.append(target)
+        else:
+            raise UsageError(f"no such file or folder: {target}")
+    if not files:
+        raise UsageError("no images or ZIP archives found (JPEG, PNG, TIFF, WebP, BMP, ZIP)")
+    bar = ProgressBar("upload")
+
+    def progress(done: int, total: int, upload: FileUpload) -> None:
+        bar.update(done / total, f"{done}/{total} {upload.path.name}")
+
+    try:
+        summary = _client().upload_images(args.project_id, files, progress=progress)
+    finally:
+        bar.close()
+    if args.json:
+        _print_json(summary.as_dict())
+    else:
+        for name, code, message in summary.problems:
+            print(f"rejected {name}: {message} ({code})", file=sys.stderr)
+        print(f"{summary.accepted} uploaded, {summary.duplicates} duplicates, {summary.rejected} rejected "
+              f"({len(files)} files)")
+    return 1 if summary.rejected else 0
+
+
+def cmd_models(args) -> int:
+    models = _client().models(args.project_id)
+    if args.json:
+        _print_json(models)
+        return 0
+    print(f"{'id':>6}  {'format':<11} {'output':<16} name")
+    for m in models:
+        print(f"{m['id']:>6}  {m['format']:<11} {m['output']:<16} {m['name']}")
+    return 0
+
+
+def _follow(client: Client, job: dict[str, Any], label: str, timeout: float | None) -> dict[str, Any]:
+    bar, progress = _job_bar(label)
+    try:
+        return client.wait(job, progress=progress, timeout=timeout)
+    finally:
+        bar.close()
+
+
+def cmd_prelabel(args) -> int:
+    client = _client()
+    job = client.start_prelabel(args.model_id, args.images, state=args.state)
+    if args.wait:
+        job = _follow(client, job, "prelabel", args.timeout)
+    if args.json:
+        _print_json(job)
+    else:
+        print(job["id"])
+        print(_job_line(job), file=sys.stderr)
+    return 0
+
+
+def cmd_job(args) -> int:
+    client = _client()
+    job = _follow(client, args.job_id, "job", args.timeout) if args.wait else client.job(args.job_id)
+    if args.json:
+        _print_json(job)
+    else:
+        print(_job_line(job))
+        if job.get("result"):
+            print(json.dumps(job["result"], sort_keys=True))
+    return 0
+
+
+def _class_ids(client: Client, project_id: int, names: str | None) -> list[int] | None:
+    if not names:
+        return None
+    known = client.classes(project_id)
+    by_name = {c["name"]: c["id"] for c in known}
+    ids = []
+    for item in (part.strip() for part in names.split(",")):
+        if item in by_name:
+            ids.append(by_name[item])
+        elif item.isdigit():
+            ids.append(int(item))
+        elif item:
+            raise UsageError(f"no class {item!r} in project {project_id} (classes: {', '.join(by_name) or 'none'})")
+    return ids
+
+
+def cmd_export(args) -> int:
+    client = _client()
+    job = client.start_export(args.project_id, args.format, approved_only=not args.all,
+                              class_ids=_class_ids(client, args.project_id, args.classes),
+                              include_images=args.include_images)
+    job = _follow(client, job, "export", args.timeout)
+    path = client.download(job, args.output, sha256=job["result"].get("sha256"))
+    if args.json:
+        _print_json({"job": job, "path": str(path)})
+    else:
+        print(path)
+        print(f"exported {job['result'].get('images', '?')} images in {args.format} "
+              f"({job['result'].get('bytes', '?')} bytes)", file=sys.stderr)
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="annotator", description="Work with an Annotator server from the command line.",
+        epilog=f"Credentials: {config_path()} (ANNOTATOR_CONFIG), or ANNOTATOR_URL + ANNOTATOR_TOKEN.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    waiting = argparse.ArgumentParser(add_help=False)
+    waiting.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("login", parents=[common], help="get a token and save it")
+    p.add_argument("url", help="the server, e.g. https://label.example.com")
+    p.add_argument("--username", "-u", required=True)
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from stdin (else ANNOTATOR_PASSWORD, else a prompt)")
+    p.set_defaults(func=cmd_login)
+
+    p = sub.add_parser("whoami", parents=[common], help="the logged-in user")
+    p.set_defaults(func=cmd_whoami)
+
+    p = sub.add_parser("projects", parents=[common], help="list your projects")
+    p.set_defaults(func=cmd_projects)
+
+    p = sub.add_parser("create-project", parents=[common], help="create a project and its classes")
+    p.add_argument("name")
+    p.add_argument("--kind", required=True, choices=["semantic", "instance", "panoptic"])
+    p.add_argument("--class", dest="classes", action="append", type=_class_spec, metavar="NAME:KIND[:#RRGGBB]",
+                   help="a class, thing or stuff (repeat the option)")
+    p.add_argument("--guidelines", default="", help="labeling guidelines (Markdown)")
+    p.set_defaults(func=cmd_create_project)
+
+    p = sub.add_parser("upload", parents=[common], help="upload images and ZIP archives (files or folders)")
+    p.add_argument("project_id", type=int)
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--recursive", "-r", action="store_true", help="also upload from sub-folders")
+    p.set_defaults(func=cmd_upload)
+
+    p = sub.add_parser("models", parents=[common], help="list a project's own models")
+    p.add_argument("project_id", type=int)
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("prelabel", parents=[common, waiting], help="run an own model as a pre-label job")
+    p.add_argument("model_id", type=int)
+    p.add_argument("--images", type=_id_list, metavar="ID,ID,...", help="only these images (default: all)")
+    p.add_argument("--state", help="with all images: only those in this task state (e.g. new)")
+    p.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    p.set_defaults(func=cmd_prelabel)
+
+    p = sub.add_parser("job", parents=[common, waiting], help="show a job")
+    p.add_argument("job_id", type=int)
+    p.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    p.set_defaults(func=cmd_job)
+
+    p = sub.add_parser("export", parents=[common, waiting], help="export a project and download the zip")
+    p.add_argument("project_id", type=int)
+    p.add_argument("--format", "-f", required=True,
+                   help="coco_instances, coco_panoptic, semantic_png or instance_png")
+    p.add_argument("--output", "-o", required=True, help="the zip file to write")
+    p.add_argument("--all", action="store_true", help="all images, not only approved ones")
+    p.add_argument("--classes", metavar="NAME,NAME,...", help="only these classes (names or ids)")
+    p.add_argument("--include-images", action="store_true", help="put the image files in the zip too")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 on bad usage, 0 after --help
+        return int(exc.code or 0)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"annotator: {exc}", file=sys.stderr)
+        return 2
+    except ApiError as exc:
+        print(f"annotator: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"annotator: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("annotator: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""The SDK and CLI against a real HTTP server (pytest-django's live_server; Celery eager, as in the other API
+tests): login, projects and classes, folder uploads with per-file errors, pre-labels, exports downloaded to
+disk, permissions, and the `annotator` command end to end with its credentials file."""
+
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from django.core.cache import cache
+
+from labeling.ingest.images import ALLOWED_EXTENSIONS
+from labeling.models import Job, JobStatus, Project
+from labeling.sdk import UPLOAD_EXTENSIONS, ApiError, Client, JobFailed, JobTimeout, cli, folder_files
+from labeling.sdk.multipart import MultipartFile
+from tests.api.conftest import make_user
+from tests.conftest import jpeg_bytes, png_bytes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "pw-manager-123"  # make_user's password for "manager"
+
+
+@pytest.fixture
+def server(live_server):
+    cache.clear()  # the login throttle counts per address in the cache
+    make_user("manager")
+    return live_server.url
+
+
+@pytest.fixture
+def client(server) -> Client:
+    return Client.login(server, "manager", PASSWORD)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = tmp_path / "photos"
+    (root / "nested").mkdir(parents=True)
+    (root / "a.png").write_bytes(png_bytes(32, 24, seed=1))
+    (root / "b.jpg").write_bytes(jpeg_bytes(40, 30, seed=2))
+    (root / "c.png").write_bytes(png_bytes(20, 20, seed=3))
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n but then nothing of an image")
+    (root / "notes.txt").write_text("not uploaded")
+    (root / ".hidden.png").write_bytes(png_bytes(8, 8, seed=4))
+    (root / "nested" / "d.png").write_bytes(png_bytes(16, 16, seed=5))
+    return root
+
+
+def test_the_sdk_imports_without_django():
+    code = "import sys, labeling.sdk, labeling.sdk.cli; sys.exit('django' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], env={k: v for k, v in os.environ.items()
+                                                              if k != "DJANGO_SETTINGS_MODULE"}).returncode == 0
+
+
+def test_folder_uploads_pick_what_the_server_accepts(folder):
+    assert UPLOAD_EXTENSIONS == ALLOWED_EXTENSIONS | {".zip"}
+    assert [p.name for p in folder_files(folder)] == ["a.png", "b.jpg", "broken.png", "c.png"]
+    assert [p.name for p in folder_files(folder, recursive=True)][-1] == "d.png"
+
+
+def test_multipart_body_streams_what_requests_would_send(tmp_path):
+    path = tmp_path / 'we"ird.bin'
+    path.write_bytes(bytes(range(256)) * 5000)
+    body = MultipartFile(field="file", path=path, fields={"name": "x"})
+    data = b"".join(iter(lambda: body.read(4096), b""))
+    assert len(data) == len(body) and data.count(path.read_bytes()) == 1
+    assert b'filename="we%22ird.bin"' in data and data.endswith(f"--{body.boundary}--\r\n".encode())
+
+
+def test_login_good_and_bad_password(server):
+    client = Client.login(server + "/api/", "manager", PASSWORD)
+    assert client.me()["username"] == "manager" and client.url == server
+    assert client.token not in repr(client)
+    with pytest.raises(ApiError) as bad:
+        Client.login(server, "manager", "wrong")
+    assert bad.value.status == 400 and bad.value.code == "bad_credentials"
+    assert bad.value.message == "wrong username or password"
+    with pytest.raises(ApiError) as anonymous:
+        Client(server, "not-a-token").me()
+    assert anonymous.value.status == 401 and anonymous.value.message
+    with pytest.raises(ApiError) as unreachable:
+        Client("http://127.0.0.1:9", "x", timeout=2).me()
+    assert unreachable.value.status is None and unreachable.value.code == "network_error"
+
+
+def test_create_project_with_classes(client):
+    project = client.create_project("Streets", "panoptic", classes=[
+        {"name": "person", "kind": "thing", "color": "#ff0000"}, {"name": "sky", "kind": "stuff"},
+    ])
+    assert project["role"] == "manager" and project["kind"] == "panoptic"
+    assert [(c["name"], c["kind"]) for c in client.classes(project["id"])] == [("person", "thing"), ("sky", "stuff")]
+    assert project["classes"][1]["color"].startswith("#")
+    assert [p["id"] for p in client.projects()] == [project["id"]]
+    # A refused class leaves no half-made project behind.
+    with pytest.raises(ApiError) as refused:
+        client.create_project("Sem", "semantic", classes=[{"name": "car", "kind": "thing"}])
+    assert refused.value.status == 400 and refused.value.code == "class_kind_mismatch"
+    assert not Project.objects.filter(name="Sem").exists()
+
+
+def test_upload_folder_reports_the_bad_file_and_uploads_the_rest(client, folder):
+    project = client.create_project("Photos", "instance", classes=[{"name": "cat", "kind": "thing"}])
+    calls = []
+    summary = client.upload_folder(project["id"], folder, progress=lambda done, total, f: calls.append(
+        (done, total, f.path.name, f.ok)))
+    assert calls == [(1, 4, "a.png", True), (2, 4, "b.jpg", True), (3, 4, "broken.png", False),
+                     (4, 4, "c.png", True)]
+    assert (summary.accepted, summary.rejected, summary.duplicates) == (3, 1, 0)
+    ((name, code, message),) = summary.problems
+    assert name == "broken.png" and code and message
+    images = client.images(project["id"])
+    assert sorted(i["original_name"] for i in images) == ["a.png", "b.jpg", "c.png"]
+    assert sorted(i["id"] for i in images) == sorted(summary.image_ids)
+    assert {i["pyramid_status"] for i in images} == {"ready"}  # the processing jobs ran (eagerly)
+    assert all(client.job(j)["status"] == "succeeded" for j in summary.job_ids)
+    again = client.upload_folder(project["id"], folder, recursive=True)
+    assert (again.accepted, again.duplicates, again.rejected) == (1, 3, 1)
+
+
+def test_export_wait_and_download_give_a_coco_zip(client, folder, tmp_path):
+    project = client.create_project("Export", "panoptic", classes=[{"name": "car", "kind": "thing"}])
+    summary = client.upload_folder(project["id"], folder)
+    seen = []
+    path = client.export(project["id"], "coco_instances", tmp_path / "out.zip", approved_only=False,
+                         progress=lambda job: seen.append(job["status"]))
+    assert seen[-1] == "succeeded"
+    with zipfile.ZipFile(path) as archive:
+        document = json.loads(archive.read("annotations/instances.json"))
+    assert sorted(i["id"] for i in document["images"]) == sorted(summary.image_ids)
+    assert [c["name"] for c in document["categories"]] == ["car"]
+    assert not list(tmp_path.glob(".*.part"))
+    # Only approved images by default: none yet.
+    job = client.wait(client.start_export(project["id"], "coco_instances"))
+    with zipfile.ZipFile(client.download(job, tmp_path / "approved.zip")) as archive:
+        assert json.loads(archive.read("annotations/instances.json"))["images"] == []
+    with pytest.raises(ApiError) as bad:
+        client.start_export(project["id"], "tiff")
+    assert bad.value.status == 400 and "format" in bad.value.message
+
+
+def test_wait_raises_on_failed_and_cancelled_jobs_and_times_out(client):
+    project = Project.objects.get(pk=client.create_project("Jobs", "semantic")["id"])
+    failed = Job.objects.create(kind="export", project=project, status=JobStatus.FAILED, error="disk full")
+    with pytest.raises(JobFailed) as error:
+        client.wait(failed.pk)
+    assert error.value.code == "job_failed" and "disk full" in error.value.message
+    assert error.value.job["id"] == failed.pk
+    cancelled = Job.objects.create(kind="export", project=project, status=JobStatus.CANCELLED)
+    with pytest.raises(JobFailed, match="cancelled"):
+        client.wait(cancelled.pk)
+    queued = Job.objects.create(kind="export", project=project, status=JobStatus.QUEUED, dedup_key="")
+    with pytest.raises(JobTimeout):
+        client.wait(queued.pk, timeout=0.3, interval=0.05)
+
+
+def test_prelabel_through_the_sdk(client, tmp_path):
+    from tests.own_model_fixtures import blob_image, create_model, manifest, onnx_semantic_bytes, png_of
+
+    project = client.create_project("Models", "panoptic", classes=[{"name": "car", "kind": "thing"},
+                                                                     {"name": "road", "kind": "stuff"}])
+    (tmp_path / "blobs.png").write_bytes(png_of(blob_image()))
+    (image_id,) = client.upload_images(project["id"], [tmp_path / "blobs.png"]).image_ids
+    trained = create_model(Project.objects.get(pk=project["id"]), data=onnx_semantic_bytes(),
+                           manifest_json=manifest("semantic_logits"))
+    assert [m["id"] for m in client.models(project["id"])] == [trained.pk]
+    job = client.wait(client.start_prelabel(trained.pk, [image_id]), timeout=60)
+    assert job["kind"] == "prelabel" and job["result"]["labeled"] == 1
+    assert client.wait(client.start_prelabel(trained.pk), timeout=60)["params"]["image_ids"] == [image_id]
+
+
+def test_another_users_token_gets_404(client, server, tmp_path):
+    project = client.create_project("Private", "semantic")
+    make_user("outsider")
+    outsider = Client.login(server, "outsider", "pw-outsider-123")
+    with pytest.raises(ApiError) as hidden:
+        outsider.project(project["id"])
+    assert hidden.value.status == 404 and hidden.value.code == "not_found"
+    (tmp_path / "a.png").write_bytes(png_bytes())
+    with pytest.raises(ApiError) as upload:  # an error every file would get stops the upload
+        outsider.upload_images(project["id"], [tmp_path / "a.png"] * 3)
+    assert upload.value.status == 404
+    assert outsider.projects() == []
+
+
+def test_cli_end_to_end(server, folder, tmp_path, monkeypatch, capsys):
+    config = tmp_path / "conf" / "credentials.json"
+    monkeypatch.setenv("ANNOTATOR_CONFIG", str(config))
+    for name in ("ANNOTATOR_URL", "ANNOTATOR_TOKEN", "ANNOTATOR_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*argv, stdin=None):
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("projects")[0] == 2  # not logged in yet
+    code, _, err = run("login", server, "--username", "manager", "--password-stdin", stdin="wrong\n")
+    assert code == 1 and "wrong username or password" in err and not config.exists()
+    code, _, err = run("login", server, "--username", "manager", "--password-stdin", stdin=PASSWORD + "\n")
+    assert code == 0, err
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    saved = json.loads(config.read_text())
+    assert saved["url"] == server and saved["token"] and saved["token"] not in err
+
+    code, out, err = run("create-project", "Streets", "--kind", "panoptic", "--class", "person:thing",
+                         "--class", "sky:stuff:#87ceeb", "--json")
+    assert code == 0, err
+    project = json.loads(out)
+    assert [(c["name"], c["kind"], c["color"]) for c in project["classes"]][1] == ("sky", "stuff", "#87ceeb")
+    assert run("create-project", "X", "--kind", "panoptic", "--class", "person")[0] == 2
+
+    code, out, err = run("upload", str(project["id"]), str(folder), "--recursive")
+    assert code == 1  # broken.png was rejected; the others are in
+    assert "4 uploaded, 0 duplicates, 1 rejected" in out and "broken.png" in err and "\r" not in err
+
+    code, out, _ = run("projects", "--json")
+    assert code == 0 and json.loads(out)[0]["image_count"] == 4
+    code, out, _ = run("projects")
+    assert "Streets" in out.splitlines()[1]
+
+    target = tmp_path / "out.zip"
+    code, out, err = run("export", str(project["id"]), "--format", "coco_instances", "-o", str(target), "--all",
+                         "--classes", "person")
+    assert code == 0, err
+    assert out.strip() == str(target)
+    document = json.loads(zipfile.ZipFile(target).read("annotations/instances.json"))
+    assert len(document["images"]) == 4 and [c["name"] for c in document["categories"]] == ["person"]
+    code, _, err = run("export", str(project["id"]), "--format", "coco_instances", "-o", str(target),
+                       "--classes", "nope")
+    assert code == 2 and "no class 'nope'" in err
+
+    export_job = Job.objects.filter(kind="export").latest("id")
+    code, out, _ = run("job", str(export_job.pk), "--json")
+    assert code == 0 and json.loads(out)["status"] == "succeeded"
+    assert run("job", "999999")[0] == 1
+
+    # The environment overrides the file; a saved token never goes to another URL.
+    monkeypatch.setenv("ANNOTATOR_URL", "http://127.0.0.1:9")
+    assert run("projects")[0] == 2
+    monkeypatch.setenv("ANNOTATOR_URL", server)
+    monkeypatch.setenv("ANNOTATOR_TOKEN", "not-a-token")
+    code, _, err = run("projects")
+    assert code == 1 and "401" in err
