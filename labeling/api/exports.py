@@ -14,7 +14,6 @@ from labeling.exports import EXPORTERS
 from labeling.models import Job, JobStatus
 from labeling.services.exports import export_enqueue
 
-
 SPLIT_CHOICES = ("none", "stored", "stratified")
 
 
