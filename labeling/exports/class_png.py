@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 
+from labeling.exports.artifacts import ArtifactContext, image_artifact
 from labeling.exports.png import png_bytes, split_dir, stem
 from labeling.exports.registry import exporter
 
@@ -25,39 +26,52 @@ def segment_values(image, values: dict[int, int]) -> np.ndarray:
     return lut[label_map]
 
 
-@exporter(name="semantic_png", version=1, title="Semantic masks (PNG, category per pixel)")
-def write_semantic_png(view, sink, options, progress) -> dict:
-    n = len(view.categories)
-    bits = 8 if n < 256 else 16
+def _palette(categories) -> list[int]:
     palette = [0, 0, 0]
-    for c in view.categories:
+    for c in categories:
         palette += [int(c.color[i:i + 2], 16) for i in (1, 3, 5)]
+    return palette
+
+
+def semantic_png(image, context) -> bytes:
+    """The image's semantic PNG: 8-bit paletted below 256 categories, else 16-bit grey."""
+    classes = segment_values(image, {s.segment_id: s.category_id for s in image.segments})
+    if len(context.categories) < 256:
+        return png_bytes(classes.astype(np.uint8), _palette(context.categories))
+    return png_bytes(classes.astype(np.uint16))
+
+
+def instance_png(image, context) -> bytes:
+    """The image's instance PNG: each segment its 1-based number in the image's segment order."""
+    if len(image.segments) > MAX_16BIT:
+        raise ValueError(f"image {image.file_name} has {len(image.segments)} segments; a 16-bit instance PNG "
+                         f"holds at most {MAX_16BIT}")
+    numbers = {s.segment_id: i for i, s in enumerate(image.segments, 1)}
+    return png_bytes(segment_values(image, numbers).astype(np.uint16))
+
+
+@exporter(name="semantic_png", version=1, title="Semantic masks (PNG, category per pixel)", per_image=semantic_png)
+def write_semantic_png(view, sink, options, progress) -> dict:
+    context = ArtifactContext("semantic_png", view.categories, options)
     count = 0
     for image in view.images:
-        classes = segment_values(image, {s.segment_id: s.category_id for s in image.segments})
-        array = classes.astype(np.uint8) if bits == 8 else classes.astype(np.uint16)
-        sink.write(f"semantic/{split_dir(image)}{stem(image.file_name)}.png",
-                   png_bytes(array, palette if bits == 8 else None))
+        sink.write(f"semantic/{split_dir(image)}{stem(image.file_name)}.png", image_artifact(image, context))
         count += 1
         progress(count / max(1, view.count))
-    table = {"bits": bits, "unlabelled": 0,
+    table = {"bits": 8 if len(view.categories) < 256 else 16, "unlabelled": 0,
              "classes": [{"index": c.id, "name": c.name, "kind": c.kind, "color": c.color} for c in view.categories]}
     sink.write("classes.json", json.dumps(table, indent=1).encode())
     return {"images": count}
 
 
-@exporter(name="instance_png", version=1, title="Instance masks (16-bit PNG)")
+@exporter(name="instance_png", version=1, title="Instance masks (16-bit PNG)", per_image=instance_png)
 def write_instance_png(view, sink, options, progress) -> dict:
     # Per image (category id, instance) in PNG value order: compact tuples, written out streamed at the end
     # (a zip takes one member at a time), so 10k images x 20 instances stay a few MB.
+    context = ArtifactContext("instance_png", view.categories, options)
     mapping: list[tuple[str, tuple[tuple[int, int | None], ...]]] = []
     for done, image in enumerate(view.images, 1):
-        if len(image.segments) > MAX_16BIT:
-            raise ValueError(f"image {image.file_name} has {len(image.segments)} segments; a 16-bit instance PNG "
-                             f"holds at most {MAX_16BIT}")
-        numbers = {s.segment_id: i for i, s in enumerate(image.segments, 1)}
-        sink.write(f"instance/{split_dir(image)}{stem(image.file_name)}.png",
-                   png_bytes(segment_values(image, numbers).astype(np.uint16)))
+        sink.write(f"instance/{split_dir(image)}{stem(image.file_name)}.png", image_artifact(image, context))
         mapping.append((stem(image.file_name), tuple((s.category_id, s.instance) for s in image.segments)))
         progress(done / max(1, view.count))
     categories = [{"id": c.id, "name": c.name, "kind": c.kind} for c in view.categories]

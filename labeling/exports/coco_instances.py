@@ -4,7 +4,9 @@ one annotation per segment. `segmentation` is a compressed RLE from pycocotools 
 rasterises back to the same pixels. COCO polygons cannot hold a hole, so a segment with holes stays RLE.
 
 Annotation ids run 1.. in (image id, segment id) order; image ids are the project's image ids, so both are
-stable across exports. A split export writes `annotations/instances_<split>.json` per split.
+stable across exports. Each image's annotations are its per-image artifact (without their ids, given while
+streaming), so stored artifacts of approved images are streamed as they are. A split export writes
+`annotations/instances_<split>.json` per split.
 `pycocotools.coco.COCO` reads the files back (tests/unit/test_exports.py).
 """
 
@@ -12,6 +14,7 @@ import json
 
 import numpy as np
 
+from labeling.exports.artifacts import ArtifactContext, image_artifact
 from labeling.exports.registry import exporter
 from labeling.masks.polygons import mask_to_rings, polygon_area
 from labeling.masks.rle import crop_to_rle
@@ -26,10 +29,35 @@ def _segmentation(crop: np.ndarray, *, x: int, y: int, height: int, width: int, 
     return crop_to_rle(crop, x=x, y=y, height=height, width=width), False
 
 
-@exporter(name="coco_instances", version=1, title="COCO instances (RLE, or polygons)")
+def coco_annotations(image, context) -> bytes:
+    """The image's annotations, one line per segment: `R` (RLE) or `P` (polygons), then its JSON without the
+    leading `{"id":N,`, which the export splices in (ids run across the whole export)."""
+    polygons = context.options.polygons
+    label_map = image.load_map() if image.segments else None
+    lines = []
+    for seg in image.segments:
+        x, y, w, h = seg.bbox
+        segmentation, is_polygon = _segmentation(label_map[y:y + h, x:x + w] == seg.segment_id, x=x, y=y,
+                                                 height=image.height, width=image.width, polygons=polygons)
+        item = {"image_id": image.id, "category_id": seg.category_id, "segmentation": segmentation,
+                "area": seg.area, "bbox": list(seg.bbox), "iscrowd": 0}
+        if seg.instance is not None:
+            item["instance"] = seg.instance
+        if seg.attributes:
+            item["attributes"] = seg.attributes
+        if seg.score is not None:
+            item["score"] = seg.score
+        # Compact JSON never holds a raw newline (json escapes them in strings): lines split safely.
+        lines.append((b"P" if is_polygon else b"R") + json.dumps(item, separators=(",", ":")).encode()[1:])
+    return b"\n".join(lines)
+
+
+@exporter(name="coco_instances", version=1, title="COCO instances (RLE, or polygons)", per_image=coco_annotations,
+          variant=lambda options: "polygons" if options.polygons else "")
 def write_coco_instances(view, sink, options, progress) -> dict:
     # Streamed: annotations are written into the zip as each image is done, so memory does not grow with the
     # dataset (the small image entries are kept for the end of each file). Key order is free in JSON.
+    context = ArtifactContext("coco_instances", view.categories, options)
     categories = [{"id": c.id, "name": c.name, "supercategory": c.kind, "isthing": int(c.kind == "thing"),
                    "color": c.color} for c in view.categories]
     head = {"info": {"description": view.name, "version": "1", "kind": view.kind}, "licenses": [],
@@ -43,23 +71,11 @@ def write_coco_instances(view, sink, options, progress) -> dict:
             for image in part:
                 images.append({"id": image.id, "file_name": image.file_name, "width": image.width,
                                "height": image.height, **({"split": image.split} if image.split else {})})
-                label_map = image.load_map() if image.segments else None
-                for seg in image.segments:
-                    x, y, w, h = seg.bbox
-                    segmentation, is_polygon = _segmentation(
-                        label_map[y:y + h, x:x + w] == seg.segment_id, x=x, y=y, height=image.height,
-                        width=image.width, polygons=options.polygons)
-                    as_rle += options.polygons and not is_polygon
+                data = image_artifact(image, context)
+                for line in data.split(b"\n") if data else ():
+                    as_rle += options.polygons and line[:1] == b"R"
                     count += 1
-                    item = {"id": count, "image_id": image.id, "category_id": seg.category_id,
-                            "segmentation": segmentation, "area": seg.area, "bbox": list(seg.bbox), "iscrowd": 0}
-                    if seg.instance is not None:
-                        item["instance"] = seg.instance
-                    if seg.attributes:
-                        item["attributes"] = seg.attributes
-                    if seg.score is not None:
-                        item["score"] = seg.score
-                    out.write((b"" if first else b",") + json.dumps(item, separators=(",", ":")).encode())
+                    out.write((b"" if first else b",") + b'{"id":%d,' % count + line[1:])
                     first = False
                 done += 1
                 progress(done / max(1, view.count))

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 
+from labeling.exports.artifacts import ArtifactContext, image_artifact
 from labeling.exports.png import png_bytes, stem
 from labeling.exports.registry import exporter
 
@@ -24,8 +25,21 @@ def id_to_rgb(ids: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(little.view(np.uint8).reshape(*ids.shape, 4)[..., :3])
 
 
-@exporter(name="coco_panoptic", version=1, title="COCO panoptic (PNG + segments_info)")
+def panoptic_png(image, context) -> bytes:
+    """The image's panoptic PNG: each segment's 1-based number in the image as R + 256·G + 256²·B."""
+    if len(image.segments) > MAX_24BIT:
+        raise ValueError(f"image {image.file_name} has more segments than a panoptic PNG holds")
+    label_map = image.load_map()
+    numbers = np.zeros(max(int(label_map.max(initial=0)), max((s.segment_id for s in image.segments),
+                                                               default=0)) + 1, dtype=np.uint32)
+    for number, seg in enumerate(image.segments, 1):
+        numbers[seg.segment_id] = number
+    return png_bytes(id_to_rgb(numbers[label_map]))
+
+
+@exporter(name="coco_panoptic", version=1, title="COCO panoptic (PNG + segments_info)", per_image=panoptic_png)
 def write_coco_panoptic(view, sink, options, progress) -> dict:
+    context = ArtifactContext("coco_panoptic", view.categories, options)
     categories = [{"id": c.id, "name": c.name, "supercategory": c.kind, "isthing": int(c.kind == "thing"),
                    "color": _rgb(c.color)} for c in view.categories]
     done = segments = 0
@@ -33,17 +47,10 @@ def write_coco_panoptic(view, sink, options, progress) -> dict:
         base = f"annotations/panoptic_{split}" if split else "annotations/panoptic"
         images, annotations = [], []
         for image in part:
-            if len(image.segments) > MAX_24BIT:
-                raise ValueError(f"image {image.file_name} has more segments than a panoptic PNG holds")
             name = stem(image.file_name)
             images.append({"id": image.id, "file_name": image.file_name, "width": image.width,
                            "height": image.height})
-            label_map = image.load_map()
-            numbers = np.zeros(max(int(label_map.max(initial=0)), max((s.segment_id for s in image.segments),
-                                                                       default=0)) + 1, dtype=np.uint32)
-            for number, seg in enumerate(image.segments, 1):
-                numbers[seg.segment_id] = number
-            sink.write(f"{base}/{name}.png", png_bytes(id_to_rgb(numbers[label_map])))
+            sink.write(f"{base}/{name}.png", image_artifact(image, context))
             annotations.append({"image_id": image.id, "file_name": f"{name}.png", "segments_info": [
                 {"id": number, "category_id": seg.category_id, "area": seg.area, "bbox": list(seg.bbox),
                  "iscrowd": 0, **({"instance": seg.instance} if seg.instance is not None else {}),

@@ -12,6 +12,7 @@ VOC reserves 255 for "void", so at most 254 classes and 254 segments per image f
 
 import numpy as np
 
+from labeling.exports.artifacts import ArtifactContext, image_artifact, pack_parts, unpack_parts
 from labeling.exports.class_png import segment_values
 from labeling.exports.png import png_bytes, stem
 from labeling.exports.registry import exporter
@@ -34,32 +35,44 @@ def voc_colormap(n: int = 256) -> list[int]:
     return palette
 
 
+_OBJECT_PALETTE = voc_colormap()
+
+
 def _image_path(image) -> str:
     return f"JPEGImages/{image.file_name}"
 
 
+def voc_pngs(image, context) -> bytes:
+    """The image's class PNG and object PNG, packed together (`artifacts.pack_parts`)."""
+    if len(context.categories) > MAX_VALUE:
+        raise ValueError(f"Pascal VOC holds at most {MAX_VALUE} classes; this export has {len(context.categories)}")
+    if len(image.segments) > MAX_VALUE:
+        raise ValueError(f"image {image.file_name} has {len(image.segments)} segments; a VOC object PNG "
+                         f"holds at most {MAX_VALUE}")
+    class_palette = [0, 0, 0]
+    for c in context.categories:
+        class_palette += [int(c.color[i:i + 2], 16) for i in (1, 3, 5)]
+    classes = segment_values(image, {s.segment_id: s.category_id for s in image.segments})
+    numbers = segment_values(image, {s.segment_id: i for i, s in enumerate(image.segments, 1)})
+    return pack_parts(png_bytes(classes.astype(np.uint8), class_palette),
+                      png_bytes(numbers.astype(np.uint8), _OBJECT_PALETTE))
+
+
 @exporter(name="pascal_voc", version=1, title="Pascal VOC segmentation (class and object PNGs)",
-          image_path=_image_path)
+          image_path=_image_path, per_image=voc_pngs)
 def write_pascal_voc(view, sink, options, progress) -> dict:
     if len(view.categories) > MAX_VALUE:
         raise ValueError(f"Pascal VOC holds at most {MAX_VALUE} classes; this export has {len(view.categories)}")
-    class_palette = [0, 0, 0]
-    for c in view.categories:
-        class_palette += [int(c.color[i:i + 2], 16) for i in (1, 3, 5)]
-    object_palette = voc_colormap()
+    context = ArtifactContext("pascal_voc", view.categories, options)
     done = segments = 0
     lists: dict[str, list[str]] = {}
     for split, part in view.parts():
         names = lists.setdefault(split or "default", [])
         for image in part:
-            if len(image.segments) > MAX_VALUE:
-                raise ValueError(f"image {image.file_name} has {len(image.segments)} segments; a VOC object PNG "
-                                 f"holds at most {MAX_VALUE}")
             name = stem(image.file_name)
-            classes = segment_values(image, {s.segment_id: s.category_id for s in image.segments})
-            sink.write(f"SegmentationClass/{name}.png", png_bytes(classes.astype(np.uint8), class_palette))
-            numbers = segment_values(image, {s.segment_id: i for i, s in enumerate(image.segments, 1)})
-            sink.write(f"SegmentationObject/{name}.png", png_bytes(numbers.astype(np.uint8), object_palette))
+            class_png, object_png = unpack_parts(image_artifact(image, context))
+            sink.write(f"SegmentationClass/{name}.png", class_png)
+            sink.write(f"SegmentationObject/{name}.png", object_png)
             names.append(name)
             segments += len(image.segments)
             done += 1

@@ -3,6 +3,10 @@
 An exporter is a function `(view, sink, options, progress) -> summary dict` that writes its files into `sink`
 (a deterministic zip, see `zipsink.py`) and never touches the database. What every format does the same way,
 copying the image files into `images/`, is done here, not in each format.
+
+A format whose per-image work is expensive registers it as `per_image(image, context) -> bytes` (pure and
+deterministic) and reads it through `artifacts.image_artifact`, so stored per-image artifacts can stand in for
+it; `variant(options)` names the options that change those bytes ("" for none). See `artifacts.py`.
 """
 
 from collections.abc import Callable
@@ -23,6 +27,10 @@ def images_folder(image) -> str:
     return f"images/{image.split}/{image.file_name}" if image.split else f"images/{image.file_name}"
 
 
+def no_variant(options: ExportOptions) -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class Exporter:
     name: str
@@ -30,16 +38,21 @@ class Exporter:
     title: str
     write: Callable[..., dict[str, Any]]
     image_path: Callable[[Any], str] = images_folder
+    per_image: Callable[[Any, Any], bytes] | None = None  # (image, ArtifactContext) -> bytes
+    variant: Callable[[ExportOptions], str] = no_variant
 
 
 EXPORTERS: dict[str, Exporter] = {}
 
 
-def exporter(*, name: str, version: int, title: str, image_path: Callable[[Any], str] = images_folder):
+def exporter(*, name: str, version: int, title: str, image_path: Callable[[Any], str] = images_folder,
+             per_image: Callable[[Any, Any], bytes] | None = None,
+             variant: Callable[[ExportOptions], str] = no_variant):
     def register(write: Callable[[DatasetView, Any, ExportOptions, Callable[[float], None]], dict[str, Any]]):
         if name in EXPORTERS:
             raise ValueError(f"exporter {name!r} is registered twice")
-        EXPORTERS[name] = Exporter(name=name, version=version, title=title, write=write, image_path=image_path)
+        EXPORTERS[name] = Exporter(name=name, version=version, title=title, write=write, image_path=image_path,
+                                   per_image=per_image, variant=variant)
         return write
 
     return register

@@ -44,6 +44,9 @@ class ExportImage:
     segments: tuple[ExportSegment, ...]
     load_map: Callable[[], np.ndarray]  # (height, width) uint32 segment ids; segments not listed count as 0
     read_file: Callable[[], bytes] | None = None  # the original image bytes, when the export includes them
+    # The stored per-image artifact for an `artifacts.ArtifactContext`, or None when there is none (then the
+    # format computes it): see `labeling.exports.artifacts`.
+    artifact: Callable[[Any], bytes | None] | None = None
 
 
 @dataclass(frozen=True)

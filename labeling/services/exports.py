@@ -1,10 +1,13 @@
 """Export jobs: build the dataset view from the database (the approved set by default) and run a registered
-format over it into a deterministic zip in storage."""
+format over it into a deterministic zip in storage. Approved images' per-image artifacts (stored on approval by
+`labeling.services.export_artifacts`) are read from `export-artifacts/<project>/<image>/<format>-<key>.bin`."""
 
 import hashlib
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from django.core.files import File
@@ -12,10 +15,11 @@ from django.core.files.storage import default_storage
 
 from labeling.errors import ValidationFailed
 from labeling.exports import EXPORTERS, ExportOptions, run_exporter
+from labeling.exports.artifacts import ArtifactContext, artifact_key, unseal
 from labeling.exports.split import SPLITS, check_fractions, stratified_split
 from labeling.exports.view import Category, DatasetView, ExportImage, ExportSegment
 from labeling.exports.zipsink import ZipSink
-from labeling.models import Annotation, AnnotationState, Image, Job, LabelClass, Project, Segment
+from labeling.models import Annotation, AnnotationState, Image, Job, LabelClass, Project, Segment, TaskState
 from labeling.selectors import annotation_label_map, approved_label_maps
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
 
@@ -92,46 +96,88 @@ def export_categories(*, project: Project, class_ids: list[int] | None = None) -
                  for i, c in enumerate(classes, 1))
 
 
+ARTIFACTS_DIR = "export-artifacts"
+
+
+def artifact_folder(*, project_id: int, image_id: int) -> str:
+    return f"{ARTIFACTS_DIR}/{project_id}/{image_id}"
+
+
+def artifact_path(context: ArtifactContext, *, project_id: int, image_id: int, width: int, height: int,
+                  annotation_id: int, annotation_version: int) -> str:
+    """Where the artifact of `context` for this image and annotation version is stored: named by its key."""
+    key = artifact_key(context, image_id=image_id, width=width, height=height, annotation_id=annotation_id,
+                       annotation_version=annotation_version)
+    return f"{artifact_folder(project_id=project_id, image_id=image_id)}/{context.format}-{key}.bin"
+
+
+def artifact_load(path: str) -> bytes | None:
+    """A stored artifact's content, or None when it is missing or not whole (then the export computes it)."""
+    try:
+        if not default_storage.exists(path):
+            return None
+        return unseal(_stored_bytes(path))
+    except FileNotFoundError:  # removed meanwhile by a newer refresh
+        return None
+
+
+def export_images(*, chosen: list[tuple[int, int | None]], categories: tuple[Category, ...],
+                  split_of: dict[int, str] | None = None, include_images: bool = False,
+                  artifacts: bool = True) -> Iterator[ExportImage]:
+    """The view's images for (image id, exported annotation id) pairs, in that order, read in chunks. With
+    `artifacts`, an approved image (exported with its approved annotation) offers its stored artifacts."""
+    category_of = {c.class_id: c.id for c in categories}
+    split_of = split_of or {}
+    for lo in range(0, len(chosen), 200):
+        chunk = chosen[lo:lo + 200]
+        images = Image.objects.in_bulk([i for i, _ in chunk])
+        annotations = Annotation.objects.in_bulk([a for _, a in chunk if a is not None])
+        rows: dict[int, list[Segment]] = {}
+        for row in Segment.objects.filter(annotation_id__in=list(annotations), area__gt=0,
+                                          label_class_id__in=list(category_of)).order_by("segment_id"):
+            rows.setdefault(row.annotation_id, []).append(row)
+        for image_id, annotation_id in chunk:
+            image = images.get(image_id)
+            if image is None:
+                continue  # deleted while the export ran
+            annotation = annotations.get(annotation_id)
+            segments = tuple(
+                ExportSegment(segment_id=s.segment_id, category_id=category_of[s.label_class_id],
+                              instance=s.instance, area=s.area, bbox=tuple(s.bbox), attributes=s.attributes,
+                              score=s.score, source=s.source)
+                for s in rows.get(annotation_id, ())
+            )
+            approved = (annotation is not None and image.state == TaskState.APPROVED
+                        and image.approved_annotation_id == annotation.pk)
+            yield ExportImage(
+                id=image.pk, file_name=export_file_name(image), width=image.width, height=image.height,
+                split=split_of.get(image_id, ""), segments=segments,
+                load_map=(lambda a=annotation: annotation_label_map(annotation=a)),
+                read_file=(lambda f=image.file.name: _stored_bytes(f)) if include_images else None,
+                artifact=(partial(_stored_artifact, project_id=image.project_id, image_id=image.pk,
+                                  width=image.width, height=image.height, annotation_id=annotation.pk,
+                                  annotation_version=annotation.version) if artifacts and approved else None),
+            )
+
+
+def _stored_artifact(context: ArtifactContext, **where) -> bytes | None:
+    return artifact_load(artifact_path(context, **where))
+
+
 def dataset_view(*, project: Project, approved_only: bool = True, class_ids: list[int] | None = None,
                  include_images: bool = False, split: dict | None = None) -> DatasetView:
     """The export's view. `split`: None (not split), {"mode": "stored"} (the images' own splits) or
-    {"mode": "stratified", "fractions": {"train": .8, ...}, "seed": 0}; a split view comes grouped by split."""
+    {"mode": "stratified", "fractions": {"train": .8, ...}, "seed": 0}; a split view comes grouped by split.
+    Approved images offer the artifacts stored when they were approved, so the formats stream them and compute
+    only the missing ones (`labeling.exports.artifacts`)."""
     categories = export_categories(project=project, class_ids=class_ids)
-    category_of = {c.class_id: c.id for c in categories}
     chosen = _chosen_annotations(project, approved_only)
-    split_of = _splits(project, chosen, split, set(category_of)) if split else {}
+    split_of = _splits(project, chosen, split, {c.class_id for c in categories}) if split else {}
     if split:
         rank = {name: i for i, name in enumerate((*SPLITS, UNASSIGNED))}
         chosen.sort(key=lambda pair: (rank[split_of[pair[0]]], pair[0]))
-
-    def entries():
-        for lo in range(0, len(chosen), 200):
-            chunk = chosen[lo:lo + 200]
-            images = Image.objects.in_bulk([i for i, _ in chunk])
-            annotations = Annotation.objects.in_bulk([a for _, a in chunk if a is not None])
-            rows: dict[int, list[Segment]] = {}
-            for row in Segment.objects.filter(annotation_id__in=list(annotations), area__gt=0,
-                                              label_class_id__in=list(category_of)).order_by("segment_id"):
-                rows.setdefault(row.annotation_id, []).append(row)
-            for image_id, annotation_id in chunk:
-                image = images.get(image_id)
-                if image is None:
-                    continue  # deleted while the export ran
-                annotation = annotations.get(annotation_id)
-                segments = tuple(
-                    ExportSegment(segment_id=s.segment_id, category_id=category_of[s.label_class_id],
-                                  instance=s.instance, area=s.area, bbox=tuple(s.bbox), attributes=s.attributes,
-                                  score=s.score, source=s.source)
-                    for s in rows.get(annotation_id, ())
-                )
-                yield ExportImage(
-                    id=image.pk, file_name=export_file_name(image), width=image.width, height=image.height,
-                    split=split_of.get(image_id, ""), segments=segments,
-                    load_map=(lambda a=annotation: annotation_label_map(annotation=a)),
-                    read_file=(lambda f=image.file.name: _stored_bytes(f)) if include_images else None,
-                )
-
-    return DatasetView(name=project.name, kind=project.kind, categories=categories, images=entries(),
+    images = export_images(chosen=chosen, categories=categories, split_of=split_of, include_images=include_images)
+    return DatasetView(name=project.name, kind=project.kind, categories=categories, images=images,
                        count=len(chosen), split=bool(split))
 
 

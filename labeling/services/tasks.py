@@ -29,6 +29,7 @@ from labeling.models import (
     TaskState,
     TaskTransition,
 )
+from labeling.services.export_artifacts import artifacts_refresh_enqueue
 
 IMAGE_TRANSITIONS: dict[str, set[str]] = {
     TaskState.NEW: {TaskState.IN_PROGRESS},
@@ -70,6 +71,8 @@ def _move_image(image: Image, to_state: str, *, actor, reason: str = "", annotat
         setattr(image, name, value)
     TaskTransition.objects.create(image=image, actor=_user_or_none(actor), from_state=from_state, to_state=to_state,
                                   reason=reason)
+    if to_state == TaskState.APPROVED:  # every approval passes here: refresh its export artifacts after commit
+        artifacts_refresh_enqueue(image_id=image.pk, annotation_id=annotation.pk)
 
 
 def _move_annotation(annotation: Annotation, to_state: str, *, actor, reason: str = "") -> None:

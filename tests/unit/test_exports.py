@@ -5,6 +5,8 @@ import hashlib
 import io
 import json
 import zipfile
+from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from PIL import Image as PILImage
 from pycocotools.coco import COCO
 
 from labeling.exports import EXPORTERS, ExportOptions, run_exporter
+from labeling.exports.artifacts import ArtifactContext, artifact_key, pack_parts, seal, unpack_parts, unseal
 from labeling.exports.split import stratified_split
 from labeling.exports.view import Category, DatasetView, ExportImage, ExportSegment
 from labeling.exports.zipsink import ZipSink
@@ -264,3 +267,110 @@ def test_stratified_split_refuses_bad_fractions():
         stratified_split([(1, [1])], {"train": 0.5, "val": 0.2}, seed=0)
     with pytest.raises(ValueError, match="unknown splits"):
         stratified_split([(1, [1])], {"train": 0.5, "dev": 0.5}, seed=0)
+
+
+# ---- per-image artifacts: stored bytes stand in for the per-image work, byte for byte ----
+
+
+def _stored(v: DatasetView, options=ExportOptions(), annotation_version=1) -> dict[str, bytes]:
+    """Every format's artifacts of the view's images, as approval stores them, by key."""
+    store = {}
+    for image in v.images:
+        for name, chosen in EXPORTERS.items():
+            context = ArtifactContext(name, v.categories, options)
+            key = artifact_key(context, image_id=image.id, width=image.width, height=image.height,
+                               annotation_id=image.id, annotation_version=annotation_version)
+            store[key] = chosen.per_image(image, context)
+    return store
+
+
+def _with_artifacts(v: DatasetView, store: dict[str, bytes], only=None) -> DatasetView:
+    def lookup(context, image):
+        return store.get(artifact_key(context, image_id=image.id, width=image.width, height=image.height,
+                                      annotation_id=image.id, annotation_version=1))
+
+    images = [replace(i, artifact=partial(lookup, image=i)) if only is None or i.id in only else i for i in v.images]
+    return replace(v, images=images)
+
+
+@pytest.fixture
+def per_image_calls(monkeypatch):
+    """Counts the formats' per-image computations (a stored artifact is streamed without one)."""
+    calls = []
+    for name, chosen in list(EXPORTERS.items()):
+        def counted(image, context, compute=chosen.per_image):
+            calls.append((context.format, image.id))
+            return compute(image, context)
+        monkeypatch.setitem(EXPORTERS, name, replace(chosen, per_image=counted))
+    return calls
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTERS))
+@pytest.mark.parametrize("splits", [None, {101: "train", 205: "val"}], ids=["unsplit", "split"])
+def test_an_export_from_stored_artifacts_is_byte_identical_and_computes_nothing(name, splits, per_image_calls):
+    options = [ExportOptions(), *([ExportOptions(polygons=True)] if name == "coco_instances" else [])]
+    for option in options:
+        plain = export(name, view(splits=splits), option)
+        store = _stored(view(splits=splits), option)
+        per_image_calls.clear()
+        assert export(name, _with_artifacts(view(splits=splits), store), option) == plain
+        assert per_image_calls == []
+        # Only some images stored: the others are computed, the bytes are the same.
+        assert export(name, _with_artifacts(view(splits=splits), store, only={205}), option) == plain
+        assert per_image_calls == [(name, 101)]
+        per_image_calls.clear()
+
+
+def test_coco_summaries_are_the_same_from_stored_artifacts():
+    for options in (ExportOptions(), ExportOptions(polygons=True)):
+        v = view()
+        store = _stored(view(), options)
+        summaries = []
+        for w in (v, _with_artifacts(view(), store)):
+            sink = ZipSink(io.BytesIO())
+            summaries.append(run_exporter("coco_instances", w, sink, options, lambda f: None))
+        assert summaries[0] == summaries[1]
+    assert summaries[0]["kept_as_rle"] == 1
+
+
+def test_an_artifact_under_a_stale_key_is_not_used(per_image_calls):
+    store = _stored(view())
+    poisoned = {key: b"stale" for key in store}
+    # The classes changed (a rename): the export's keys are new, so nothing stored is found.
+    renamed = (replace(CATEGORIES[0], name="automobile"), *CATEGORIES[1:])
+    plain = export("semantic_png", replace(view(), categories=renamed))
+    per_image_calls.clear()
+    assert export("semantic_png", _with_artifacts(replace(view(), categories=renamed), poisoned)) == plain
+    assert per_image_calls == [("semantic_png", 101), ("semantic_png", 205)]
+    # A polygons export does not use the RLE artifacts.
+    plain = export("coco_instances", view(), ExportOptions(polygons=True))
+    assert export("coco_instances", _with_artifacts(view(), poisoned), ExportOptions(polygons=True)) == plain
+
+
+def test_the_artifact_key_changes_with_everything_the_bytes_depend_on(monkeypatch):
+    def key(name="semantic_png", categories=CATEGORIES, options=ExportOptions(), **where):
+        where = {"image_id": 101, "width": 60, "height": 40, "annotation_id": 7, "annotation_version": 3, **where}
+        return artifact_key(ArtifactContext(name, categories, options), **where)
+
+    car, person, road = CATEGORIES
+    keys = [key(), key(name="instance_png"), key(name="coco_instances"),
+            key(name="coco_instances", options=ExportOptions(polygons=True)),
+            key(categories=(replace(car, name="auto"), person, road)),
+            key(categories=(replace(car, color="#ff0001"), person, road)),
+            key(categories=(replace(car, kind="stuff"), person, road)),
+            key(categories=(replace(car, class_id=99), person, road)),
+            key(categories=(replace(person, id=1), replace(car, id=2), road)),  # reordered
+            key(categories=(car, person)),  # one class fewer
+            key(image_id=102), key(width=61), key(annotation_id=8), key(annotation_version=4)]
+    assert len(set(keys)) == len(keys)
+    assert key() == key() and key(options=ExportOptions(include_images=True)) == key()  # no effect on the bytes
+    monkeypatch.setitem(EXPORTERS, "semantic_png", replace(EXPORTERS["semantic_png"], version=2))
+    assert key() not in keys
+
+
+def test_a_stored_artifact_that_is_not_whole_is_refused():
+    sealed = seal(b"png bytes")
+    assert unseal(sealed) == b"png bytes"
+    assert unseal(sealed[:-1]) is None and unseal(sealed[:10]) is None and unseal(b"") is None
+    assert unseal(sealed[:-1] + b"X") is None
+    assert unpack_parts(pack_parts(b"a", b"", b"bc")) == [b"a", b"", b"bc"]
