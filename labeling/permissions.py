@@ -64,6 +64,8 @@ EXPORT_RUN = "export:run"
 # Dataset versions: seeing and downloading them is EXPORT_RUN; freezing an export as a version and deleting one
 # (the numbered datasets models are trained on) is VERSION_MANAGE, managers only.
 VERSION_MANAGE = "version:manage"
+# Label imports write pre-labels for any image of the project: managers only.
+IMPORT_RUN = "import:run"
 
 ALL_SCOPES = frozenset(
     {
@@ -94,6 +96,7 @@ ALL_SCOPES = frozenset(
         DASHBOARD_VIEW,
         EXPORT_RUN,
         VERSION_MANAGE,
+        IMPORT_RUN,
     }
 )
 

@@ -5,6 +5,7 @@ from celery import shared_task
 from labeling.services.evaluations import evaluation_run
 from labeling.services.export_artifacts import export_artifacts_refresh
 from labeling.services.exports import export_run
+from labeling.services.imports import import_run
 from labeling.services.image_processing import images_build_display
 from labeling.services.jobs import job_run
 from labeling.services.sam import embeddings_compute, proposals_generate
@@ -52,6 +53,11 @@ def run_export(job_id: int) -> None:
 def refresh_export_artifacts(image_id: int, annotation_id: int | None = None) -> None:
     # Not a job row: one per approval, idempotent by content (files named by their key), nothing to watch.
     export_artifacts_refresh(image_id=image_id, annotation_id=annotation_id)
+
+
+@shared_task(name="workers.tasks.run_import", acks_late=True, reject_on_worker_lost=True)
+def run_import(job_id: int) -> None:
+    job_run(job_id, lambda job, progress: import_run(job=job, progress=progress))
 
 
 @shared_task(name="workers.tasks.run_evaluation", acks_late=True, reject_on_worker_lost=True)

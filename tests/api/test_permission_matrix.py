@@ -88,6 +88,11 @@ def _model(w, a, j):
     return {"pk": trained_model.pk}
 
 
+def _import_body(w, a, j):
+    coco = b'{"images": [], "annotations": [], "categories": []}'
+    return {"format": "coco_instances", "file": SimpleUploadedFile("labels.json", coco, "application/json")}
+
+
 def _model_upload_body(w, a, j):
     import json
 
@@ -252,6 +257,8 @@ ENDPOINTS = [
     Endpoint("project-evaluations", "get", scopes.DASHBOARD_VIEW, _nested),
     Endpoint("project-evaluations", "post", scopes.DASHBOARD_VIEW, _nested_with_approved,
              lambda w, a, j: {"source": "annotator", "annotator_id": w.users[Role.ANNOTATOR].pk}),
+    Endpoint("project-imports", "get", scopes.IMPORT_RUN, _nested),
+    Endpoint("project-imports", "post", scopes.IMPORT_RUN, _nested, _import_body, "multipart"),
     Endpoint("project-versions", "get", scopes.EXPORT_RUN, _nested),
     Endpoint("project-versions", "post", scopes.VERSION_MANAGE, _nested_with_export, _latest_export_body),
     Endpoint("version-detail", "get", scopes.EXPORT_RUN, _version),

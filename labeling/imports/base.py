@@ -1,0 +1,314 @@
+"""What every importer shares: the project seen as plain data (classes, images), the files of the upload, the
+report of problems, and the one rule that turns a file's overlapping masks into a label map.
+
+Overlap rule (`compose`): a label map holds one segment per pixel, while COCO instances may overlap. Where they
+do, the pixel goes to the smallest non-crowd annotation (fewest pixels), ties to the one listed first; crowd
+regions (`iscrowd: 1`) only take pixels no non-crowd annotation covers. An annotation left without pixels is
+reported as a warning and not imported. Annotations of one stuff class are one segment (a label map holds one
+per stuff class), and a thing keeps the file's `instance` number when it gives one that is free, else the next
+free number of its class.
+
+No Django here: the service passes plain data in and writes what comes out (tests/unit/test_imports.py).
+"""
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+MAX_LISTED_PROBLEMS = 500
+MAX_SEGMENTS_PER_IMAGE = 2**32 - 2
+
+
+@dataclass(frozen=True)
+class TargetClass:
+    id: int
+    name: str
+    kind: str  # "thing" | "stuff"
+
+
+@dataclass(frozen=True)
+class TargetImage:
+    id: int
+    export_name: str  # the name exports give it: "<id>_<original name>"
+    original_name: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ImportedSegment:
+    segment_id: int
+    class_id: int
+    instance: int | None
+    attributes: dict[str, Any]
+    score: float | None = None
+
+
+@dataclass
+class ImportedImage:
+    image: TargetImage
+    label_map: np.ndarray  # (height, width) uint32 segment ids, 0 unlabelled
+    segments: list[ImportedSegment]
+    where: str  # the file it came from, for messages
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str  # "error": the import applies nothing; "warning": listed, the rest goes on
+    code: str
+    where: str
+    message: str
+
+
+@dataclass
+class Report:
+    """Every problem found, counted; the first MAX_LISTED_PROBLEMS kept to show."""
+
+    problems: list[Problem] = field(default_factory=list)
+    errors: int = 0
+    warnings: int = 0
+
+    def error(self, code: str, where: str, message: str) -> None:
+        self.errors += 1
+        self._keep(Problem("error", code, where, message))
+
+    def warning(self, code: str, where: str, message: str) -> None:
+        self.warnings += 1
+        self._keep(Problem("warning", code, where, message))
+
+    def _keep(self, problem: Problem) -> None:
+        if len(self.problems) < MAX_LISTED_PROBLEMS:
+            self.problems.append(problem)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"errors": self.errors, "warnings": self.warnings,
+                "problems": [asdict(p) for p in self.problems],
+                "problems_left_off": self.errors + self.warnings - len(self.problems)}
+
+
+class UnreadableFile(Exception):
+    """A whole file cannot be read (not JSON, the wrong shape): reported as one error by the importer."""
+
+
+@dataclass(frozen=True)
+class Files:
+    """The upload's files by their names inside it ("/"-separated), each extracted to a local path."""
+
+    paths: dict[str, Path]
+
+    def names(self, suffix: str = "") -> list[str]:
+        return sorted(n for n in self.paths if n.lower().endswith(suffix))
+
+    def read(self, name: str) -> bytes:
+        return self.paths[name].read_bytes()
+
+    def json(self, name: str) -> Any:
+        try:
+            return json.loads(self.read(name), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise UnreadableFile(f"not valid JSON: {exc}") from exc
+
+    def find(self, folder: str, file_name: str) -> str | None:
+        """`folder/file_name` when it is there, else the one file whose name ends with `/file_name`."""
+        exact = f"{folder}/{file_name}" if folder else file_name
+        if exact in self.paths:
+            return exact
+        tail = "/" + file_name.lstrip("/")
+        found = [n for n in self.paths if n.endswith(tail) or n == file_name]
+        return found[0] if len(found) == 1 else None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+class ImageResolver:
+    """Finds the project image a file names: the export's `<id>_<name>`, else the original file name, its
+    base name, or (for mask PNGs) the file stem of any of those. A name two images share is ambiguous."""
+
+    def __init__(self, images: Iterable[TargetImage]):
+        self._by_export: dict[str, TargetImage] = {}
+        self._by_name: dict[str, list[TargetImage]] = {}
+        for image in images:
+            self._by_export[image.export_name] = image
+            self._by_export[PurePosixPath(image.export_name).stem] = image
+            base = image.original_name.rsplit("/", 1)[-1]
+            keys = {image.original_name, base, PurePosixPath(base).stem}
+            for key in keys:
+                self._by_name.setdefault(key, []).append(image)
+
+    def resolve(self, name: str) -> tuple[TargetImage | None, str]:
+        """(image, "") or (None, why): "missing" or "ambiguous"."""
+        name = str(name)
+        for candidate in (name, name.rsplit("/", 1)[-1], PurePosixPath(name.rsplit("/", 1)[-1]).stem):
+            if candidate in self._by_export:
+                return self._by_export[candidate], ""
+            found = self._by_name.get(candidate, [])
+            if len(found) == 1:
+                return found[0], ""
+            if len(found) > 1:
+                return None, "ambiguous"
+        return None, "missing"
+
+
+class ClassResolver:
+    """Matches the file's category names to the project's classes: exactly, else ignoring case when that is
+    unique."""
+
+    def __init__(self, classes: Iterable[TargetClass]):
+        self.classes = list(classes)
+        self._exact = {c.name: c for c in self.classes}
+        folded: dict[str, list[TargetClass]] = {}
+        for c in self.classes:
+            folded.setdefault(c.name.casefold(), []).append(c)
+        self._folded = {k: v[0] for k, v in folded.items() if len(v) == 1}
+
+    def resolve(self, name: Any) -> TargetClass | None:
+        if not isinstance(name, str):
+            return None
+        return self._exact.get(name) or self._folded.get(name.casefold())
+
+
+@dataclass
+class Piece:
+    """One mask of a file for one image, before the overlap rule: its pixels as a crop placed at (x, y)."""
+
+    order: int
+    target: TargetClass
+    crop: np.ndarray  # bool
+    x: int
+    y: int
+    crowd: bool = False
+    instance: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None
+    where: str = ""
+
+    @property
+    def area(self) -> int:
+        return int(self.crop.sum())
+
+
+def crop_of(mask: np.ndarray) -> tuple[np.ndarray, int, int] | None:
+    """(crop, x, y) of a full-size bool mask's bounding box; None when it is empty."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return None
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    return mask[y0:y1, x0:x1].copy(), x0, y0
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def crops_by_value(values: np.ndarray) -> dict[int, tuple[np.ndarray, int, int]]:
+    """{value: (bool crop, x, y)} of every non-zero value of an (h, w) integer image, in one sort of the pixels
+    rather than one full-image comparison per value (a PNG may hold thousands of segments)."""
+    flat = values.ravel()
+    order = np.argsort(flat, kind="stable")
+    sorted_values = flat[order]
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    ends = np.r_[starts[1:], flat.size]
+    width = values.shape[1]
+    crops = {}
+    for lo, hi in zip(starts.tolist(), ends.tolist()):
+        value = int(sorted_values[lo])
+        if value == 0:
+            continue
+        rows, cols = np.divmod(order[lo:hi], width)
+        y0, x0 = int(rows.min()), int(cols.min())
+        crop = np.zeros((int(rows.max()) - y0 + 1, int(cols.max()) - x0 + 1), dtype=bool)
+        crop[rows - y0, cols - x0] = True
+        crops[value] = (crop, x0, y0)
+    return crops
+
+
+def finite_score(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return round(float(value), 6)
+
+
+def json_attributes(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def compose(image: TargetImage, pieces: list[Piece], report: Report, where: str) -> ImportedImage:
+    """The label map and segments of one image's pieces, by the module's overlap rule."""
+    # Segments in the order the file first lists them; stuff of one class shares one segment.
+    segment_of: list[int] = []
+    heads: list[Piece] = []
+    stuff_segment: dict[int, int] = {}
+    for piece in pieces:
+        if piece.target.kind == "stuff" and piece.target.id in stuff_segment:
+            segment_of.append(stuff_segment[piece.target.id])
+            continue
+        heads.append(piece)
+        segment_of.append(len(heads))
+        if piece.target.kind == "stuff":
+            stuff_segment[piece.target.id] = len(heads)
+    if len(heads) > MAX_SEGMENTS_PER_IMAGE:
+        report.error("too_many_segments", where, f"{len(heads)} segments; a label map holds at most "
+                                                 f"{MAX_SEGMENTS_PER_IMAGE}")
+    label_map = np.zeros((image.height, image.width), dtype=np.uint32)
+    areas = [p.area for p in pieces]
+    # Painted from the lowest priority up, so the highest (non-crowd, smallest, first listed) is painted last.
+    order = sorted(range(len(pieces)), key=lambda i: (not pieces[i].crowd, -areas[i], -pieces[i].order))
+    for i in order:
+        piece = pieces[i]
+        h, w = piece.crop.shape
+        window = label_map[piece.y:piece.y + h, piece.x:piece.x + w]
+        window[piece.crop] = segment_of[i]
+    present = np.bincount(label_map.ravel(), minlength=len(heads) + 1) if heads else np.zeros(1, dtype=np.int64)
+    for i, piece in enumerate(pieces):
+        if areas[i] and not present[segment_of[i]]:
+            report.warning("covered", piece.where, "every pixel of it is covered by smaller annotations; "
+                                                   "not imported")
+    # Renumber the kept segments 1..n in order, and give things their instance numbers.
+    kept = [s for s in range(1, len(heads) + 1) if present[s]]
+    renumber = np.zeros(len(heads) + 1, dtype=np.uint32)
+    renumber[kept] = np.arange(1, len(kept) + 1, dtype=np.uint32)
+    if kept and kept != list(range(1, len(kept) + 1)):
+        label_map = renumber[label_map]
+    used: dict[int, set[int]] = {}
+    wanted = [heads[s - 1] for s in kept]
+    for piece in wanted:
+        if piece.target.kind == "thing" and isinstance(piece.instance, int) and piece.instance >= 1:
+            taken = used.setdefault(piece.target.id, set())
+            if piece.instance in taken:
+                piece.instance = None
+            else:
+                taken.add(piece.instance)
+    segments = []
+    for number, piece in enumerate(wanted, 1):
+        instance = None
+        if piece.target.kind == "thing":
+            instance = piece.instance if isinstance(piece.instance, int) and piece.instance >= 1 else None
+            if instance is None:
+                taken = used.setdefault(piece.target.id, set())
+                instance = next(n for n in range(1, len(taken) + 2) if n not in taken)
+                taken.add(instance)
+        attributes = dict(piece.attributes)
+        if piece.crowd:
+            attributes["iscrowd"] = 1
+        segments.append(ImportedSegment(segment_id=number, class_id=piece.target.id, instance=instance,
+                                        attributes=attributes, score=piece.score))
+    return ImportedImage(image=image, label_map=label_map, segments=segments, where=where)
+
+
+def unique_images(images: Iterator[ImportedImage], report: Report) -> Iterator[ImportedImage]:
+    """Each project image once: a second file entry for an image already imported is an error."""
+    seen: dict[int, str] = {}
+    for item in images:
+        if item.image.id in seen:
+            report.error("duplicate_image", item.where, f"image {item.image.export_name} is also given in "
+                                                        f"{seen[item.image.id]}")
+            continue
+        seen[item.image.id] = item.where
+        yield item

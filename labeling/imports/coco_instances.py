@@ -1,0 +1,211 @@
+"""COCO instances in: every JSON of the upload with `images`, `annotations` and `categories` (an export's
+`annotations/instances*.json`, or one bare JSON file). Segmentations are compressed RLE, uncompressed RLE (as
+crowd regions usually are) or polygons, rasterised by pycocotools as every COCO reader does; overlaps resolve by
+`base.compose`'s rule. The file's `bbox` and `area` are not trusted: they are computed from the pixels.
+
+Per annotation, these are errors (the import applies nothing, every one is listed): an unknown or missing
+category, an `image_id` with no image entry, a duplicate annotation / image / category id, an RLE whose size is
+not the image's or whose runs do not cover it, a polygon with fewer than 3 points, an odd number of coordinates,
+a coordinate that is not a finite number or lies more than one pixel outside the image. Images of the file
+that are not in the project are warnings (skipped), as are annotations with no pixels.
+"""
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as coco_mask
+
+from labeling.imports.base import (
+    ClassResolver,
+    Files,
+    ImageResolver,
+    ImportedImage,
+    Piece,
+    Report,
+    UnreadableFile,
+    compose,
+    crop_of,
+    finite_score,
+    is_int,
+    json_attributes,
+)
+from labeling.masks.rle import rle_to_mask
+
+OUT_OF_BOUNDS_TOLERANCE = 1.0  # pixels: coordinates this far outside the image are clipped, not refused
+
+
+def coco_files(files: Files, report: Report) -> list[tuple[str, dict]]:
+    """(name, document) of each JSON that looks like COCO instances; panoptic and other JSON are left out."""
+    found = []
+    for name in files.names(".json"):
+        try:
+            document = files.json(name)
+        except UnreadableFile as exc:
+            report.error("not_json", name, str(exc))
+            continue
+        if not isinstance(document, dict) or not all(isinstance(document.get(k), list)
+                                                     for k in ("images", "annotations", "categories")):
+            continue
+        if any(isinstance(a, dict) and "segments_info" in a for a in document["annotations"][:1]):
+            continue  # COCO panoptic
+        found.append((name, document))
+    if not found and not report.errors:
+        report.error("no_annotations_file", "upload", "no COCO instances JSON (with images, annotations and "
+                                                      "categories lists) in the upload")
+    return found
+
+
+def categories_of(document: dict, classes: ClassResolver, report: Report, name: str) -> dict[int, Any]:
+    """{category id: project class, or None when it is unknown (its annotations are then skipped)}."""
+    found: dict[int, Any] = {}
+    for entry in document["categories"]:
+        if not isinstance(entry, dict) or not is_int(entry.get("id")):
+            report.error("bad_category", name, f"a category without an integer id: {_short(entry)}")
+            continue
+        cid = entry["id"]
+        if cid in found:
+            report.error("duplicate_id", f"{name}: category {cid}", "two categories have this id")
+            continue
+        target = classes.resolve(entry.get("name"))
+        if target is None:
+            report.error("unknown_category", f"{name}: category {cid}",
+                         f"no class named {entry.get('name')!r} in the project")
+        elif "isthing" in entry and bool(entry["isthing"]) != (target.kind == "thing"):
+            report.warning("kind_differs", f"{name}: category {cid}",
+                           f"{target.name!r} is a {target.kind} class here; imported as {target.kind}")
+        found[cid] = target
+    return found
+
+
+def import_coco_instances(files: Files, classes: ClassResolver, images: ImageResolver,
+                          report: Report) -> Iterator[ImportedImage]:
+    for name, document in coco_files(files, report):
+        yield from _document(name, document, classes, images, report)
+
+
+def _document(name: str, document: dict, classes: ClassResolver, images: ImageResolver,
+              report: Report) -> Iterator[ImportedImage]:
+    categories = categories_of(document, classes, report, name)
+    targets: dict[int, Any] = {}  # file image id -> project image, or None when skipped
+    entries: dict[int, dict] = {}
+    for entry in document["images"]:
+        if not isinstance(entry, dict) or not is_int(entry.get("id")):
+            report.error("bad_image", name, f"an image without an integer id: {_short(entry)}")
+            continue
+        iid = entry["id"]
+        where = f"{name}: image {iid}"
+        if iid in entries:
+            report.error("duplicate_id", where, "two images have this id")
+            continue
+        entries[iid] = entry
+        target, why = images.resolve(entry.get("file_name", ""))
+        if target is None:
+            if why == "ambiguous":
+                report.error("ambiguous_image", where, f"{entry.get('file_name')!r} names more than one image "
+                                                       "of the project; rename one or use the export's names")
+            else:
+                report.warning("image_not_found", where, f"no image {entry.get('file_name')!r} in the project; "
+                                                         "skipped")
+            targets[iid] = None
+            continue
+        size = (entry.get("width"), entry.get("height"))
+        if size != (target.width, target.height) and size != (None, None):
+            report.error("size_mismatch", where, f"the file says {size[0]}x{size[1]}, the project's image "
+                                                 f"{target.export_name} is {target.width}x{target.height}")
+            targets[iid] = None
+            continue
+        targets[iid] = target
+
+    pieces: dict[int, list[Piece]] = {}
+    seen_ids: set[int] = set()
+    for position, ann in enumerate(document["annotations"]):
+        if not isinstance(ann, dict):
+            report.error("bad_annotation", f"{name}: annotation #{position}", "not an object")
+            continue
+        aid = ann.get("id")
+        where = f"{name}: annotation {aid if aid is not None else '#' + str(position)}"
+        if aid is not None:
+            if aid in seen_ids:
+                report.error("duplicate_id", where, "two annotations have this id")
+                continue
+            seen_ids.add(aid)
+        iid, cid = ann.get("image_id"), ann.get("category_id")
+        if iid not in entries:
+            report.error("dangling_id", where, f"image_id {iid!r} is not among the file's images")
+            continue
+        if cid not in categories:
+            report.error("dangling_id" if cid is not None else "missing_field", where,
+                         f"category_id {cid!r} is not among the file's categories")
+            continue
+        target, image = categories[cid], targets[iid]
+        if target is None or image is None:
+            continue  # reported once with its category or image
+        try:
+            mask = segmentation_mask(ann.get("segmentation"), height=image.height, width=image.width)
+        except ValueError as exc:
+            report.error(getattr(exc, "code", "bad_segmentation"), where, str(exc))
+            continue
+        cropped = crop_of(mask)
+        if cropped is None:
+            report.warning("empty_mask", where, "the segmentation has no pixels; not imported")
+            continue
+        crop, x, y = cropped
+        instance = ann.get("instance")
+        pieces.setdefault(iid, []).append(Piece(
+            order=position, target=target, crop=crop, x=x, y=y, crowd=bool(ann.get("iscrowd")),
+            instance=instance if is_int(instance) else None, attributes=json_attributes(ann.get("attributes")),
+            score=finite_score(ann.get("score")), where=where))
+
+    for iid, image in targets.items():
+        if image is not None:
+            yield compose(image, pieces.get(iid, []), report, f"{name}: image {iid}")
+
+
+class SegmentationError(ValueError):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def segmentation_mask(segmentation: Any, *, height: int, width: int) -> np.ndarray:
+    """The bool (height, width) mask of a COCO segmentation, or SegmentationError saying what is wrong."""
+    if isinstance(segmentation, dict):
+        try:
+            return rle_to_mask(segmentation, shape=(height, width))
+        except ValueError as exc:
+            raise SegmentationError("bad_rle", f"bad RLE: {exc}") from None
+    if not isinstance(segmentation, list) or not segmentation:
+        raise SegmentationError("missing_field", "no segmentation (an RLE object or a list of polygons)")
+    polygons = []
+    for k, polygon in enumerate(segmentation):
+        if not isinstance(polygon, list) or not all(_is_number(v) for v in polygon):
+            raise SegmentationError("bad_polygon", f"polygon {k} is not a list of numbers")
+        if not all(math.isfinite(v) for v in polygon):
+            raise SegmentationError("bad_polygon", f"polygon {k} has a coordinate that is NaN or infinite")
+        if len(polygon) % 2:
+            raise SegmentationError("bad_polygon", f"polygon {k} has an odd number of coordinates "
+                                                   f"({len(polygon)})")
+        if len(polygon) < 6:
+            raise SegmentationError("bad_polygon", f"polygon {k} has {len(polygon) // 2} points; at least 3 are "
+                                                   "needed")
+        points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        low, high = points.min(axis=0), points.max(axis=0)
+        tol = OUT_OF_BOUNDS_TOLERANCE
+        if low[0] < -tol or low[1] < -tol or high[0] > width + tol or high[1] > height + tol:
+            raise SegmentationError("out_of_bounds", f"polygon {k} reaches ({low[0]:g}, {low[1]:g})–"
+                                                     f"({high[0]:g}, {high[1]:g}), outside the {width}x{height} "
+                                                     "image")
+        polygons.append(np.clip(points, 0, [width, height]).ravel().tolist())
+    rles = coco_mask.frPyObjects(polygons, height, width)
+    return coco_mask.decode(coco_mask.merge(rles)).astype(bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"

@@ -1,0 +1,156 @@
+"""COCO panoptic in: each JSON of the upload whose annotations carry `segments_info`, with its PNGs in the folder
+of the JSON's name (COCO's layout: `panoptic_val2017.json` beside `panoptic_val2017/`), else found by file name
+anywhere in the upload. A pixel's segment id is R + 256·G + 256²·B, 0 is void. Segments keep the file's
+order; several stuff segments of one class become one.
+
+Errors: an unreadable or non-RGB PNG, a PNG of another size than the image, a pixel value with no entry in
+`segments_info`, a duplicate segment or image id, an unknown category, an annotation whose image is not in the
+file. Warnings: an image not in the project (skipped), a `segments_info` entry with no pixels.
+"""
+
+import io
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+
+import numpy as np
+from PIL import Image as PILImage
+
+from labeling.imports.base import (
+    ClassResolver,
+    Files,
+    ImageResolver,
+    ImportedImage,
+    Piece,
+    Report,
+    UnreadableFile,
+    compose,
+    crops_by_value,
+    finite_score,
+    is_int,
+    json_attributes,
+)
+from labeling.imports.coco_instances import categories_of
+
+MAX_PNG_PIXELS = 625_000_000
+
+
+def import_coco_panoptic(files: Files, classes: ClassResolver, images: ImageResolver,
+                         report: Report) -> Iterator[ImportedImage]:
+    documents = []
+    for name in files.names(".json"):
+        try:
+            document = files.json(name)
+        except UnreadableFile as exc:
+            report.error("not_json", name, str(exc))
+            continue
+        if (isinstance(document, dict) and isinstance(document.get("annotations"), list)
+                and isinstance(document.get("categories"), list)
+                and all(isinstance(a, dict) and "segments_info" in a for a in document["annotations"])):
+            documents.append((name, document))
+    if not documents and not report.errors:
+        report.error("no_annotations_file", "upload", "no COCO panoptic JSON (annotations with segments_info) "
+                                                      "in the upload")
+    for name, document in documents:
+        yield from _document(name, document, files, classes, images, report)
+
+
+def _document(name: str, document: dict, files: Files, classes: ClassResolver, images: ImageResolver,
+              report: Report) -> Iterator[ImportedImage]:
+    categories = categories_of(document, classes, report, name)
+    folder = str(PurePosixPath(name).with_suffix(""))
+    file_names: dict[int, str] = {}
+    for entry in document.get("images") or []:
+        if isinstance(entry, dict) and is_int(entry.get("id")):
+            if entry["id"] in file_names:
+                report.error("duplicate_id", f"{name}: image {entry['id']}", "two images have this id")
+            file_names[entry["id"]] = str(entry.get("file_name", ""))
+    for ann in document["annotations"]:
+        iid = ann.get("image_id")
+        where = f"{name}: annotation of image {iid}"
+        if iid not in file_names:
+            report.error("dangling_id", where, f"image_id {iid!r} is not among the file's images")
+            continue
+        image, why = images.resolve(file_names[iid])
+        if image is None:
+            if why == "ambiguous":
+                report.error("ambiguous_image", where, f"{file_names[iid]!r} names more than one image of the "
+                                                       "project")
+            else:
+                report.warning("image_not_found", where, f"no image {file_names[iid]!r} in the project; skipped")
+            continue
+        png_name = files.find(folder, str(ann.get("file_name", "")))
+        if png_name is None:
+            report.error("missing_png", where, f"no PNG {ann.get('file_name')!r} in {folder}/ or elsewhere in "
+                                               "the upload")
+            continue
+        try:
+            ids = panoptic_ids(files.read(png_name))
+        except ValueError as exc:
+            report.error("bad_png", png_name, str(exc))
+            continue
+        if ids.shape != (image.height, image.width):
+            report.error("size_mismatch", png_name, f"the PNG is {ids.shape[1]}x{ids.shape[0]}, the image "
+                                                    f"{image.export_name} {image.width}x{image.height}")
+            continue
+        pieces = _pieces(ids, ann["segments_info"], categories, report, where)
+        if pieces is not None:
+            yield compose(image, pieces, report, where)
+
+
+def _pieces(ids: np.ndarray, segments_info, categories, report: Report, where: str) -> list[Piece] | None:
+    if not isinstance(segments_info, list):
+        report.error("bad_annotation", where, "segments_info is not a list")
+        return None
+    crops = crops_by_value(ids)
+    pieces, seen, ok = [], set(), True
+    for position, info in enumerate(segments_info):
+        sid = info.get("id") if isinstance(info, dict) else None
+        at = f"{where}, segment {sid}"
+        if not is_int(sid) or sid < 1:
+            report.error("bad_segment", at, "a segment needs a positive integer id")
+            ok = False
+            continue
+        if sid in seen:
+            report.error("duplicate_id", at, "two segments have this id")
+            ok = False
+            continue
+        seen.add(sid)
+        cid = info.get("category_id")
+        if cid not in categories:
+            report.error("dangling_id", at, f"category_id {cid!r} is not among the file's categories")
+            ok = False
+            continue
+        if categories[cid] is None:
+            continue  # unknown category, reported once
+        if sid not in crops:
+            report.warning("empty_mask", at, "no pixel of the PNG has this id; not imported")
+            continue
+        crop, x0, y0 = crops[sid]
+        instance = info.get("instance")
+        pieces.append(Piece(order=position, target=categories[cid], crop=crop, x=x0, y=y0,
+                            crowd=bool(info.get("iscrowd")),
+                            instance=instance if is_int(instance) else None,
+                            attributes=json_attributes(info.get("attributes")), score=finite_score(info.get("score")),
+                            where=at))
+    unknown = sorted(set(crops) - seen)
+    if unknown:
+        report.error("unknown_segment_value", where, f"{len(unknown)} pixel value(s) have no segments_info entry, "
+                                                     f"e.g. {unknown[:5]}")
+        ok = False
+    return pieces if ok else None
+
+
+def panoptic_ids(data: bytes) -> np.ndarray:
+    """(h, w) uint32 segment ids of a panoptic PNG (R + 256·G + 256²·B); ValueError when it is not one."""
+    try:
+        with PILImage.open(io.BytesIO(data)) as png:
+            if png.format != "PNG":
+                raise ValueError(f"not a PNG but {png.format}")
+            if png.width * png.height > MAX_PNG_PIXELS:
+                raise ValueError(f"{png.width}x{png.height} is more pixels than allowed")
+            if png.mode not in ("RGB", "RGBA"):
+                raise ValueError(f"a panoptic PNG is RGB; this one is {png.mode}")
+            rgb = np.asarray(png.convert("RGB"), dtype=np.uint32)
+    except (OSError, PILImage.DecompressionBombError, SyntaxError) as exc:
+        raise ValueError(f"not a readable PNG: {exc}") from None
+    return rgb[..., 0] + (rgb[..., 1] << 8) + (rgb[..., 2] << 16)

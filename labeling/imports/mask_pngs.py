@@ -1,0 +1,197 @@
+"""A folder of mask PNGs in, as the mask exports write them:
+
+- instance masks: `instance/**/<image stem>.png` (16-bit, each segment its value, 0 unlabelled) with
+  `instances.json` (`categories` [{id, name}], `images` {stem: [{value, category_id, instance}]}); each value is
+  one segment, in value order.
+- semantic masks: `semantic/**/<image stem>.png` (8-bit grey or paletted, or 16-bit: each pixel its class index,
+  0 unlabelled) with `classes.json` (`classes` [{index, name}]); each class present is one segment (a semantic
+  mask cannot tell two things of one class apart), in index order.
+
+When both are there the instance masks are imported (they hold more). A PNG names its image by its stem (the
+export's `<id>_<name>`, or the original file name's stem). Errors: an unreadable PNG, one of another size than
+its image, a value the table does not list, a table naming an unknown class, a missing table. Warnings: a PNG
+whose image is not in the project (skipped).
+"""
+
+import io
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+
+import numpy as np
+from PIL import Image as PILImage
+
+from labeling.imports.base import (
+    ClassResolver,
+    Files,
+    ImageResolver,
+    ImportedImage,
+    Piece,
+    Report,
+    TargetClass,
+    UnreadableFile,
+    compose,
+    crops_by_value,
+    is_int,
+)
+from labeling.imports.coco_panoptic import MAX_PNG_PIXELS
+
+
+def import_mask_pngs(files: Files, classes: ClassResolver, images: ImageResolver,
+                     report: Report) -> Iterator[ImportedImage]:
+    instance_pngs = _pngs(files, "instance")
+    semantic_pngs = _pngs(files, "semantic")
+    if instance_pngs:
+        yield from _instance(files, instance_pngs, classes, images, report)
+    elif semantic_pngs:
+        yield from _semantic(files, semantic_pngs, classes, images, report)
+    else:
+        report.error("no_masks", "upload", "no PNGs in an instance/ or semantic/ folder")
+
+
+def _pngs(files: Files, folder: str) -> list[str]:
+    return [n for n in files.names(".png") if folder in PurePosixPath(n).parts[:-1]]
+
+
+def _table(files: Files, file_name: str, report: Report):
+    names = [n for n in files.names(".json") if PurePosixPath(n).name == file_name]
+    if len(names) != 1:
+        report.error("missing_table" if not names else "ambiguous_table", "upload",
+                     f"{'no' if not names else 'more than one'} {file_name} in the upload")
+        return None, ""
+    try:
+        return files.json(names[0]), names[0]
+    except UnreadableFile as exc:
+        report.error("not_json", names[0], str(exc))
+        return None, names[0]
+
+
+def _instance(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
+    table, table_name = _table(files, "instances.json", report)
+    if table is None:
+        return
+    if not isinstance(table, dict) or not isinstance(table.get("categories"), list) \
+            or not isinstance(table.get("images"), dict):
+        report.error("bad_table", table_name, "instances.json needs a categories list and an images object")
+        return
+    categories: dict[int, TargetClass | None] = {}
+    for entry in table["categories"]:
+        cid = entry.get("id") if isinstance(entry, dict) else None
+        if not is_int(cid) or cid in categories:
+            report.error("bad_category", table_name, f"a category with a missing or repeated id: {entry!r}"[:200])
+            continue
+        categories[cid] = classes.resolve(entry.get("name"))
+        if categories[cid] is None:
+            report.error("unknown_category", f"{table_name}: category {cid}",
+                         f"no class named {entry.get('name')!r} in the project")
+    for name in pngs:
+        stem = PurePosixPath(name).stem
+        image = _image(images, name, report)
+        if image is None:
+            continue
+        rows = table["images"].get(stem)
+        if not isinstance(rows, list):
+            report.error("missing_entry", name, f"instances.json lists no segments for {stem!r}")
+            continue
+        values = _read(files, name, image, report, bits=(16, 8))
+        if values is None:
+            continue
+        crops = crops_by_value(values)
+        pieces, listed, ok = [], set(), True
+        for position, row in enumerate(rows):
+            value, cid = (row.get("value"), row.get("category_id")) if isinstance(row, dict) else (None, None)
+            at = f"{name}, value {value}"
+            if not is_int(value) or value < 1 or value in listed:
+                report.error("bad_entry", at, "a segment needs a positive value, listed once")
+                ok = False
+                continue
+            listed.add(value)
+            if cid not in categories:
+                report.error("dangling_id", at, f"category_id {cid!r} is not among instances.json's categories")
+                ok = False
+                continue
+            if categories[cid] is None:
+                continue
+            if value in crops:
+                instance = row.get("instance")
+                pieces.append(_piece(crops[value], position, categories[cid], at,
+                                     instance=instance if is_int(instance) else None))
+        ok = _all_listed(crops, listed, name, report) and ok
+        if ok:
+            yield compose(image, pieces, report, name)
+
+
+def _semantic(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
+    table, table_name = _table(files, "classes.json", report)
+    if table is None:
+        return
+    rows = table.get("classes") if isinstance(table, dict) else None
+    if not isinstance(rows, list):
+        report.error("bad_table", table_name, "classes.json needs a classes list")
+        return
+    by_index: dict[int, TargetClass | None] = {}
+    for row in rows:
+        index = row.get("index") if isinstance(row, dict) else None
+        if not is_int(index) or index < 1 or index in by_index:
+            report.error("bad_category", table_name, f"a class with a missing or repeated index: {row!r}"[:200])
+            continue
+        by_index[index] = classes.resolve(row.get("name"))
+        if by_index[index] is None:
+            report.error("unknown_category", f"{table_name}: index {index}",
+                         f"no class named {row.get('name')!r} in the project")
+    for name in pngs:
+        image = _image(images, name, report)
+        if image is None:
+            continue
+        values = _read(files, name, image, report, bits=(8, 16))
+        if values is None:
+            continue
+        crops = crops_by_value(values)
+        if not _all_listed(crops, set(by_index), name, report):
+            continue
+        pieces = [_piece(crops[index], position, by_index[index], f"{name}, index {index}")
+                  for position, index in enumerate(sorted(by_index)) if by_index[index] is not None and index in crops]
+        yield compose(image, pieces, report, name)
+
+
+def _image(images: ImageResolver, name: str, report: Report):
+    image, why = images.resolve(PurePosixPath(name).stem)
+    if image is None:
+        if why == "ambiguous":
+            report.error("ambiguous_image", name, "its name fits more than one image of the project")
+        else:
+            report.warning("image_not_found", name, "no image of the project has this name; skipped")
+    return image
+
+
+def _read(files: Files, name: str, image, report: Report, *, bits) -> np.ndarray | None:
+    try:
+        with PILImage.open(io.BytesIO(files.read(name))) as png:
+            if png.format != "PNG":
+                raise ValueError(f"not a PNG but {png.format}")
+            if png.width * png.height > MAX_PNG_PIXELS:
+                raise ValueError(f"{png.width}x{png.height} is more pixels than allowed")
+            if png.mode not in ("L", "P", "I;16", "I;16B", "I"):
+                raise ValueError(f"a mask PNG is one channel (8- or 16-bit); this one is {png.mode}")
+            values = np.asarray(png, dtype=np.int64) if png.mode != "P" else np.asarray(png).astype(np.int64)
+    except (OSError, ValueError, PILImage.DecompressionBombError, SyntaxError) as exc:
+        report.error("bad_png", name, str(exc) if isinstance(exc, ValueError) else f"not a readable PNG: {exc}")
+        return None
+    if values.shape != (image.height, image.width):
+        report.error("size_mismatch", name, f"the PNG is {values.shape[1]}x{values.shape[0]}, the image "
+                                            f"{image.export_name} {image.width}x{image.height}")
+        return None
+    return values
+
+
+def _all_listed(crops: dict, listed: set[int], name: str, report: Report) -> bool:
+    unknown = sorted(set(crops) - listed)
+    if unknown:
+        report.error("unknown_value", name, f"{len(unknown)} pixel value(s) the table does not list, e.g. "
+                                            f"{unknown[:5]}")
+    return not unknown
+
+
+def _piece(cropped: tuple[np.ndarray, int, int], position: int, target: TargetClass, where: str,
+           instance: int | None = None) -> Piece:
+    crop, x, y = cropped
+    return Piece(order=position, target=target, crop=crop, x=x, y=y, instance=instance, where=where)

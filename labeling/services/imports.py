@@ -1,0 +1,162 @@
+"""Import jobs: an uploaded COCO / panoptic / mask-PNG file becomes pre-label annotations (no annotator, no
+model: `source=import`), one per image it names, that annotators start from and evaluations can compare.
+
+All or nothing: every image's label map is written inside one transaction, and any error in the report (a bad
+RLE, an unknown category, ...) rolls all of it back; the job then fails with the report in its result, so the
+user sees every problem at once. A dry run reads and checks everything and writes nothing. Importing again
+replaces an image's previous import; people's own annotations are never touched.
+"""
+
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from labeling.errors import ValidationFailed
+from labeling.imports import IMPORTERS, Files, Report, TargetClass, TargetImage, read_labels
+from labeling.ingest.archives import ArchiveLimits, ArchiveMember, is_zip, iter_archive
+from labeling.ingest.errors import IngestRejected
+from labeling.models import Annotation, Image, Job, JobStatus, LabelClass, Project, SegmentSource
+from labeling.services.exports import export_file_name
+from labeling.services.jobs import JobCancelled, job_create, job_enqueue
+from labeling.services.labelmaps import SegmentInput, labelmap_replace
+
+IMPORT_TASK = "workers.tasks.run_import"
+IMPORT_KIND = "import"
+UPLOADS_DIR = "imports"
+
+
+class ImportFailed(Exception):
+    """The import found errors and applied nothing (the job's result lists them)."""
+
+
+def import_enqueue(*, project: Project, user, format: str, upload, dry_run: bool = False) -> Job:
+    """Store the upload and start the job. Refused here: an unknown format, an empty or oversized file, and a
+    file that is neither a ZIP nor (where the format takes one) a JSON document."""
+    importer = IMPORTERS.get(format)
+    if importer is None:
+        raise ValidationFailed(f"format must be one of {', '.join(sorted(IMPORTERS))}", code="unknown_format")
+    size = getattr(upload, "size", 0) or 0
+    limit = settings.ANNOTATOR["MAX_ARCHIVE_BYTES"]
+    if size == 0:
+        raise ValidationFailed("the file is empty", code="empty_file")
+    if size > limit:
+        raise ValidationFailed(f"the file is {size:,} bytes; the limit is {limit:,}", code="file_too_large")
+    upload.seek(0)
+    head = upload.read(64)
+    upload.seek(0)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        kind = "zip"
+    elif importer.bare_json and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
+        kind = "json"
+    else:
+        wanted = "a ZIP or a JSON file" if importer.bare_json else "a ZIP file"
+        raise ValidationFailed(f"{importer.title} takes {wanted}", code="unsupported_file")
+    stored = default_storage.save(f"{UPLOADS_DIR}/{project.pk}/{uuid.uuid4().hex}.{kind}", upload)
+    params = {"format": format, "file": stored, "kind": kind, "dry_run": bool(dry_run),
+              "file_name": str(getattr(upload, "name", ""))[-200:]}
+    job, _ = job_create(kind=IMPORT_KIND, project=project, params=params, user=user)
+    job_enqueue(job, IMPORT_TASK)
+    return job
+
+
+def import_run(*, job: Job, progress) -> dict[str, Any]:
+    """The work of an import job (module note), in two passes over the upload: the first reads and checks every
+    image and writes nothing (all a dry run does; progress to 50 %), the second writes them in one transaction.
+    The job row is not updated inside that transaction (a cancel would wait for its lock): progress stays at
+    50 % while it writes, and a cancel is seen between images and rolls everything back."""
+    params = job.params
+    summary: dict[str, Any] = {"format": params["format"], "dry_run": params["dry_run"], "applied": False,
+                               "images": 0, "segments": 0}
+    report = Report()
+    try:
+        with tempfile.TemporaryDirectory(prefix="import-") as work:
+            files = _files(params, Path(work), report)
+            if files is not None:
+                _check(job, files, report, summary, progress)
+            if files is not None and not report.errors and not params["dry_run"]:
+                _apply(job, files)
+                summary["applied"] = True
+    finally:
+        default_storage.delete(params["file"])
+    summary.update(report.as_dict())
+    if report.errors:
+        Job.objects.filter(pk=job.pk).update(result=summary)
+        raise ImportFailed(f"{report.errors} problem(s) found; nothing was imported (the job's result lists them)")
+    return summary
+
+
+def _labels(job: Job, files: Files, report: Report):
+    project = job.project
+    classes = [TargetClass(c.pk, c.name, c.kind) for c in LabelClass.objects.filter(project=project)]
+    images = [TargetImage(i.pk, export_file_name(i), i.original_name, i.width, i.height)
+              for i in Image.objects.filter(project=project).only("id", "original_name", "width", "height")]
+    return read_labels(job.params["format"], files, classes=classes, images=images, report=report), len(images)
+
+
+def _check(job: Job, files: Files, report: Report, summary: dict[str, Any], progress) -> None:
+    labels, total = _labels(job, files, report)
+    for item in labels:
+        summary["images"] += 1
+        summary["segments"] += len(item.segments)
+        if not progress(0.5 * min(1.0, summary["images"] / max(1, total))):
+            raise JobCancelled()
+    if not report.errors and not summary["images"]:
+        report.error("nothing_to_import", "upload", "the upload names none of the project's images")
+
+
+def _apply(job: Job, files: Files) -> None:
+    report = Report()  # the same problems as the check found (none): the input is read the same way again
+    labels, _ = _labels(job, files, report)
+    with transaction.atomic():
+        for done, item in enumerate(labels, 1):
+            _write(item)
+            if done % 20 == 0 and Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
+                raise JobCancelled()
+        if report.errors:  # cannot happen unless the upload changed under us; never apply half of it
+            raise ImportFailed("the upload read differently the second time; nothing was imported")
+
+
+def _files(params: dict[str, Any], work: Path, report: Report) -> Files | None:
+    """The upload's files, extracted; archive problems go to the report."""
+    local = work / f"upload.{params['kind']}"
+    with default_storage.open(params["file"], "rb") as src, open(local, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+    if params["kind"] == "json":
+        return Files({Path(params.get("file_name") or "annotations.json").name or "annotations.json": local})
+    if not is_zip(local):
+        report.error("not_an_archive", "upload", "the file is not a ZIP archive")
+        return None
+    conf = settings.ANNOTATOR
+    limits = ArchiveLimits(max_members=conf["MAX_ARCHIVE_MEMBERS"], max_member_bytes=conf["MAX_UPLOAD_FILE_BYTES"],
+                           max_total_bytes=conf["MAX_ARCHIVE_BYTES"])
+    paths = {}
+    (work / "members").mkdir()
+    try:
+        for member in iter_archive(local, limits=limits, out_dir=work / "members"):
+            if isinstance(member, ArchiveMember):
+                paths[member.name] = member.path
+            else:
+                report.error(member.code, member.name, member.message)
+    except IngestRejected as exc:
+        report.error(exc.code, "upload", exc.message)
+        return None
+    return Files(paths)
+
+
+def _write(item) -> None:
+    image = Image.objects.select_for_update().get(pk=item.image.id)  # one import annotation per image
+    annotation = (Annotation.objects.filter(image=image, annotator__isnull=True, trained_model__isnull=True)
+                  .order_by("id").first())
+    if annotation is None:
+        annotation = Annotation.objects.create(image=image, annotator=None, trained_model=None,
+                                               tile_size=settings.ANNOTATOR["LABELMAP_TILE_SIZE"])
+    segments = [SegmentInput(segment_id=s.segment_id, class_id=s.class_id, instance=s.instance,
+                             attributes=s.attributes, source=SegmentSource.IMPORT, score=s.score)
+                for s in item.segments]
+    labelmap_replace(annotation=annotation, label_map=item.label_map, segments=segments)
