@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 MAX_LISTED_PROBLEMS = 500
 MAX_SEGMENTS_PER_IMAGE = 2**32 - 2
@@ -208,24 +209,23 @@ def is_int(value: Any) -> bool:
 
 
 def crops_by_value(values: np.ndarray) -> dict[int, tuple[np.ndarray, int, int]]:
-    """{value: (bool crop, x, y)} of every non-zero value of an (h, w) integer image, in one sort of the pixels
-    rather than one full-image comparison per value (a PNG may hold thousands of segments)."""
-    flat = values.ravel()
-    order = np.argsort(flat, kind="stable")
-    sorted_values = flat[order]
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    ends = np.r_[starts[1:], flat.size]
-    width = values.shape[1]
+    """{value: (bool crop, x, y)} of every non-zero value of an (h, w) integer image: bounding boxes from one
+    C pass (scipy's find_objects) rather than one full-image comparison per value (a PNG may hold thousands)."""
+    top = int(values.max(initial=0))
+    if top <= 0:
+        return {}
+    if top <= 1 << 20:
+        labels, names = values, None
+    else:  # sparse large ids (panoptic R + 256·G + 256²·B): numbered 1..k first
+        names, inverse = np.unique(values, return_inverse=True)
+        labels = inverse.reshape(values.shape) + (0 if names[0] == 0 else 1)
+        names = names if names[0] == 0 else np.concatenate(([0], names))
     crops = {}
-    for lo, hi in zip(starts.tolist(), ends.tolist()):
-        value = int(sorted_values[lo])
-        if value == 0:
+    for index, box in enumerate(ndimage.find_objects(labels.astype(np.int64, copy=False)), 1):
+        if box is None:
             continue
-        rows, cols = np.divmod(order[lo:hi], width)
-        y0, x0 = int(rows.min()), int(cols.min())
-        crop = np.zeros((int(rows.max()) - y0 + 1, int(cols.max()) - x0 + 1), dtype=bool)
-        crop[rows - y0, cols - x0] = True
-        crops[value] = (crop, x0, y0)
+        value = index if names is None else int(names[index])
+        crops[value] = (labels[box] == index, box[1].start, box[0].start)
     return crops
 
 

@@ -31,7 +31,7 @@ from labeling.imports.base import (
     is_int,
     json_attributes,
 )
-from labeling.masks.rle import rle_to_mask
+from labeling.masks.rle import rle_to_crop
 
 OUT_OF_BOUNDS_TOLERANCE = 1.0  # pixels: coordinates this far outside the image are clipped, not refused
 
@@ -118,7 +118,8 @@ def _document(name: str, document: dict, classes: ClassResolver, images: ImageRe
             continue
         targets[iid] = target
 
-    pieces: dict[int, list[Piece]] = {}
+    # Checked and grouped by image first, decoded one image at a time: memory holds one image's masks.
+    listed: dict[int, list[tuple[int, dict, str]]] = {}
     seen_ids: set[int] = set()
     for position, ann in enumerate(document["annotations"]):
         if not isinstance(ann, dict):
@@ -139,28 +140,31 @@ def _document(name: str, document: dict, classes: ClassResolver, images: ImageRe
             report.error("dangling_id" if cid is not None else "missing_field", where,
                          f"category_id {cid!r} is not among the file's categories")
             continue
-        target, image = categories[cid], targets[iid]
-        if target is None or image is None:
-            continue  # reported once with its category or image
-        try:
-            mask = segmentation_mask(ann.get("segmentation"), height=image.height, width=image.width)
-        except ValueError as exc:
-            report.error(getattr(exc, "code", "bad_segmentation"), where, str(exc))
-            continue
-        cropped = crop_of(mask)
-        if cropped is None:
-            report.warning("empty_mask", where, "the segmentation has no pixels; not imported")
-            continue
-        crop, x, y = cropped
-        instance = ann.get("instance")
-        pieces.setdefault(iid, []).append(Piece(
-            order=position, target=target, crop=crop, x=x, y=y, crowd=bool(ann.get("iscrowd")),
-            instance=instance if is_int(instance) else None, attributes=json_attributes(ann.get("attributes")),
-            score=finite_score(ann.get("score")), where=where))
+        if categories[cid] is not None and targets[iid] is not None:  # else reported with its category / image
+            listed.setdefault(iid, []).append((position, ann, where))
 
     for iid, image in targets.items():
         if image is not None:
-            yield compose(image, pieces.get(iid, []), report, f"{name}: image {iid}")
+            pieces = [p for p in (_piece(position, ann, where, categories, image, report)
+                                  for position, ann, where in listed.get(iid, ())) if p is not None]
+            yield compose(image, pieces, report, f"{name}: image {iid}")
+
+
+def _piece(position: int, ann: dict, where: str, categories, image, report: Report) -> Piece | None:
+    try:
+        cropped = segmentation_crop(ann.get("segmentation"), height=image.height, width=image.width)
+    except SegmentationError as exc:
+        report.error(exc.code, where, str(exc))
+        return None
+    if cropped is None:
+        report.warning("empty_mask", where, "the segmentation has no pixels; not imported")
+        return None
+    crop, x, y = cropped
+    instance = ann.get("instance")
+    return Piece(order=position, target=categories[ann["category_id"]], crop=crop, x=x, y=y,
+                 crowd=bool(ann.get("iscrowd")), instance=instance if is_int(instance) else None,
+                 attributes=json_attributes(ann.get("attributes")), score=finite_score(ann.get("score")),
+                 where=where)
 
 
 class SegmentationError(ValueError):
@@ -169,11 +173,12 @@ class SegmentationError(ValueError):
         self.code = code
 
 
-def segmentation_mask(segmentation: Any, *, height: int, width: int) -> np.ndarray:
-    """The bool (height, width) mask of a COCO segmentation, or SegmentationError saying what is wrong."""
+def segmentation_crop(segmentation: Any, *, height: int, width: int) -> tuple[np.ndarray, int, int] | None:
+    """(bool crop, x, y) of a COCO segmentation's pixels (None: no pixels), or SegmentationError saying what is
+    wrong with it."""
     if isinstance(segmentation, dict):
         try:
-            return rle_to_mask(segmentation, shape=(height, width))
+            return rle_to_crop(segmentation, shape=(height, width))
         except ValueError as exc:
             raise SegmentationError("bad_rle", f"bad RLE: {exc}") from None
     if not isinstance(segmentation, list) or not segmentation:
@@ -199,7 +204,7 @@ def segmentation_mask(segmentation: Any, *, height: int, width: int) -> np.ndarr
                                                      "image")
         polygons.append(np.clip(points, 0, [width, height]).ravel().tolist())
     rles = coco_mask.frPyObjects(polygons, height, width)
-    return coco_mask.decode(coco_mask.merge(rles)).astype(bool)
+    return crop_of(coco_mask.decode(coco_mask.merge(rles)).astype(bool))
 
 
 def _is_number(value: Any) -> bool:

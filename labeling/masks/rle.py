@@ -67,6 +67,36 @@ def rle_to_mask(rle: Mapping[str, Any], *, shape: tuple[int, int] | None = None)
     return coco_mask.decode(compressed).astype(bool, order="C")
 
 
+def rle_to_crop(rle: Mapping[str, Any], *, shape: tuple[int, int]) -> tuple[np.ndarray, int, int] | None:
+    """(bool crop, x, y) of a COCO RLE's foreground bounding box, or None when it is empty; the same pixels as
+    ``rle_to_mask`` (validated the same way), found from the runs in time proportional to the foreground
+    rather than by decoding the whole (h, w) mask: imports decode thousands of small instances."""
+    height = shape[0]
+    runs = np.asarray(_runs(rle, shape), dtype=np.int64)
+    edges = np.concatenate(([0], np.cumsum(runs)))
+    starts, stops = edges[1:-1:2], edges[2::2]  # foreground runs are the odd ones (counts start with zeros)
+    lengths = stops - starts
+    keep = lengths > 0
+    starts, lengths = starts[keep], lengths[keep]
+    if not starts.size:
+        return None
+    offsets = np.cumsum(lengths) - lengths
+    flat = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+    cols, rows = np.divmod(flat, height)  # column-major
+    x0, y0 = int(cols.min()), int(rows.min())
+    crop = np.zeros((int(rows.max()) - y0 + 1, int(cols.max()) - x0 + 1), dtype=bool)
+    crop[rows - y0, cols - x0] = True
+    return crop, x0, y0
+
+
+def _runs(rle: Mapping[str, Any], shape: tuple[int, int]) -> list[int]:
+    """The run lengths of a valid RLE of `shape`, or ValueError as ``rle_to_mask`` raises it."""
+    compressed, runs = _checked(rle)
+    if tuple(compressed["size"]) != tuple(shape):
+        raise ValueError(f"RLE size {compressed['size']} does not match the expected shape {list(shape)}")
+    return runs
+
+
 def rle_area(rle: Mapping[str, Any]) -> int:
     """Number of foreground pixels of a COCO RLE."""
     return int(coco_mask.area(_validated(rle)))
@@ -80,6 +110,11 @@ def rle_bbox(rle: Mapping[str, Any]) -> tuple[int, int, int, int]:
 
 def _validated(rle: Mapping[str, Any]) -> dict[str, Any]:
     """The RLE as pycocotools wants it (size list, counts bytes), or ValueError if it is malformed."""
+    return _checked(rle)[0]
+
+
+def _checked(rle: Mapping[str, Any]) -> tuple[dict[str, Any], list[int]]:
+    """(the RLE as pycocotools wants it, its run lengths), or ValueError if it is malformed."""
     if not isinstance(rle, Mapping) or "size" not in rle or "counts" not in rle:
         raise ValueError("an RLE must be a mapping with 'size' and 'counts'")
     size = rle["size"]
@@ -96,7 +131,8 @@ def _validated(rle: Mapping[str, Any]) -> dict[str, Any]:
         except UnicodeEncodeError:
             raise ValueError("RLE counts string must be ASCII") from None
     if isinstance(counts, bytes | bytearray):
-        total = sum(_compressed_runs(bytes(counts)))
+        runs = _compressed_runs(bytes(counts))
+        total = sum(runs)
         compressed = {"size": [height, width], "counts": bytes(counts)}
     elif isinstance(counts, list | tuple | np.ndarray):
         try:
@@ -113,7 +149,7 @@ def _validated(rle: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"RLE runs cover {total} pixels, size {[height, width]} has {height * width}")
     if compressed is None:
         compressed = coco_mask.frPyObjects({"size": [height, width], "counts": runs}, height, width)
-    return compressed
+    return compressed, runs
 
 
 def _compressed_runs(counts: bytes) -> list[int]:

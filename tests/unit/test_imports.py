@@ -15,11 +15,12 @@ from labeling.exports import ExportOptions
 from labeling.exports.view import DatasetView, ExportImage, ExportSegment
 from labeling.imports import IMPORTERS, Files, Report, TargetClass, TargetImage, read_labels
 from labeling.masks.labelmap import segment_stats
-from tests.unit.test_exports import CATEGORIES, _maps, export, view
+from tests.unit.test_exports import CATEGORIES, _maps, export
 
 CLASSES = [TargetClass(11, "car", "thing"), TargetClass(12, "person", "thing"), TargetClass(13, "road", "stuff")]
 # Both images were uploaded as photo.jpg: only the export's "<id>_<name>" tells them apart.
-IMAGES = [TargetImage(101, "101_photo.jpg", "photo.jpg", 60, 40), TargetImage(205, "205_photo.jpg", "photo.jpg", 60, 40)]
+IMAGES = [TargetImage(101, "101_photo.jpg", "photo.jpg", 60, 40),
+          TargetImage(205, "205_photo.jpg", "photo.jpg", 60, 40)]
 CATEGORY_OF = {c.class_id: c.id for c in CATEGORIES}
 FORMAT_OF = {"coco_instances": "coco_instances", "coco_panoptic": "coco_panoptic", "instance_png": "mask_pngs",
              "semantic_png": "mask_pngs"}

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pycocotools import mask as coco_mask
 
-from labeling.masks.rle import mask_to_rle, rle_area, rle_bbox, rle_to_mask
+from labeling.masks.rle import mask_to_rle, rle_area, rle_bbox, rle_to_crop, rle_to_mask
 
 shapes = st.one_of(
     st.tuples(st.integers(1, 30), st.integers(1, 30)),
@@ -164,3 +164,30 @@ def test_crop_to_rle_equals_the_rle_of_the_whole_mask():
         assert crop_to_rle(crop, x=x, y=y, height=height, width=width) == mask_to_rle(full)
     with pytest.raises(ValueError, match="does not fit"):
         crop_to_rle(np.ones((3, 3), bool), x=2, y=0, height=3, width=4)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rle_to_crop_is_the_bounding_box_crop_of_the_decoded_mask(seed):
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+    mask = rng.random((h, w)) < [0.0, 0.02, 0.3, 0.97, 1.0, 0.5][seed]
+    rle = mask_to_rle(mask)
+    got = rle_to_crop(rle, shape=(h, w))
+    if not mask.any():
+        assert got is None
+        return
+    crop, x, y = got
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    assert (x, y) == (cols[0], rows[0])
+    assert np.array_equal(crop, mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
+    uncompressed = {"size": [h, w], "counts": coco_mask_runs(mask)}
+    assert np.array_equal(rle_to_crop(uncompressed, shape=(h, w))[0], crop)
+    with pytest.raises(ValueError, match="does not match"):
+        rle_to_crop(rle, shape=(h + 1, w))
+
+
+def coco_mask_runs(mask: np.ndarray) -> list[int]:
+    flat = mask.ravel(order="F")
+    bounds = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1, [flat.size]))
+    runs = np.diff(bounds).tolist()
+    return [0, *runs] if flat[0] else runs
