@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from labeling.errors import ValidationFailed
+from labeling.errors import ApplicationError, ValidationFailed
 from labeling.imports import IMPORTERS, Files, Report, TargetClass, TargetImage, read_labels
 from labeling.ingest.archives import ArchiveLimits, ArchiveMember, is_zip, iter_archive
 from labeling.ingest.errors import IngestRejected
@@ -79,8 +79,8 @@ def import_run(*, job: Job, progress) -> dict[str, Any]:
             if files is not None:
                 _check(job, files, report, summary, progress)
             if files is not None and not report.errors and not params["dry_run"]:
-                _apply(job, files)
-                summary["applied"] = True
+                _apply(job, files, report)
+                summary["applied"] = not report.errors
     finally:
         default_storage.delete(params["file"])
     summary.update(report.as_dict())
@@ -109,16 +109,26 @@ def _check(job: Job, files: Files, report: Report, summary: dict[str, Any], prog
         report.error("nothing_to_import", "upload", "the upload names none of the project's images")
 
 
-def _apply(job: Job, files: Files) -> None:
-    report = Report()  # the same problems as the check found (none): the input is read the same way again
-    labels, _ = _labels(job, files, report)
-    with transaction.atomic():
-        for done, item in enumerate(labels, 1):
-            _write(item)
-            if done % 20 == 0 and Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
-                raise JobCancelled()
-        if report.errors:  # cannot happen unless the upload changed under us; never apply half of it
-            raise ImportFailed("the upload read differently the second time; nothing was imported")
+def _apply(job: Job, files: Files, report: Report) -> None:
+    """Write every image in one transaction; an image the label-map service refuses (or anything the second read
+    finds, which cannot happen unless the upload changed under us) rolls all of it back, reported."""
+    again = Report()  # the check's warnings are not counted twice
+    labels, _ = _labels(job, files, again)
+    try:
+        with transaction.atomic():
+            for done, item in enumerate(labels, 1):
+                try:
+                    _write(item)
+                except ApplicationError as exc:
+                    report.error(exc.code, item.where, f"could not be written: {exc}")
+                    raise ImportFailed() from exc
+                if done % 20 == 0 and Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
+                    raise JobCancelled()
+            if again.errors:
+                report.error("upload_changed", "upload", "the upload read differently the second time")
+                raise ImportFailed()
+    except ImportFailed:
+        pass
 
 
 def _files(params: dict[str, Any], work: Path, report: Report) -> Files | None:
