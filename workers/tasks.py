@@ -5,8 +5,8 @@ from celery import shared_task
 from labeling.services.evaluations import evaluation_run
 from labeling.services.export_artifacts import export_artifacts_refresh
 from labeling.services.exports import export_run
-from labeling.services.imports import import_run
 from labeling.services.image_processing import images_build_display
+from labeling.services.imports import import_run
 from labeling.services.jobs import job_run
 from labeling.services.sam import embeddings_compute, proposals_generate
 from labeling.services.stored_files import stored_files_delete

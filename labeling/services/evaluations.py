@@ -8,7 +8,7 @@ so their pixel counts are those of the sample."""
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count
+from django.db.models import Count, F
 
 from labeling.errors import ValidationFailed
 from labeling.masks.evaluation import Evaluator
@@ -23,7 +23,8 @@ SOURCES = ("model", "annotator", "import")
 def _set_annotations(project: Project, params: dict[str, Any]):
     """The set's annotations of approved images, other than the approved annotation itself."""
     approved = approved_label_maps(project=project)
-    annotations = Annotation.objects.filter(image__in=approved.values("id"))
+    # The approved annotation against itself would score 1.0 and say nothing.
+    annotations = Annotation.objects.filter(image__in=approved.values("id")).exclude(pk=F("image__approved_annotation"))
     if params["source"] == "model":
         annotations = annotations.filter(annotator__isnull=True, trained_model_id=params["trained_model_id"])
     elif params["source"] == "annotator":
@@ -36,7 +37,7 @@ def _set_annotations(project: Project, params: dict[str, Any]):
 def evaluation_sets(*, project: Project) -> list[dict[str, Any]]:
     """The annotation sets that can be evaluated now: those with an annotation of at least one approved image."""
     approved = approved_label_maps(project=project).values("id")
-    base = Annotation.objects.filter(image__in=approved)
+    base = Annotation.objects.filter(image__in=approved).exclude(pk=F("image__approved_annotation"))
     sets = []
     models = dict(TrainedModel.objects.filter(project=project).values_list("id", "name"))
     for row in (base.filter(annotator__isnull=True, trained_model__isnull=False)

@@ -10,6 +10,7 @@ from labeling.models import Annotation, Job, JobStatus, Role
 from labeling.services.labelmaps import SegmentInput, labelmap_replace
 from tests.api.conftest import client_for
 from tests.api.test_exports import approved  # noqa: F401 - fixture
+from tests.api.test_workflow import _second_annotator
 
 
 def _imported(world, label_map, rows):
@@ -63,10 +64,8 @@ def test_an_imported_set_is_scored_against_the_approved_labels(world, approved, 
     assert result["instance"]["ap50"] == pytest.approx(want["instance"]["ap50"])
     assert result["classes"][car]["name"] == "car"
     listing = client.get(url).json()
-    annotator = world.users[Role.ANNOTATOR]
-    assert listing["sets"] == [
-        {"source": "annotator", "annotator_id": annotator.pk, "label": "Annotator: annotator", "images": 1},
-        {"source": "import", "label": "Imported pre-labels", "images": 1}]
+    # The annotator whose work was approved is no set of their own: it would be the approved labels themselves.
+    assert listing["sets"] == [{"source": "import", "label": "Imported pre-labels", "images": 1}]
     assert listing["jobs"][0]["id"] == job.pk
 
 
@@ -81,8 +80,14 @@ def test_a_perfect_copy_scores_one(world, approved, django_capture_on_commit_cal
 def test_an_annotators_work_and_bad_requests(world, approved, django_capture_on_commit_callbacks):  # noqa: F811
     annotator = world.users[Role.ANNOTATOR]
     _, url, response = run(world, django_capture_on_commit_callbacks, source="annotator", annotator_id=annotator.pk)
+    assert response.status_code == 400  # their work is the approved annotation: nothing to compare it with
+    second = _second_annotator(world)
+    other = Annotation.objects.create(image=world.image, annotator=second)
+    labelmap_replace(annotation=other, label_map=_approved_map(), segments=[
+        SegmentInput(segment_id=1, class_id=world.thing.pk), SegmentInput(segment_id=2, class_id=world.thing.pk)])
+    _, url, response = run(world, django_capture_on_commit_callbacks, source="annotator", annotator_id=second.pk)
     assert response.status_code == 202
-    assert Job.objects.get(pk=response.json()["id"]).result["panoptic"]["pq"] == 1.0  # the approved work is theirs
+    assert Job.objects.get(pk=response.json()["id"]).result["panoptic"]["pq"] == 1.0  # the same labels
     _, _, response = run(world, django_capture_on_commit_callbacks, source="import")
     assert response.status_code == 400 and response.json()["code"] == "nothing_to_evaluate"
     _, _, response = run(world, django_capture_on_commit_callbacks, source="model", trained_model_id=999)

@@ -13,7 +13,7 @@ from django.urls import reverse
 from labeling import permissions as scopes
 from labeling.api.urls import urlpatterns
 from labeling.masks.tiles import encode_tile
-from labeling.models import Job, Role
+from labeling.models import Annotation, Job, Role
 from tests.api.conftest import client_for
 from tests.conftest import png_bytes
 
@@ -123,7 +123,9 @@ def _nested_with_export(w, a, j):
 
 
 def _nested_with_approved(w, a, j):
+    """An approved image with imported pre-labels: a set to evaluate."""
     _approved(w, a, j)
+    Annotation.objects.create(image=w.image, annotator=None)
     return _nested(w, a, j)
 
 
@@ -256,7 +258,7 @@ ENDPOINTS = [
     Endpoint("job-download", "get", scopes.EXPORT_RUN, _finished_export),
     Endpoint("project-evaluations", "get", scopes.DASHBOARD_VIEW, _nested),
     Endpoint("project-evaluations", "post", scopes.DASHBOARD_VIEW, _nested_with_approved,
-             lambda w, a, j: {"source": "annotator", "annotator_id": w.users[Role.ANNOTATOR].pk}),
+             lambda w, a, j: {"source": "import"}),
     Endpoint("project-imports", "get", scopes.IMPORT_RUN, _nested),
     Endpoint("project-imports", "post", scopes.IMPORT_RUN, _nested, _import_body, "multipart"),
     Endpoint("project-versions", "get", scopes.EXPORT_RUN, _nested),

@@ -76,8 +76,10 @@ export function evaluationSection(projectId: number, signal: AbortSignal): HTMLE
 
   const render = (data: Evaluations) => {
     sets = data.sets;
+    const chosen = choice.value; // kept across a refresh, so the set just evaluated stays selected
     replaceChildren(choice, sets.length ? sets.map((s) => h("option", { value: setKey(s) }, `${s.label} (${plural(s.images, "image")})`))
       : h("option", { value: "" }, "Nothing to compare yet"));
+    if (sets.some((s) => setKey(s) === chosen)) choice.value = chosen;
     start.disabled = !sets.length;
     replaceChildren(results, data.jobs.length ? data.jobs.map(resultCard) : h("p", { class: "muted" }, "No evaluation yet."));
   };
