@@ -11,7 +11,7 @@ import shutil
 import sys
 from typing import Any
 
-from labeling.sdk.client import ApiError, Client, FileUpload, folder_files
+from labeling.sdk.client import ApiError, Client, FileUpload, JobFailed, folder_files
 from labeling.sdk.config import config_path, load_credentials, save_credentials
 
 _COLOR = re.compile(r":(#[0-9a-fA-F]{6})$")
@@ -256,6 +256,48 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _import_summary(job: dict[str, Any]) -> str:
+    """What an import applied (or would have), with its problem counts: the web app's summary line."""
+    result = job.get("result") or {}
+    counts = f"{_plural(result.get('errors', 0), 'error')}, {_plural(result.get('warnings', 0), 'warning')}"
+    what = f"{_plural(result.get('images', 0), 'image')}, {_plural(result.get('segments', 0), 'segment')}"
+    if job["status"] != "succeeded":
+        reason = "" if result else f": {job.get('error') or job['status']}"
+        return f"import {job['status']}{reason}: nothing was applied ({counts})"
+    if result.get("dry_run") or not result.get("applied", True):
+        return f"checked: nothing applied; {what} would be imported as pre-labels ({counts})"
+    return f"imported {what} as pre-labels ({counts})"
+
+
+def cmd_import(args) -> int:
+    if not os.path.isfile(args.file):
+        raise UsageError(f"no such file: {args.file}")
+    client = _client()
+    bar, progress = _job_bar("import")
+    try:
+        job = client.import_labels(args.project_id, args.file, format=args.format, dry_run=args.dry_run,
+                                   progress=progress, timeout=args.timeout)
+    except JobFailed as exc:  # the file had errors: nothing applied; its problems are in the result
+        job = exc.job
+    finally:
+        bar.close()
+    result = job.get("result") or {}
+    if args.json:
+        _print_json(job)
+    else:
+        for problem in result.get("problems", []):
+            print(f"{problem['severity']}: {problem['where']}: {problem['message']} ({problem['code']})",
+                  file=sys.stderr)
+        if result.get("problems_left_off"):
+            print(f"... and {result['problems_left_off']} more problems not listed", file=sys.stderr)
+        print(_import_summary(job))
+    return 0 if job["status"] == "succeeded" else 1
+
+
 # -- parser -----------------------------------------------------------------------------------------------------
 
 
@@ -311,6 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job_id", type=int)
     p.add_argument("--wait", action="store_true", help="follow the job until it ends")
     p.set_defaults(func=cmd_job)
+
+    p = sub.add_parser("import", parents=[common, waiting], help="import labels as pre-labels (or --dry-run)")
+    p.add_argument("project_id", type=int)
+    p.add_argument("file", metavar="FILE", help="a ZIP, or a COCO instances JSON")
+    p.add_argument("--format", "-f", required=True, help="coco_instances, coco_panoptic or mask_pngs")
+    p.add_argument("--dry-run", action="store_true", help="only check the file and list its problems")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", parents=[common, waiting], help="export a project and download the zip")
     p.add_argument("project_id", type=int)

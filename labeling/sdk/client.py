@@ -1,4 +1,4 @@
-"""An HTTP client for the Annotator API: projects, classes, uploads, pre-label jobs and exports.
+"""An HTTP client for the Annotator API: projects, classes, uploads, pre-label jobs, label imports and exports.
 
 Plain `requests`; no Django. Every call has a timeout, TLS certificates are verified unless the caller passes
 `verify=` a CA bundle (or False, deliberately), and the token is never logged or shown in a repr.
@@ -434,3 +434,22 @@ class Client:
                                 include_images=include_images)
         job = self.wait(job, progress=progress, timeout=timeout)
         return self.download(job, path, sha256=job.get("result", {}).get("sha256"))
+
+    # -- label imports ----------------------------------------------------------------------------------------
+
+    def import_formats(self, project_id: int) -> list[dict[str, Any]]:
+        """`[{"name", "title", "accepts"}]`: coco_instances, coco_panoptic, mask_pngs."""
+        return self._request("GET", f"projects/{int(project_id)}/imports/")["formats"]
+
+    def import_labels(self, project_id: int, path: str | os.PathLike, *, format: str, dry_run: bool = False,
+                      wait: bool = True, progress: Callable[[dict[str, Any]], Any] | None = None,
+                      timeout: float | None = None) -> dict[str, Any]:
+        """Import a label file (a ZIP; for coco_instances also a bare JSON) as pre-labels; `dry_run` only checks it.
+
+        Returns the job (without `wait`, as it was started). Its `result` counts `images`, `segments`, `errors`
+        and `warnings` and lists `problems` (`severity`, `code`, `where`, `message`). A failed import applied
+        nothing and raises JobFailed, whose `job["result"]["problems"]` says why.
+        """
+        job = self._post_file(f"projects/{int(project_id)}/imports/", path,
+                              fields={"format": format, "dry_run": "true" if dry_run else "false"})
+        return self.wait(job, progress=progress, timeout=timeout) if wait else job

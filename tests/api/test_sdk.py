@@ -1,6 +1,7 @@
 """The SDK and CLI against a real HTTP server (pytest-django's live_server; Celery eager, as in the other API
-tests): login, projects and classes, folder uploads with per-file errors, pre-labels, exports downloaded to
-disk, permissions, and the `annotator` command end to end with its credentials file."""
+tests): login, projects and classes, folder uploads with per-file errors, pre-labels, label imports with their
+problems, exports downloaded to disk, permissions, and the `annotator` command end to end with its credentials
+file."""
 
 import io
 import json
@@ -9,12 +10,15 @@ import stat
 import subprocess
 import sys
 import zipfile
+from typing import Any
 
+import numpy as np
 import pytest
 from django.core.cache import cache
+from pycocotools import mask as coco_mask
 
 from labeling.ingest.images import ALLOWED_EXTENSIONS
-from labeling.models import Job, JobStatus, Project
+from labeling.models import Job, JobStatus, Project, Segment
 from labeling.sdk import UPLOAD_EXTENSIONS, ApiError, Client, JobFailed, JobTimeout, cli, folder_files
 from labeling.sdk.multipart import MultipartFile
 from tests.api.conftest import make_user
@@ -33,8 +37,10 @@ def server(live_server):
 
 
 @pytest.fixture
-def client(server) -> Client:
-    return Client.login(server, "manager", PASSWORD)
+def client(server):
+    # Closed after the test: a kept-alive connection holds a live-server thread and its database session.
+    with Client.login(server, "manager", PASSWORD) as client:
+        yield client
 
 
 @pytest.fixture
@@ -248,3 +254,108 @@ def test_cli_end_to_end(server, folder, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ANNOTATOR_TOKEN", "not-a-token")
     code, _, err = run("projects")
     assert code == 1 and "401" in err
+
+
+def _coco_instances(image: dict[str, Any], *, category: str = "car") -> dict[str, Any]:
+    """A COCO instances document for one project image: two cars as compressed RLE (pycocotools), named as
+    the export names it (`<id>_<original name>`)."""
+    height, width = image["height"], image["width"]
+    masks = [np.zeros((height, width), np.uint8, order="F") for _ in range(2)]
+    masks[0][2:10, 3:12] = 1
+    masks[1][12:20, 14:30] = 1
+    annotations = []
+    for n, mask in enumerate(masks, 1):
+        rle = coco_mask.encode(mask)
+        annotations.append({"id": n, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": int(mask.sum()),
+                            "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()}})
+    return {"images": [{"id": 1, "file_name": f"{image['id']}_{image['original_name']}", "width": width,
+                        "height": height}],
+            "categories": [{"id": 1, "name": category}], "annotations": annotations}
+
+
+@pytest.fixture
+def import_project(client, tmp_path):
+    project = client.create_project("Imports", "instance", classes=[{"name": "car", "kind": "thing"}])
+    (tmp_path / "street.png").write_bytes(png_bytes(32, 24, seed=7))
+    client.upload_images(project["id"], [tmp_path / "street.png"])
+    (image,) = client.images(project["id"])
+    return project, image
+
+
+def test_import_labels_checks_then_applies_coco_instances_as_pre_labels(client, import_project, tmp_path):
+    project, image = import_project
+    assert {f["name"] for f in client.import_formats(project["id"])} >= {"coco_instances", "coco_panoptic",
+                                                                         "mask_pngs"}
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(_coco_instances(image)))
+
+    checked = client.import_labels(project["id"], path, format="coco_instances", dry_run=True)
+    assert checked["kind"] == "import" and checked["status"] == "succeeded"
+    assert checked["result"]["dry_run"] is True and checked["result"]["applied"] is False
+    assert (checked["result"]["images"], checked["result"]["segments"], checked["result"]["errors"]) == (1, 2, 0)
+    assert not Segment.objects.filter(annotation__image_id=image["id"]).exists()  # a check applies nothing
+
+    seen = []
+    done = client.import_labels(project["id"], path, format="coco_instances", progress=lambda j: seen.append(j))
+    assert seen[-1]["status"] == "succeeded" and done["result"]["applied"] is True
+    assert (done["result"]["images"], done["result"]["segments"]) == (1, 2)
+    segments = Segment.objects.filter(annotation__image_id=image["id"], annotation__annotator__isnull=True)
+    assert sorted(s.area for s in segments) == [8 * 9, 8 * 16] and {s.source for s in segments} == {"import"}
+
+    started = client.import_labels(project["id"], path, format="coco_instances", dry_run=True, wait=False)
+    assert started["status"] in ("queued", "running", "succeeded")  # eager Celery may have run it already
+    assert client.wait(started)["result"]["dry_run"] is True
+
+
+def test_import_labels_with_errors_fails_listing_the_problems(client, import_project, tmp_path):
+    project, image = import_project
+    document = _coco_instances(image, category="bicycle")  # no such class in the project
+    document["annotations"].append({"id": 3, "image_id": 99, "category_id": 1,
+                                    "segmentation": [[0, 0, 5, 0, 5, 5]]})  # an image the file does not list
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(JobFailed) as failed:
+        client.import_labels(project["id"], path, format="coco_instances")
+    result = failed.value.job["result"]
+    assert result["applied"] is False and result["errors"] >= 2
+    codes = {p["code"] for p in result["problems"] if p["severity"] == "error"}
+    assert {"unknown_category", "dangling_id"} <= codes
+    assert all(p["where"] and p["message"] for p in result["problems"])
+    assert not Segment.objects.filter(annotation__image_id=image["id"]).exists()
+
+    (tmp_path / "notes.txt").write_text("not labels")
+    with pytest.raises(ApiError) as refused:  # a bad upload is a 400 before any job
+        client.import_labels(project["id"], tmp_path / "notes.txt", format="coco_instances")
+    assert refused.value.status == 400 and refused.value.code
+    # Its traceback holds the refused request's connection open, and with it a live-server thread's database
+    # session, which would keep the test database from being dropped.
+    del refused
+
+
+def test_cli_import_prints_the_summary_and_each_problem(client, server, import_project, tmp_path, monkeypatch,
+                                                        capsys):
+    project, image = import_project
+    monkeypatch.setenv("ANNOTATOR_URL", server)
+    monkeypatch.setenv("ANNOTATOR_TOKEN", client.token)
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(_coco_instances(image)))
+    bad.write_text(json.dumps(_coco_instances(image, category="bicycle")))
+
+    assert cli.main(["import", str(project["id"]), str(good), "--format", "coco_instances", "--dry-run"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.strip() == "checked: nothing applied; 1 image, 2 segments would be imported as pre-labels " \
+                          "(0 errors, 0 warnings)"
+    assert cli.main(["import", str(project["id"]), str(good), "-f", "coco_instances"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.strip() == "imported 1 image, 2 segments as pre-labels (0 errors, 0 warnings)"
+
+    assert cli.main(["import", str(project["id"]), str(bad), "-f", "coco_instances"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("import failed: nothing was applied (")
+    problem_lines = err.strip().splitlines()
+    assert problem_lines and all(line.startswith(("error: ", "warning: ")) for line in problem_lines)
+    assert any("(unknown_category)" in line for line in problem_lines)
+
+    assert cli.main(["import", str(project["id"]), str(bad), "-f", "coco_instances", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["status"] == "failed"
+    assert cli.main(["import", str(project["id"]), str(tmp_path / "missing.json"), "-f", "coco_instances"]) == 2

@@ -13,6 +13,8 @@ import type {
   DatasetVersionDetail,
   ExportInputRequest,
   Exports,
+  ImportFormat,
+  Imports,
   NextTask,
   Transition,
   Image,
@@ -45,6 +47,8 @@ export type {
   DatasetVersion,
   DatasetVersionDetail,
   Exports,
+  ImportFormat,
+  Imports,
   NextTask,
   Transition,
   Image,
@@ -188,17 +192,14 @@ export async function fetchImageTile(url: string, signal: AbortSignal): Promise<
   return response.blob();
 }
 
-/** Upload files (images and ZIPs) with progress: fetch cannot report upload progress, XMLHttpRequest can. */
-export function uploadImages(
-  projectId: number,
-  files: File[],
-  onProgress: (fraction: number) => void,
-): Promise<UploadResponse> {
-  const form = new FormData();
-  for (const file of files) form.append("files", file, file.name);
+/**
+ * POST a multipart form with upload progress: fetch cannot report upload progress, XMLHttpRequest can. The one
+ * form upload of the app (images, label imports): CSRF header, JSON answer, errors as ApiError.
+ */
+export function postForm<T>(url: string, form: FormData, onProgress: (fraction: number) => void = () => {}): Promise<T> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", `/api/projects/${projectId}/images/`);
+    xhr.open("POST", url);
     xhr.setRequestHeader("X-CSRFToken", csrfToken());
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.onprogress = (event) => {
@@ -212,11 +213,22 @@ export function uploadImages(
       } catch {
         /* not JSON: handled below */
       }
-      if (xhr.status >= 200 && xhr.status < 300 && body) resolve(body as UploadResponse);
+      if (xhr.status >= 200 && xhr.status < 300 && body) resolve(body as T);
       else reject(new ApiError(xhr.status, body?.code ?? "error", body?.message ?? `HTTP ${xhr.status}`, body?.extra));
     };
     xhr.send(form);
   });
+}
+
+/** Upload files (images and ZIPs) with progress. */
+export function uploadImages(
+  projectId: number,
+  files: File[],
+  onProgress: (fraction: number) => void,
+): Promise<UploadResponse> {
+  const form = new FormData();
+  for (const file of files) form.append("files", file, file.name);
+  return postForm<UploadResponse>(`/api/projects/${projectId}/images/`, form, onProgress);
 }
 
 // --- annotations (label maps)
@@ -266,6 +278,17 @@ export const listExports = (projectId: number) => json<Exports>("GET", `/api/pro
 export const startExport = (projectId: number, body: ExportInputRequest) =>
   json<Job>("POST", `/api/projects/${projectId}/exports/`, body);
 export const exportDownloadUrl = (jobId: number) => `/api/jobs/${jobId}/download/`;
+// Label imports (COCO instances / panoptic, mask PNGs) become pre-labels.
+export interface ImportInput { format: string; file: File; dry_run: boolean } // a multipart form, not JSON
+export const listImports = (projectId: number) => json<Imports>("GET", `/api/projects/${projectId}/imports/`);
+/** Send a label file (a ZIP, or a COCO JSON) with upload progress; the server answers 202 with the import job. */
+export function startImport(projectId: number, input: ImportInput, onProgress?: (fraction: number) => void): Promise<Job> {
+  const form = new FormData();
+  form.append("format", input.format);
+  form.append("dry_run", input.dry_run ? "true" : "false");
+  form.append("file", input.file, input.file.name);
+  return postForm<Job>(`/api/projects/${projectId}/imports/`, form, onProgress);
+}
 // Dataset versions: succeeded exports frozen with their checksums and split.
 export const listVersions = (projectId: number) => json<DatasetVersion[]>("GET", `/api/projects/${projectId}/versions/`);
 export const createVersion = (projectId: number, body: VersionInputRequest) =>

@@ -1,5 +1,6 @@
 // /app/projects/:id/upload: choose or drop images and ZIPs, upload with a progress bar, show each file's
-// result, then follow the processing job ("Building display tiles") until it ends.
+// result, then follow the processing job ("Building display tiles") until it ends. Below, the "Import labels"
+// card (pages/importLabels.ts) brings in labels from another tool as pre-labels.
 import { uploadImages, type Job, type UploadResponse } from "../api/client";
 import { followJob } from "../api/jobs";
 import type { PageContext } from "../ui/app";
@@ -8,6 +9,7 @@ import { formatBytes, plural } from "../ui/format";
 import { errorMessage } from "../ui/session";
 import { toast } from "../ui/toast";
 import { badge, emptyState, errorBox, progressBar } from "../ui/widgets";
+import { importLabelsCard } from "./importLabels";
 import { isManager, projectPage, projectUrl } from "./projectShell";
 
 const ACCEPT = "image/jpeg,image/png,image/tiff,image/webp,image/bmp,.jpg,.jpeg,.png,.tif,.tiff,.webp,.bmp,.zip,application/zip";
@@ -181,5 +183,6 @@ export async function uploadPage(ctx: PageContext): Promise<void> {
       progress.el,
     ),
     results,
+    importLabelsCard(project.id, ctx.signal),
   );
 }

@@ -1,0 +1,190 @@
+// The Upload tab's "Import labels" card (managers): send a label file (COCO instances or panoptic, mask PNGs) in
+// one of the server's import formats, follow the import job, then show what it did and every problem it found.
+// Imported annotations become pre-labels an annotator starts from; a failed import applies nothing, and a dry
+// run only checks the file.
+import { listImports, startImport, type ImportFormat, type Job } from "../api/client";
+import { followJob } from "../api/jobs";
+import { field, h, replaceChildren } from "../ui/dom";
+import { percent, plural } from "../ui/format";
+import { errorMessage } from "../ui/session";
+import { badge, errorBox, progressBar, spinner } from "../ui/widgets";
+
+export interface ImportProblem { severity: "error" | "warning"; code: string; where: string; message: string }
+
+/** An import job's result, on success and on failure alike (a failed import applied nothing). */
+export interface ImportResult {
+  format: string;
+  dry_run: boolean;
+  applied: boolean;
+  images: number;
+  segments: number;
+  errors: number;
+  warnings: number;
+  problems: ImportProblem[];
+  problems_left_off: number;
+}
+
+type ImportJob = Pick<Job, "status" | "error" | "result" | "params">;
+
+/** The job's result when it has one (a queued job, or one that crashed before checking, has none). */
+export function importResult(job: Pick<Job, "result">): ImportResult | null {
+  const result = job.result as Partial<ImportResult> | null | undefined;
+  return result && typeof result === "object" && Array.isArray(result.problems) ? (result as ImportResult) : null;
+}
+
+/** "2 errors, 1 warning", or "" when there were no problems. */
+export function problemCounts(result: Pick<ImportResult, "errors" | "warnings">): string {
+  return [result.errors ? plural(result.errors, "error") : "", result.warnings ? plural(result.warnings, "warning") : ""]
+    .filter(Boolean).join(", ");
+}
+
+const isDryRun = (job: ImportJob, result: ImportResult | null) =>
+  result?.dry_run ?? (job.params as { dry_run?: boolean } | null)?.dry_run ?? false;
+
+/** One line saying what a finished (or running) import did. */
+export function importSummary(job: ImportJob): string {
+  const result = importResult(job);
+  const counts = result ? problemCounts(result) : "";
+  const withCounts = (text: string) => (counts ? `${text} (${counts})` : text);
+  const what = result ? `${plural(result.images, "image")}, ${plural(result.segments, "segment")}` : "";
+  switch (job.status) {
+    case "succeeded":
+      if (isDryRun(job, result) || result?.applied === false) return withCounts(`Checked: nothing applied${what ? `; ${what} would be imported as pre-labels` : ""}`);
+      return withCounts(`Imported ${what || "the labels"} as pre-labels`);
+    case "failed":
+      return withCounts(`Import failed: nothing was applied${result ? "" : job.error ? ` (${job.error})` : ""}`);
+    case "cancelled":
+      return "Import cancelled";
+    case "queued":
+      return "Waiting for a worker…";
+    default:
+      return isDryRun(job, result) ? "Checking…" : "Importing…";
+  }
+}
+
+/** The file-input `accept` list from a format's hint (".json or .zip" → ".json,.zip"). */
+export const acceptList = (accepts: string): string => (accepts.match(/\.[a-z0-9]+/gi) ?? []).join(",");
+
+export function problemsTable(result: ImportResult): HTMLElement {
+  if (!result.problems.length) return h("p", { class: "muted", testid: "import-no-problems" }, "No problems.");
+  return h("div", { class: "import-problems" },
+    h("table", { class: "table compact", testid: "import-problems" },
+      h("thead", null, h("tr", null, h("th", null, "Severity"), h("th", null, "Where"), h("th", null, "Message"))),
+      h("tbody", null, result.problems.map((p) =>
+        h("tr", { testid: "import-problem", "data-severity": p.severity },
+          h("td", null, badge(p.severity, `severity-${p.severity}`)),
+          h("td", { class: "file-name" }, p.where),
+          h("td", { title: p.code }, p.message))))),
+    result.problems_left_off
+      ? h("p", { class: "muted", testid: "import-problems-left-off" }, `… and ${plural(result.problems_left_off, "more problem")} not listed`)
+      : null);
+}
+
+const statusVariant = (status: Job["status"]) =>
+  status === "succeeded" ? "approved" : status === "failed" ? "rejected" : status === "cancelled" ? "muted" : "submitted";
+
+/** The card; `signal` (the page's) stops following the job when the page is left. */
+export function importLabelsCard(projectId: number, signal: AbortSignal): HTMLElement {
+  const error = errorBox("import-error");
+  const format = h("select", { testid: "import-format" });
+  const formatField = field("Format", format, { hint: " " });
+  const hint = formatField.wrap.querySelector<HTMLElement>(".field-hint")!; // "Accepts …", set per format
+  const file = h("input", { type: "file", id: "import-file", testid: "import-file" });
+  const dryRun = h("input", { type: "checkbox", testid: "import-dry-run" });
+  const start = h("button", { type: "button", class: "btn btn-primary", testid: "import-start", disabled: true }, "Import");
+  const bar = progressBar("Import", "import-progress");
+  bar.el.hidden = true;
+  const outcome = h("div", { class: "import-outcome", testid: "import-outcome" });
+  const list = h("ul", { class: "export-list", testid: "import-jobs" }, h("li", null, spinner()));
+  let formats: ImportFormat[] = [];
+  let busy = false;
+
+  const sync = () => {
+    const chosen = formats.find((f) => f.name === format.value);
+    hint.textContent = chosen ? `Accepts ${chosen.accepts}` : "";
+    file.accept = chosen ? acceptList(chosen.accepts) : "";
+    start.disabled = busy || !chosen || !file.files?.length;
+  };
+  format.addEventListener("change", sync);
+  file.addEventListener("change", sync);
+
+  const showOutcome = (job: Job) => {
+    const result = importResult(job);
+    const variant = job.status === "failed" ? "field-error" : "";
+    replaceChildren(outcome,
+      h("p", { class: `import-summary ${variant}`, testid: "import-summary", "data-status": job.status }, importSummary(job)),
+      result ? problemsTable(result) : null);
+  };
+
+  const row = (job: Job) => {
+    const result = importResult(job);
+    const params = (job.params ?? {}) as { format?: string; dry_run?: boolean; file_name?: string };
+    return h("li", { class: "export-item", testid: "import-job", "data-status": job.status },
+      badge(job.status, statusVariant(job.status)),
+      ` ${params.format ?? result?.format ?? "?"}${params.file_name ? ` · ${params.file_name}` : ""}${isDryRun(job, result) ? " · dry run" : ""}`
+        + ` · ${new Date(job.created_at).toLocaleString()} · ${importSummary(job)} `,
+      result?.problems.length
+        ? h("button", { type: "button", class: "btn btn-sm btn-ghost", testid: "import-job-problems", onclick: () => showOutcome(job) }, "Problems")
+        : null);
+  };
+
+  const refresh = async () => {
+    const data = await listImports(projectId);
+    if (signal.aborted) return;
+    if (!formats.length) {
+      formats = data.formats;
+      replaceChildren(format, formats.map((f) => h("option", { value: f.name }, f.title)));
+      sync();
+    }
+    replaceChildren(list, data.jobs.length ? data.jobs.map(row) : h("li", { class: "muted" }, "No imports yet."));
+  };
+
+  start.addEventListener("click", async () => {
+    const chosen = file.files?.[0];
+    if (busy || !chosen) return;
+    busy = true;
+    sync();
+    error.show(null);
+    replaceChildren(outcome);
+    bar.el.hidden = false;
+    bar.set(0, "Uploading 0%");
+    try {
+      const job = await startImport(projectId, { format: format.value, file: chosen, dry_run: dryRun.checked },
+        (fraction) => bar.set(fraction, `Uploading ${percent(fraction)}`));
+      const done = await followJob(job, (j) => {
+        bar.set(j.progress ?? 0, j.status === "queued" ? "Waiting for a worker…" : undefined);
+        showOutcome(j);
+      }, { signal });
+      if (importResult(done)?.applied) file.value = ""; // after a check or a failure the same file is still chosen
+      await refresh();
+    } catch (err) {
+      const message = errorMessage(err);
+      if (message && !signal.aborted) error.show(message);
+    } finally {
+      busy = false;
+      bar.el.hidden = true;
+      sync();
+    }
+  });
+
+  refresh().catch((err) => {
+    const message = errorMessage(err);
+    if (message && !signal.aborted) error.show(message);
+    replaceChildren(list);
+  });
+
+  return h("section", { class: "card card-pad import-card", "aria-labelledby": "import-title", testid: "import-card" },
+    h("h2", { id: "import-title" }, "Import labels"),
+    h("p", { class: "muted" },
+      "Labels from another tool become pre-labels: an annotator who opens an image starts from them. A file with errors imports nothing; check only to see its problems first."),
+    h("div", { class: "import-form" },
+      formatField.wrap,
+      h("div", { class: "field" }, h("label", { for: "import-file" }, "Label file"), file),
+      h("label", { class: "tool-option inline" }, dryRun, " Check only (dry run)")),
+    error.el,
+    h("div", { class: "form-footer" }, start),
+    bar.el,
+    outcome,
+    h("h3", { class: "import-jobs-title" }, "Recent imports"),
+    list);
+}
