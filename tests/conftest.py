@@ -1,6 +1,8 @@
 import io
+from dataclasses import replace
 
 import numpy as np
+import pytest
 from PIL import Image as PILImage
 
 
@@ -35,3 +37,17 @@ def jpeg_bytes(width=32, height=24, seed=0) -> bytes:
     buf = io.BytesIO()
     PILImage.fromarray(arr).save(buf, format="JPEG", quality=90)
     return buf.getvalue()
+
+
+@pytest.fixture
+def per_image_calls(monkeypatch):
+    """Counts the export formats' per-image computations (a stored artifact is streamed without one)."""
+    from labeling.exports import EXPORTERS
+
+    calls = []
+    for name, chosen in list(EXPORTERS.items()):
+        def counted(image, context, compute=chosen.per_image):
+            calls.append((context.format, image.id))
+            return compute(image, context)
+        monkeypatch.setitem(EXPORTERS, name, replace(chosen, per_image=counted))
+    return calls

@@ -13,7 +13,7 @@ No Django here: the service passes plain data in and writes what comes out (test
 
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -122,6 +122,23 @@ class Files:
         tail = "/" + file_name.lstrip("/")
         found = [n for n in self.paths if n.endswith(tail) or n == file_name]
         return found[0] if len(found) == 1 else None
+
+
+def json_documents(files: Files, report: Report, *, fits: Callable[[Any], bool], wanted: str) -> list[tuple[str, Any]]:
+    """(name, document) of each JSON of the upload that `fits` the format; the others (a classes table, another
+    format's file) are left out. An unreadable JSON is an error, and so is finding none that fits."""
+    found = []
+    for name in files.names(".json"):
+        try:
+            document = files.json(name)
+        except UnreadableFile as exc:
+            report.error("not_json", name, str(exc))
+            continue
+        if fits(document):
+            found.append((name, document))
+    if not found and not report.errors:
+        report.error("no_annotations_file", "upload", f"no {wanted} in the upload")
+    return found
 
 
 def _reject_constant(name: str):

@@ -24,37 +24,23 @@ from labeling.imports.base import (
     ImportedImage,
     Piece,
     Report,
-    UnreadableFile,
     compose,
     crop_of,
     finite_score,
     is_int,
     json_attributes,
+    json_documents,
 )
 from labeling.masks.rle import rle_to_crop
 
 OUT_OF_BOUNDS_TOLERANCE = 1.0  # pixels: coordinates this far outside the image are clipped, not refused
 
 
-def coco_files(files: Files, report: Report) -> list[tuple[str, dict]]:
-    """(name, document) of each JSON that looks like COCO instances; panoptic and other JSON are left out."""
-    found = []
-    for name in files.names(".json"):
-        try:
-            document = files.json(name)
-        except UnreadableFile as exc:
-            report.error("not_json", name, str(exc))
-            continue
-        if not isinstance(document, dict) or not all(isinstance(document.get(k), list)
-                                                     for k in ("images", "annotations", "categories")):
-            continue
-        if any(isinstance(a, dict) and "segments_info" in a for a in document["annotations"][:1]):
-            continue  # COCO panoptic
-        found.append((name, document))
-    if not found and not report.errors:
-        report.error("no_annotations_file", "upload", "no COCO instances JSON (with images, annotations and "
-                                                      "categories lists) in the upload")
-    return found
+def is_coco_instances(document: Any) -> bool:
+    if not isinstance(document, dict) or not all(isinstance(document.get(k), list)
+                                                 for k in ("images", "annotations", "categories")):
+        return False
+    return not any(isinstance(a, dict) and "segments_info" in a for a in document["annotations"][:1])  # panoptic
 
 
 def categories_of(document: dict, classes: ClassResolver, report: Report, name: str) -> dict[int, Any]:
@@ -81,7 +67,8 @@ def categories_of(document: dict, classes: ClassResolver, report: Report, name: 
 
 def import_coco_instances(files: Files, classes: ClassResolver, images: ImageResolver,
                           report: Report) -> Iterator[ImportedImage]:
-    for name, document in coco_files(files, report):
+    wanted = "COCO instances JSON (with images, annotations and categories lists)"
+    for name, document in json_documents(files, report, fits=is_coco_instances, wanted=wanted):
         yield from _document(name, document, classes, images, report)
 
 

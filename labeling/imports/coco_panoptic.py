@@ -22,12 +22,12 @@ from labeling.imports.base import (
     ImportedImage,
     Piece,
     Report,
-    UnreadableFile,
     compose,
     crops_by_value,
     finite_score,
     is_int,
     json_attributes,
+    json_documents,
 )
 from labeling.imports.coco_instances import categories_of
 
@@ -36,22 +36,16 @@ MAX_PNG_PIXELS = 625_000_000
 
 def import_coco_panoptic(files: Files, classes: ClassResolver, images: ImageResolver,
                          report: Report) -> Iterator[ImportedImage]:
-    documents = []
-    for name in files.names(".json"):
-        try:
-            document = files.json(name)
-        except UnreadableFile as exc:
-            report.error("not_json", name, str(exc))
-            continue
-        if (isinstance(document, dict) and isinstance(document.get("annotations"), list)
-                and isinstance(document.get("categories"), list)
-                and all(isinstance(a, dict) and "segments_info" in a for a in document["annotations"])):
-            documents.append((name, document))
-    if not documents and not report.errors:
-        report.error("no_annotations_file", "upload", "no COCO panoptic JSON (annotations with segments_info) "
-                                                      "in the upload")
+    documents = json_documents(files, report, fits=is_coco_panoptic,
+                               wanted="COCO panoptic JSON (annotations with segments_info)")
     for name, document in documents:
         yield from _document(name, document, files, classes, images, report)
+
+
+def is_coco_panoptic(document) -> bool:
+    return (isinstance(document, dict) and isinstance(document.get("annotations"), list)
+            and isinstance(document.get("categories"), list)
+            and all(isinstance(a, dict) and "segments_info" in a for a in document["annotations"]))
 
 
 def _document(name: str, document: dict, files: Files, classes: ClassResolver, images: ImageResolver,

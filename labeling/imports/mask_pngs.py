@@ -73,16 +73,7 @@ def _instance(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
             or not isinstance(table.get("images"), dict):
         report.error("bad_table", table_name, "instances.json needs a categories list and an images object")
         return
-    categories: dict[int, TargetClass | None] = {}
-    for entry in table["categories"]:
-        cid = entry.get("id") if isinstance(entry, dict) else None
-        if not is_int(cid) or cid in categories:
-            report.error("bad_category", table_name, f"a category with a missing or repeated id: {entry!r}"[:200])
-            continue
-        categories[cid] = classes.resolve(entry.get("name"))
-        if categories[cid] is None:
-            report.error("unknown_category", f"{table_name}: category {cid}",
-                         f"no class named {entry.get('name')!r} in the project")
+    categories = _classes_by(table["categories"], "id", classes, report, table_name)
     for name in pngs:
         stem = PurePosixPath(name).stem
         image = _image(images, name, report)
@@ -128,16 +119,7 @@ def _semantic(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
     if not isinstance(rows, list):
         report.error("bad_table", table_name, "classes.json needs a classes list")
         return
-    by_index: dict[int, TargetClass | None] = {}
-    for row in rows:
-        index = row.get("index") if isinstance(row, dict) else None
-        if not is_int(index) or index < 1 or index in by_index:
-            report.error("bad_category", table_name, f"a class with a missing or repeated index: {row!r}"[:200])
-            continue
-        by_index[index] = classes.resolve(row.get("name"))
-        if by_index[index] is None:
-            report.error("unknown_category", f"{table_name}: index {index}",
-                         f"no class named {row.get('name')!r} in the project")
+    by_index = _classes_by(rows, "index", classes, report, table_name)
     for name in pngs:
         image = _image(images, name, report)
         if image is None:
@@ -151,6 +133,23 @@ def _semantic(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
         pieces = [_piece(crops[index], position, by_index[index], f"{name}, index {index}")
                   for position, index in enumerate(sorted(by_index)) if by_index[index] is not None and index in crops]
         yield compose(image, pieces, report, name)
+
+
+def _classes_by(rows: list, key: str, classes: ClassResolver, report: Report,
+                table_name: str) -> dict[int, TargetClass | None]:
+    """{the rows' positive `key` (a category id, a class index): the project class of the row's name, or None when
+    there is none (reported; its pixels are then skipped)}."""
+    found: dict[int, TargetClass | None] = {}
+    for row in rows:
+        number = row.get(key) if isinstance(row, dict) else None
+        if not is_int(number) or number < 1 or number in found:
+            report.error("bad_category", table_name, f"a class with a missing or repeated {key}: {row!r}"[:200])
+            continue
+        found[number] = classes.resolve(row.get("name"))
+        if found[number] is None:
+            report.error("unknown_category", f"{table_name}: {key} {number}",
+                         f"no class named {row.get('name')!r} in the project")
+    return found
 
 
 def _image(images: ImageResolver, name: str, report: Report):

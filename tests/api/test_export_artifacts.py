@@ -2,7 +2,6 @@
 streamed by exports instead of computed again, refreshed on re-approval, and never used once stale."""
 
 import io
-from dataclasses import replace
 
 import pytest
 from django.core.files.storage import default_storage
@@ -51,17 +50,6 @@ def _expected_paths(image, annotation) -> set[str]:
 def _delete_artifacts(image) -> None:
     for name in _stored_files(image):
         default_storage.delete(f"{artifact_folder(project_id=image.project_id, image_id=image.pk)}/{name}")
-
-
-@pytest.fixture
-def per_image_calls(monkeypatch):
-    calls = []
-    for name, chosen in list(EXPORTERS.items()):
-        def counted(image, context, compute=chosen.per_image):
-            calls.append((context.format, image.id))
-            return compute(image, context)
-        monkeypatch.setitem(EXPORTERS, name, replace(chosen, per_image=counted))
-    return calls
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from tests.e2e.test_review_flow import review_project
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_reviewer_exports_the_approved_set_as_coco(live_server, new_page, tmp_path):
+def approved_project(tmp_path):
+    """The review project with ann's car (50, 60)-(200, 180) approved by rita: (project, image, annotation)."""
     from labeling.services.labelmaps import annotation_get_or_create
     from labeling.services.tasks import annotation_submit, image_approve
     from tests.api.test_workflow import paint
@@ -32,6 +33,11 @@ def test_reviewer_exports_the_approved_set_as_coco(live_server, new_page, tmp_pa
     paint(annotation, ann, box=(50, 60, 200, 180))
     annotation_submit(annotation=annotation, user=ann)
     image_approve(image=image, user=get_user_model().objects.get(username="rita"))
+    return project, image, annotation
+
+
+def test_reviewer_exports_the_approved_set_as_coco(live_server, new_page, tmp_path):
+    project, image, annotation = approved_project(tmp_path)
 
     page = new_page()
     login(page, live_server.url, "rita")
@@ -57,17 +63,9 @@ def test_reviewer_exports_the_approved_set_as_coco(live_server, new_page, tmp_pa
 def test_manager_exports_a_stratified_split_freezes_it_and_evaluates_imported_labels(live_server, new_page,
                                                                                     tmp_path):
     from labeling.models import Annotation, SegmentSource
-    from labeling.services.labelmaps import SegmentInput, annotation_get_or_create, labelmap_replace
-    from labeling.services.tasks import annotation_submit, image_approve
-    from tests.api.test_workflow import paint
+    from labeling.services.labelmaps import SegmentInput, labelmap_replace
 
-    project = review_project(tmp_path)
-    image = Image.objects.get(project=project)
-    ann = get_user_model().objects.get(username="ann")
-    annotation, _ = annotation_get_or_create(image=image, user=ann)
-    paint(annotation, ann, box=(50, 60, 200, 180))
-    annotation_submit(annotation=annotation, user=ann)
-    image_approve(image=image, user=get_user_model().objects.get(username="rita"))
+    project, image, _ = approved_project(tmp_path)
     # Imported pre-labels of the image, a little off: what the dashboard's evaluation compares.
     imported = Annotation.objects.create(image=image, annotator=None, trained_model=None)
     guess = np.zeros((image.height, image.width), dtype=np.uint32)

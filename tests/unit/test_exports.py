@@ -293,18 +293,6 @@ def _with_artifacts(v: DatasetView, store: dict[str, bytes], only=None) -> Datas
     return replace(v, images=images)
 
 
-@pytest.fixture
-def per_image_calls(monkeypatch):
-    """Counts the formats' per-image computations (a stored artifact is streamed without one)."""
-    calls = []
-    for name, chosen in list(EXPORTERS.items()):
-        def counted(image, context, compute=chosen.per_image):
-            calls.append((context.format, image.id))
-            return compute(image, context)
-        monkeypatch.setitem(EXPORTERS, name, replace(chosen, per_image=counted))
-    return calls
-
-
 @pytest.mark.parametrize("name", sorted(EXPORTERS))
 @pytest.mark.parametrize("splits", [None, {101: "train", 205: "val"}], ids=["unsplit", "split"])
 def test_an_export_from_stored_artifacts_is_byte_identical_and_computes_nothing(name, splits, per_image_calls):
