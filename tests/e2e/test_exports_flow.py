@@ -62,16 +62,18 @@ def test_reviewer_exports_the_approved_set_as_coco(live_server, new_page, tmp_pa
 
 def test_manager_exports_a_stratified_split_freezes_it_and_evaluates_imported_labels(live_server, new_page,
                                                                                     tmp_path):
-    from labeling.models import Annotation, SegmentSource
+    from labeling.models import Annotation, Job, SegmentSource
     from labeling.services.labelmaps import SegmentInput, labelmap_replace
+    from labeling.services.projects import label_class_create
 
     project, image, _ = approved_project(tmp_path)
+    road = label_class_create(project=project, name="bus", kind="thing", color="#808080")
     # Imported pre-labels of the image, a little off: what the dashboard's evaluation compares.
     imported = Annotation.objects.create(image=image, annotator=None, trained_model=None)
     guess = np.zeros((image.height, image.width), dtype=np.uint32)
     guess[60:180, 60:200] = 1
     labelmap_replace(annotation=imported, label_map=guess, segments=[SegmentInput(
-        segment_id=1, class_id=project.classes.get().pk, source=SegmentSource.IMPORT)])
+        segment_id=1, class_id=project.classes.get(name="car").pk, source=SegmentSource.IMPORT)])
 
     page = new_page()
     login(page, live_server.url, "boss")
@@ -82,9 +84,14 @@ def test_manager_exports_a_stratified_split_freezes_it_and_evaluates_imported_la
     page.get_by_test_id("export-split").select_option("stratified")
     assert page.get_by_test_id("export-split-options").is_visible()
     page.get_by_test_id("export-split-seed").fill("7")
+    page.locator(f"[data-testid=export-class][data-class-id='{road.pk}']").uncheck()
     page.get_by_test_id("export-start").click()
     item = page.locator("[data-testid=export-item][data-status=succeeded]").first
     item.wait_for()
+    params = Job.objects.get(kind="export").params
+    assert params["class_ids"] == [project.classes.get(name="car").pk] and params["polygons"]
+    assert params["split"] == {"mode": "stratified", "fractions": {"train": 0.8, "val": 0.1, "test": 0.1},
+                               "seed": 7}
     item.get_by_test_id("freeze-open").click()
     page.get_by_test_id("freeze-name").fill("first cut")
     page.get_by_test_id("freeze-save").click()

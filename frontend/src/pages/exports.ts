@@ -1,7 +1,7 @@
 // /app/projects/:id/exports (managers and reviewers): start an export of the approved set (or all work) in a
 // format (with a split, polygons), follow its job, download the zip; earlier exports stay listed with their
 // checksum, and managers freeze one as a dataset version (listed below them).
-import { exportDownloadUrl, listExports, startExport, type ExportInputRequest, type Job } from "../api/client";
+import { exportDownloadUrl, listClasses, listExports, startExport, type ExportInputRequest, type Job, type LabelClass } from "../api/client";
 import { followJob } from "../api/jobs";
 import type { PageContext } from "../ui/app";
 import { field, h, replaceChildren } from "../ui/dom";
@@ -11,14 +11,21 @@ import { badge, errorBox, progressBar, spinner } from "../ui/widgets";
 import { isManager, projectPage } from "./projectShell";
 import { freezeButton, versionsSection } from "./versions";
 
+/** The class filter to send: null (every class) when all are ticked, else the ticked ids in class order. */
+export function chosenClassIds(classes: Pick<LabelClass, "id">[], ticked: Set<number>): number[] | null {
+  const ids = classes.map((c) => c.id).filter((id) => ticked.has(id));
+  return ids.length === classes.length ? null : ids;
+}
+
 export async function exportsPage(ctx: PageContext): Promise<void> {
   const project = await projectPage(ctx, "exports", "Exports");
   if (!project) return;
   const error = errorBox("export-error");
   const body = h("div", { class: "exports" }, spinner());
   ctx.el.append(error.el, body);
-  const data = await loadSection(() => listExports(project.id), body, error.show, ctx.signal);
-  if (!data) return;
+  const loaded = await loadSection(() => Promise.all([listExports(project.id), listClasses(project.id)]), body, error.show, ctx.signal);
+  if (!loaded) return;
+  const [data, classes] = loaded;
   const versions = versionsSection(project.id, ctx.signal, { canManage: isManager(project) });
   const format = h("select", { testid: "export-format" }, data.formats.map((f) => h("option", { value: f.name }, f.title)));
   const approvedOnly = h("input", { type: "checkbox", checked: true, testid: "export-approved-only" });
@@ -42,16 +49,22 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
   format.addEventListener("change", syncOptions);
   split.addEventListener("change", syncOptions);
   syncOptions();
+  // Which classes: all ticked by default; segments of the others are left out (their pixels unlabelled).
+  const classBoxes = classes.map((c) => ({ id: c.id, box: h("input", { type: "checkbox", checked: true, "data-class-id": String(c.id), testid: "export-class" }) }));
+  const classList = h("div", { class: "export-classes", testid: "export-classes" }, classBoxes.map(({ box }, i) =>
+    h("label", { class: "tool-option inline" }, box, h("span", { class: "swatch", style: `background:${classes[i].color}` }), ` ${classes[i].name}`)));
+  const ticked = () => new Set(classBoxes.filter(({ box }) => box.checked).map(({ id }) => id));
   const start = h("button", { type: "button", class: "btn btn-primary", testid: "export-start" }, "Export");
+  classList.addEventListener("change", () => { start.disabled = ticked().size === 0; });
   const bar = progressBar("Export", "export-progress");
   bar.el.hidden = true;
   const list = h("ul", { class: "export-list", testid: "export-list" });
   const row = (job: Job) => {
     const result = job.result as { bytes?: number; sha256?: string; images?: number; annotations?: number };
-    const params = job.params as { format?: string; approved_only?: boolean; include_images?: boolean; polygons?: boolean; split?: { mode: string } | null };
+    const params = job.params as { format?: string; approved_only?: boolean; include_images?: boolean; polygons?: boolean; split?: { mode: string } | null; class_ids?: number[] | null };
     return h("li", { class: "export-item", testid: "export-item", "data-status": job.status },
       badge(job.status, job.status === "succeeded" ? "approved" : job.status === "failed" ? "rejected" : "submitted"),
-      ` ${params.format ?? "?"}${params.polygons ? " (polygons)" : ""} · ${params.approved_only === false ? "all images" : "approved images"}${params.include_images ? " + image files" : ""}${params.split ? ` · ${params.split.mode} split` : ""} · ${new Date(job.created_at).toLocaleString()}`,
+      ` ${params.format ?? "?"}${params.polygons ? " (polygons)" : ""} · ${params.approved_only === false ? "all images" : "approved images"}${params.include_images ? " + image files" : ""}${params.split ? ` · ${params.split.mode} split` : ""}${params.class_ids ? ` · ${plural(params.class_ids.length, "class", "classes")}` : ""} · ${new Date(job.created_at).toLocaleString()}`,
       job.status === "succeeded"
         ? h("span", null, ` · ${plural(result.images ?? 0, "image")} · ${formatBytes(result.bytes ?? 0)} · `,
           h("a", { href: exportDownloadUrl(job.id), testid: "export-download", download: "" }, "Download"),
@@ -70,6 +83,7 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
       const body: ExportInputRequest = {
         format: format.value as ExportInputRequest["format"], approved_only: approvedOnly.checked, include_images: includeImages.checked,
         polygons: format.value === "coco_instances" && polygons.checked, split: split.value as ExportInputRequest["split"], split_seed: 0,
+        class_ids: chosenClassIds(classes, ticked()),
       };
       if (split.value === "stratified") {
         body.split_fractions = { train: Number(shares.train.value) / 100, val: Number(shares.val.value) / 100, test: Number(shares.test.value) / 100 };
@@ -83,7 +97,7 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
       const message = errorMessage(err);
       if (message && !ctx.signal.aborted) error.show(message);
     } finally {
-      start.disabled = false;
+      start.disabled = ticked().size === 0;
       bar.el.hidden = true;
     }
   });
@@ -96,7 +110,8 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
           h("label", { class: "tool-option inline" }, approvedOnly, " Approved images only (the approved annotation of each)"),
           h("label", { class: "tool-option inline" }, includeImages, " Include the image files"),
           polygonsOption),
-        h("div", { class: "field" }, field("Split", split).wrap, splitOptions)),
+        h("div", { class: "field" }, field("Split", split).wrap, splitOptions),
+        h("fieldset", { class: "field export-classes-field" }, h("legend", null, "Classes"), classList)),
       h("div", { class: "form-footer" }, start), bar.el),
     h("section", { class: "card card-pad" }, h("h2", null, "Exports"), list), versions);
 }
