@@ -187,6 +187,8 @@ ANNOTATOR = {
     "MAX_UPLOAD_FILE_BYTES": env_int("ANNOTATOR_MAX_UPLOAD_FILE_BYTES", 2 * 1024**3),
     "MAX_ARCHIVE_MEMBERS": env_int("ANNOTATOR_MAX_ARCHIVE_MEMBERS", 10_000),
     "MAX_ARCHIVE_BYTES": env_int("ANNOTATOR_MAX_ARCHIVE_BYTES", 20 * 1024**3),
+    # A label import's JSON (COCO) is parsed whole, at about 5-10x its size in memory.
+    "MAX_IMPORT_JSON_BYTES": env_int("ANNOTATOR_MAX_IMPORT_JSON_BYTES", 512 * 1024**2),
     "LABELMAP_TILE_SIZE": 512,
     "SAM_CHECKPOINT": os.environ.get("ANNOTATOR_SAM_CHECKPOINT", ""),
     "SAM_MODEL_TYPE": os.environ.get("ANNOTATOR_SAM_MODEL_TYPE", "vit_b"),

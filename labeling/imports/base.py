@@ -101,6 +101,7 @@ class Files:
     """The upload's files by their names inside it ("/"-separated), each extracted to a local path."""
 
     paths: dict[str, Path]
+    max_json_bytes: int = 512 * 1024**2  # JSON is parsed whole: a bound on the memory it takes
 
     def names(self, suffix: str = "") -> list[str]:
         return sorted(n for n in self.paths if n.lower().endswith(suffix))
@@ -109,6 +110,9 @@ class Files:
         return self.paths[name].read_bytes()
 
     def json(self, name: str) -> Any:
+        size = self.paths[name].stat().st_size
+        if size > self.max_json_bytes:
+            raise UnreadableFile(f"{size:,} bytes of JSON; imports read at most {self.max_json_bytes:,}")
         try:
             return json.loads(self.read(name), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError) as exc:

@@ -138,7 +138,8 @@ def _files(params: dict[str, Any], work: Path, report: Report) -> Files | None:
         while chunk := src.read(1 << 20):
             dst.write(chunk)
     if params["kind"] == "json":
-        return Files({Path(params.get("file_name") or "annotations.json").name or "annotations.json": local})
+        return Files({Path(params.get("file_name") or "annotations.json").name or "annotations.json": local},
+                     max_json_bytes=settings.ANNOTATOR["MAX_IMPORT_JSON_BYTES"])
     if not is_zip(local):
         report.error("not_an_archive", "upload", "the file is not a ZIP archive")
         return None
@@ -156,7 +157,7 @@ def _files(params: dict[str, Any], work: Path, report: Report) -> Files | None:
     except IngestRejected as exc:
         report.error(exc.code, "upload", exc.message)
         return None
-    return Files(paths)
+    return Files(paths, max_json_bytes=settings.ANNOTATOR["MAX_IMPORT_JSON_BYTES"])
 
 
 def _write(item) -> None:

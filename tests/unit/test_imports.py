@@ -257,3 +257,10 @@ def test_the_same_image_twice_is_an_error(tmp_path):
 def test_every_importer_is_registered_with_what_it_accepts():
     assert sorted(IMPORTERS) == ["coco_instances", "coco_panoptic", "mask_pngs"]
     assert all(i.accepts and i.title for i in IMPORTERS.values())
+
+
+def test_a_json_above_the_limit_is_refused_unread(tmp_path):
+    files = one_file(tmp_path, "big.json", _coco([]))
+    small = Files(files.paths, max_json_bytes=10)
+    _, report = run("coco_instances", small)
+    assert [p.code for p in report.problems] == ["not_json"] and "at most 10" in report.problems[0].message
