@@ -171,6 +171,9 @@ class Annotation(models.Model):
     trained_model = models.ForeignKey(
         "TrainedModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="prelabels"
     )
+    # Set on the pre-label a label import wrote (one per image): told apart from a deleted model's pre-labels and
+    # a deleted user's work, which also end with no annotator and no model.
+    imported = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

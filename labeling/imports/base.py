@@ -11,6 +11,7 @@ free number of its class.
 No Django here: the service passes plain data in and writes what comes out (tests/unit/test_imports.py).
 """
 
+import io
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +20,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
+from PIL import Image as PILImage
 from scipy import ndimage
+
+from labeling.ingest.images import pillow_pixel_limit
 
 MAX_LISTED_PROBLEMS = 500
 MAX_SEGMENTS_PER_IMAGE = 2**32 - 2
@@ -83,13 +87,18 @@ class Report:
         self._keep(Problem("warning", code, where, message))
 
     def _keep(self, problem: Problem) -> None:
-        if len(self.problems) < MAX_LISTED_PROBLEMS:
-            self.problems.append(problem)
+        if len(self.problems) < MAX_LISTED_PROBLEMS:  # texts quote the file: bounded, so is the job's result
+            self.problems.append(Problem(problem.severity, problem.code, _bounded(problem.where),
+                                         _bounded(problem.message)))
 
     def as_dict(self) -> dict[str, Any]:
         return {"errors": self.errors, "warnings": self.warnings,
                 "problems": [asdict(p) for p in self.problems],
                 "problems_left_off": self.errors + self.warnings - len(self.problems)}
+
+
+def _bounded(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class UnreadableFile(Exception):
@@ -128,21 +137,27 @@ class Files:
         return found[0] if len(found) == 1 else None
 
 
-def json_documents(files: Files, report: Report, *, fits: Callable[[Any], bool], wanted: str) -> list[tuple[str, Any]]:
-    """(name, document) of each JSON of the upload that `fits` the format; the others (a classes table, another
-    format's file) are left out. An unreadable JSON is an error, and so is finding none that fits."""
-    found = []
+def json_documents(files: Files, report: Report, *, fits: Callable[[Any], str | None],
+                   wanted: str) -> Iterator[tuple[str, Any]]:
+    """(name, document) of each JSON of the upload the format reads, parsed one at a time. `fits(document)` is
+    None for one it reads, "" for one that is plainly something else (a classes table: left out), or why a
+    document that looks like the format's is not one (an error). Finding none to read is an error too."""
+    found = 0
     for name in files.names(".json"):
         try:
             document = files.json(name)
         except UnreadableFile as exc:
             report.error("not_json", name, str(exc))
             continue
-        if fits(document):
-            found.append((name, document))
+        why = fits(document)
+        if why is None:
+            found += 1
+            yield name, document
+        elif why:
+            report.error("bad_annotations_file", name, why)
+        del document
     if not found and not report.errors:
         report.error("no_annotations_file", "upload", f"no {wanted} in the upload")
-    return found
 
 
 def _reject_constant(name: str):
@@ -225,13 +240,40 @@ def crop_of(mask: np.ndarray) -> tuple[np.ndarray, int, int] | None:
     return mask[y0:y1, x0:x1].copy(), x0, y0
 
 
+class BadPng(ValueError):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def read_png(data: bytes, *, size: tuple[int, int], modes: tuple[str, ...], what: str) -> np.ndarray:
+    """The pixels of a PNG that must be `size` (width, height) and one of `modes`, as a numpy array; BadPng
+    ("bad_png" or "size_mismatch") otherwise. The size is checked from the header, before anything is decoded,
+    and Pillow's own pixel limit is lifted to the image's size (a label PNG is as large as its image)."""
+    try:
+        with pillow_pixel_limit(max(1, size[0] * size[1])), PILImage.open(io.BytesIO(data)) as png:
+            if png.format != "PNG":
+                raise BadPng("bad_png", f"not a PNG but {png.format}")
+            if png.size != size:
+                raise BadPng("size_mismatch", f"the PNG is {png.width}x{png.height}, its image {size[0]}x{size[1]}")
+            if png.mode not in modes:
+                raise BadPng("bad_png", f"{what} is {' or '.join(modes)}; this one is {png.mode}")
+            return np.asarray(png)
+    except BadPng:
+        raise
+    except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
+        raise BadPng("bad_png", f"not a readable PNG: {exc}") from None
+
+
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def crops_by_value(values: np.ndarray) -> dict[int, tuple[np.ndarray, int, int]]:
+def crops_by_value(values: np.ndarray, *,
+                   max_pixels: int | None = None) -> dict[int, tuple[np.ndarray, int, int]] | None:
     """{value: (bool crop, x, y)} of every non-zero value of an (h, w) integer image: bounding boxes from one
-    C pass (scipy's find_objects) rather than one full-image comparison per value (a PNG may hold thousands)."""
+    C pass (scipy's find_objects) rather than one full-image comparison per value (a PNG may hold thousands).
+    None when the boxes hold more than `max_pixels` pixels together (see `cover_budget`)."""
     top = int(values.max(initial=0))
     if top <= 0:
         return {}
@@ -241,41 +283,58 @@ def crops_by_value(values: np.ndarray) -> dict[int, tuple[np.ndarray, int, int]]
         names, inverse = np.unique(values, return_inverse=True)
         labels = inverse.reshape(values.shape) + (0 if names[0] == 0 else 1)
         names = names if names[0] == 0 else np.concatenate(([0], names))
+    boxes = ndimage.find_objects(labels.astype(np.int64, copy=False))
+    if max_pixels is not None:
+        held = sum((b[0].stop - b[0].start) * (b[1].stop - b[1].start) for b in boxes if b is not None)
+        if held > max_pixels:
+            return None
     crops = {}
-    for index, box in enumerate(ndimage.find_objects(labels.astype(np.int64, copy=False)), 1):
-        if box is None:
-            continue
-        value = index if names is None else int(names[index])
-        crops[value] = (labels[box] == index, box[1].start, box[0].start)
+    for index, box in enumerate(boxes, 1):
+        if box is not None:
+            value = index if names is None else int(names[index])
+            crops[value] = (labels[box] == index, box[1].start, box[0].start)
     return crops
 
 
 def finite_score(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return round(float(value), 6)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer literal beyond any float
+        return None
+    return round(number, 6) if math.isfinite(number) else None
 
 
 def json_attributes(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
+MAX_INSTANCE = 2**31 - 1  # what the segment table stores
+MAX_COVER = 8  # an image's pieces may hold at most this many times its pixels (overlaps), bounding memory
+
+
+def instance_number(value: Any) -> int | None:
+    """A usable instance number from the file, or None (then the next free one of its class is given)."""
+    return value if is_int(value) and 1 <= value <= MAX_INSTANCE else None
+
+
 def compose(image: TargetImage, pieces: list[Piece], report: Report, where: str) -> ImportedImage:
     """The label map and segments of one image's pieces, by the module's overlap rule."""
     # Segments in the order the file first lists them; stuff of one class shares one segment.
     segment_of: list[int] = []
-    heads: list[Piece] = []
+    heads = 0
     stuff_segment: dict[int, int] = {}
     for piece in pieces:
         if piece.target.kind == "stuff" and piece.target.id in stuff_segment:
             segment_of.append(stuff_segment[piece.target.id])
             continue
-        heads.append(piece)
-        segment_of.append(len(heads))
+        heads += 1
+        segment_of.append(heads)
         if piece.target.kind == "stuff":
-            stuff_segment[piece.target.id] = len(heads)
-    if len(heads) > MAX_SEGMENTS_PER_IMAGE:
-        report.error("too_many_segments", where, f"{len(heads)} segments; a label map holds at most "
+            stuff_segment[piece.target.id] = heads
+    if heads > MAX_SEGMENTS_PER_IMAGE:
+        report.error("too_many_segments", where, f"{heads} segments; a label map holds at most "
                                                  f"{MAX_SEGMENTS_PER_IMAGE}")
     label_map = np.zeros((image.height, image.width), dtype=np.uint32)
     areas = [p.area for p in pieces]
@@ -284,43 +343,61 @@ def compose(image: TargetImage, pieces: list[Piece], report: Report, where: str)
     for i in order:
         piece = pieces[i]
         h, w = piece.crop.shape
-        window = label_map[piece.y:piece.y + h, piece.x:piece.x + w]
-        window[piece.crop] = segment_of[i]
-    present = np.bincount(label_map.ravel(), minlength=len(heads) + 1) if heads else np.zeros(1, dtype=np.int64)
+        label_map[piece.y:piece.y + h, piece.x:piece.x + w][piece.crop] = segment_of[i]
+    # Which pieces kept pixels of their own (a stuff piece may be covered while its class's segment lives on).
+    kept_pixels = []
     for i, piece in enumerate(pieces):
-        if areas[i] and not present[segment_of[i]]:
+        h, w = piece.crop.shape
+        window = label_map[piece.y:piece.y + h, piece.x:piece.x + w]
+        kept_pixels.append(bool(areas[i]) and bool((window[piece.crop] == segment_of[i]).any()))
+        if areas[i] and not kept_pixels[i]:
             report.warning("covered", piece.where, "every pixel of it is covered by smaller annotations; "
                                                    "not imported")
-    # Renumber the kept segments 1..n in order, and give things their instance numbers.
-    kept = [s for s in range(1, len(heads) + 1) if present[s]]
-    renumber = np.zeros(len(heads) + 1, dtype=np.uint32)
-    renumber[kept] = np.arange(1, len(kept) + 1, dtype=np.uint32)
-    if kept and kept != list(range(1, len(kept) + 1)):
+    # Each segment from the pieces that kept pixels: attributes and score of the first, crowd only if all are.
+    members: dict[int, list[Piece]] = {}
+    for i, piece in enumerate(pieces):
+        if kept_pixels[i]:
+            members.setdefault(segment_of[i], []).append(piece)
+    kept = sorted(members)
+    if kept != list(range(1, len(kept) + 1)):  # renumbered 1..n in order
+        renumber = np.zeros(heads + 1, dtype=np.uint32)
+        renumber[kept] = np.arange(1, len(kept) + 1, dtype=np.uint32)
         label_map = renumber[label_map]
     used: dict[int, set[int]] = {}
-    wanted = [heads[s - 1] for s in kept]
-    for piece in wanted:
-        if piece.target.kind == "thing" and isinstance(piece.instance, int) and piece.instance >= 1:
-            taken = used.setdefault(piece.target.id, set())
-            if piece.instance in taken:
-                piece.instance = None
-            else:
-                taken.add(piece.instance)
+    chosen: dict[int, int | None] = {}
+    for s in kept:
+        first = members[s][0]
+        number = instance_number(first.instance) if first.target.kind == "thing" else None
+        if number is not None and number in used.setdefault(first.target.id, set()):
+            number = None  # listed twice: the later one gets the next free number
+        if number is not None:
+            used[first.target.id].add(number)
+        chosen[s] = number
     segments = []
-    for number, piece in enumerate(wanted, 1):
-        instance = None
-        if piece.target.kind == "thing":
-            instance = piece.instance if isinstance(piece.instance, int) and piece.instance >= 1 else None
-            if instance is None:
-                taken = used.setdefault(piece.target.id, set())
-                instance = next(n for n in range(1, len(taken) + 2) if n not in taken)
-                taken.add(instance)
-        attributes = dict(piece.attributes)
-        if piece.crowd:
+    for new_id, s in enumerate(kept, 1):
+        first = members[s][0]
+        instance = chosen[s]
+        if first.target.kind == "thing" and instance is None:
+            taken = used.setdefault(first.target.id, set())
+            instance = next(n for n in range(1, len(taken) + 2) if n not in taken)
+            taken.add(instance)
+        attributes = dict(first.attributes)
+        if all(p.crowd for p in members[s]):
             attributes["iscrowd"] = 1
-        segments.append(ImportedSegment(segment_id=number, class_id=piece.target.id, instance=instance,
-                                        attributes=attributes, score=piece.score))
+        segments.append(ImportedSegment(segment_id=new_id, class_id=first.target.id, instance=instance,
+                                        attributes=attributes, score=first.score))
     return ImportedImage(image=image, label_map=label_map, segments=segments, where=where)
+
+
+def cover_budget(image: TargetImage) -> int:
+    """How many crop pixels one image's pieces may hold: overlapping full-image masks by the dozen are no
+    labelling, and every piece is held until the image is composed."""
+    return MAX_COVER * max(1, image.width * image.height)
+
+
+def report_overlap(report: Report, where: str) -> None:
+    report.error("too_much_overlap", where, f"its masks' bounding boxes cover the image more than {MAX_COVER} "
+                                            "times over; not read")
 
 
 def unique_images(images: Iterator[ImportedImage], report: Report) -> Iterator[ImportedImage]:

@@ -25,22 +25,33 @@ from labeling.imports.base import (
     Piece,
     Report,
     compose,
+    cover_budget,
     crop_of,
     finite_score,
+    instance_number,
     is_int,
     json_attributes,
     json_documents,
+    report_overlap,
 )
 from labeling.masks.rle import rle_to_crop
 
 OUT_OF_BOUNDS_TOLERANCE = 1.0  # pixels: coordinates this far outside the image are clipped, not refused
 
 
-def is_coco_instances(document: Any) -> bool:
-    if not isinstance(document, dict) or not all(isinstance(document.get(k), list)
-                                                 for k in ("images", "annotations", "categories")):
-        return False
-    return not any(isinstance(a, dict) and "segments_info" in a for a in document["annotations"][:1])  # panoptic
+COCO_KEYS = ("images", "annotations", "categories")
+
+
+def is_coco_instances(document: Any) -> str | None:
+    """None when it is COCO instances; "" when it is some other JSON; else why a COCO-looking one is not."""
+    if not isinstance(document, dict) or not any(k in document for k in COCO_KEYS):
+        return ""
+    missing = [k for k in COCO_KEYS if not isinstance(document.get(k), list)]
+    if missing:
+        return f"not COCO instances: {', '.join(missing)} must be lists"
+    if any(isinstance(a, dict) and "segments_info" in a for a in document["annotations"][:1]):
+        return "this is COCO panoptic (annotations with segments_info): import it as coco_panoptic"
+    return None
 
 
 def categories_of(document: dict, classes: ClassResolver, report: Report, name: str) -> dict[int, Any]:
@@ -113,28 +124,41 @@ def _document(name: str, document: dict, classes: ClassResolver, images: ImageRe
             report.error("bad_annotation", f"{name}: annotation #{position}", "not an object")
             continue
         aid = ann.get("id")
-        where = f"{name}: annotation {aid if aid is not None else '#' + str(position)}"
+        where = f"{name}: annotation {aid if is_int(aid) else '#' + str(position)}"
+        if aid is not None and not is_int(aid):
+            report.error("bad_annotation", where, f"its id is not an integer: {_short(aid)}")
+            continue
         if aid is not None:
             if aid in seen_ids:
                 report.error("duplicate_id", where, "two annotations have this id")
                 continue
             seen_ids.add(aid)
         iid, cid = ann.get("image_id"), ann.get("category_id")
-        if iid not in entries:
-            report.error("dangling_id", where, f"image_id {iid!r} is not among the file's images")
+        if not is_int(iid) or iid not in entries:
+            report.error("dangling_id", where, f"image_id {_short(iid)} is not among the file's images")
             continue
-        if cid not in categories:
+        if not is_int(cid) or cid not in categories:
             report.error("dangling_id" if cid is not None else "missing_field", where,
-                         f"category_id {cid!r} is not among the file's categories")
+                         f"category_id {_short(cid)} is not among the file's categories")
             continue
         if categories[cid] is not None and targets[iid] is not None:  # else reported with its category / image
             listed.setdefault(iid, []).append((position, ann, where))
 
     for iid, image in targets.items():
-        if image is not None:
-            pieces = [p for p in (_piece(position, ann, where, categories, image, report)
-                                  for position, ann, where in listed.get(iid, ())) if p is not None]
-            yield compose(image, pieces, report, f"{name}: image {iid}")
+        if image is None:
+            continue
+        where = f"{name}: image {iid}"
+        pieces, held, budget = [], 0, cover_budget(image)
+        for position, ann, at in listed.get(iid, ()):
+            piece = _piece(position, ann, at, categories, image, report)
+            if piece is not None:
+                held += piece.crop.size
+                if held > budget:
+                    report_overlap(report, where)
+                    break
+                pieces.append(piece)
+        else:
+            yield compose(image, pieces, report, where)
 
 
 def _piece(position: int, ann: dict, where: str, categories, image, report: Report) -> Piece | None:
@@ -147,9 +171,8 @@ def _piece(position: int, ann: dict, where: str, categories, image, report: Repo
         report.warning("empty_mask", where, "the segmentation has no pixels; not imported")
         return None
     crop, x, y = cropped
-    instance = ann.get("instance")
     return Piece(order=position, target=categories[ann["category_id"]], crop=crop, x=x, y=y,
-                 crowd=bool(ann.get("iscrowd")), instance=instance if is_int(instance) else None,
+                 crowd=ann.get("iscrowd") in (1, True), instance=instance_number(ann.get("instance")),
                  attributes=json_attributes(ann.get("attributes")), score=finite_score(ann.get("score")),
                  where=where)
 
@@ -174,7 +197,7 @@ def segmentation_crop(segmentation: Any, *, height: int, width: int) -> tuple[np
     for k, polygon in enumerate(segmentation):
         if not isinstance(polygon, list) or not all(_is_number(v) for v in polygon):
             raise SegmentationError("bad_polygon", f"polygon {k} is not a list of numbers")
-        if not all(math.isfinite(v) for v in polygon):
+        if not all(_finite(v) for v in polygon):
             raise SegmentationError("bad_polygon", f"polygon {k} has a coordinate that is NaN or infinite")
         if len(polygon) % 2:
             raise SegmentationError("bad_polygon", f"polygon {k} has an odd number of coordinates "
@@ -192,6 +215,13 @@ def segmentation_crop(segmentation: Any, *, height: int, width: int) -> tuple[np
         polygons.append(np.clip(points, 0, [width, height]).ravel().tolist())
     rles = coco_mask.frPyObjects(polygons, height, width)
     return crop_of(coco_mask.decode(coco_mask.merge(rles)).astype(bool))
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer literal beyond any float
+        return False
 
 
 def _is_number(value: Any) -> bool:

@@ -8,14 +8,13 @@ Errors: an unreadable or non-RGB PNG, a PNG of another size than the image, a pi
 file. Warnings: an image not in the project (skipped), a `segments_info` entry with no pixels.
 """
 
-import io
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 import numpy as np
-from PIL import Image as PILImage
 
 from labeling.imports.base import (
+    BadPng,
     ClassResolver,
     Files,
     ImageResolver,
@@ -23,15 +22,17 @@ from labeling.imports.base import (
     Piece,
     Report,
     compose,
+    cover_budget,
     crops_by_value,
     finite_score,
+    instance_number,
     is_int,
     json_attributes,
     json_documents,
+    read_png,
+    report_overlap,
 )
 from labeling.imports.coco_instances import categories_of
-
-MAX_PNG_PIXELS = 625_000_000
 
 
 def import_coco_panoptic(files: Files, classes: ClassResolver, images: ImageResolver,
@@ -42,10 +43,14 @@ def import_coco_panoptic(files: Files, classes: ClassResolver, images: ImageReso
         yield from _document(name, document, files, classes, images, report)
 
 
-def is_coco_panoptic(document) -> bool:
-    return (isinstance(document, dict) and isinstance(document.get("annotations"), list)
-            and isinstance(document.get("categories"), list)
-            and all(isinstance(a, dict) and "segments_info" in a for a in document["annotations"]))
+def is_coco_panoptic(document) -> str | None:
+    """None when it is COCO panoptic; "" when it is some other JSON; else why a panoptic-looking one is not."""
+    if not isinstance(document, dict) or not isinstance(document.get("annotations"), list):
+        return ""
+    if not all(isinstance(a, dict) and "segments_info" in a for a in document["annotations"]):
+        return "not COCO panoptic: every annotation needs segments_info (COCO instances import as coco_instances)"
+    missing = [k for k in ("images", "categories") if not isinstance(document.get(k), list)]
+    return f"not COCO panoptic: {', '.join(missing)} must be lists" if missing else None
 
 
 def _document(name: str, document: dict, files: Files, classes: ClassResolver, images: ImageResolver,
@@ -53,16 +58,16 @@ def _document(name: str, document: dict, files: Files, classes: ClassResolver, i
     categories = categories_of(document, classes, report, name)
     folder = str(PurePosixPath(name).with_suffix(""))
     file_names: dict[int, str] = {}
-    for entry in document.get("images") or []:
+    for entry in document["images"]:
         if isinstance(entry, dict) and is_int(entry.get("id")):
             if entry["id"] in file_names:
                 report.error("duplicate_id", f"{name}: image {entry['id']}", "two images have this id")
             file_names[entry["id"]] = str(entry.get("file_name", ""))
     for ann in document["annotations"]:
         iid = ann.get("image_id")
-        where = f"{name}: annotation of image {iid}"
-        if iid not in file_names:
-            report.error("dangling_id", where, f"image_id {iid!r} is not among the file's images")
+        where = f"{name}: annotation of image {iid if is_int(iid) else '?'}"
+        if not is_int(iid) or iid not in file_names:
+            report.error("dangling_id", where, f"image_id {iid!r} is not among the file's images"[:300])
             continue
         image, why = images.resolve(file_names[iid])
         if image is None:
@@ -78,24 +83,24 @@ def _document(name: str, document: dict, files: Files, classes: ClassResolver, i
                                                "the upload")
             continue
         try:
-            ids = panoptic_ids(files.read(png_name))
-        except ValueError as exc:
-            report.error("bad_png", png_name, str(exc))
+            ids = panoptic_ids(files.read(png_name), size=(image.width, image.height))
+        except BadPng as exc:
+            report.error(exc.code, png_name, str(exc))
             continue
-        if ids.shape != (image.height, image.width):
-            report.error("size_mismatch", png_name, f"the PNG is {ids.shape[1]}x{ids.shape[0]}, the image "
-                                                    f"{image.export_name} {image.width}x{image.height}")
-            continue
-        pieces = _pieces(ids, ann["segments_info"], categories, report, where)
+        pieces = _pieces(ids, ann["segments_info"], categories, report, where, budget=cover_budget(image))
         if pieces is not None:
             yield compose(image, pieces, report, where)
 
 
-def _pieces(ids: np.ndarray, segments_info, categories, report: Report, where: str) -> list[Piece] | None:
+def _pieces(ids: np.ndarray, segments_info, categories, report: Report, where: str,
+            budget: int) -> list[Piece] | None:
     if not isinstance(segments_info, list):
         report.error("bad_annotation", where, "segments_info is not a list")
         return None
-    crops = crops_by_value(ids)
+    crops = crops_by_value(ids, max_pixels=budget)
+    if crops is None:
+        report_overlap(report, where)
+        return None
     pieces, seen, ok = [], set(), True
     for position, info in enumerate(segments_info):
         sid = info.get("id") if isinstance(info, dict) else None
@@ -110,7 +115,7 @@ def _pieces(ids: np.ndarray, segments_info, categories, report: Report, where: s
             continue
         seen.add(sid)
         cid = info.get("category_id")
-        if cid not in categories:
+        if not is_int(cid) or cid not in categories:
             report.error("dangling_id", at, f"category_id {cid!r} is not among the file's categories")
             ok = False
             continue
@@ -120,10 +125,8 @@ def _pieces(ids: np.ndarray, segments_info, categories, report: Report, where: s
             report.warning("empty_mask", at, "no pixel of the PNG has this id; not imported")
             continue
         crop, x0, y0 = crops[sid]
-        instance = info.get("instance")
         pieces.append(Piece(order=position, target=categories[cid], crop=crop, x=x0, y=y0,
-                            crowd=bool(info.get("iscrowd")),
-                            instance=instance if is_int(instance) else None,
+                            crowd=info.get("iscrowd") in (1, True), instance=instance_number(info.get("instance")),
                             attributes=json_attributes(info.get("attributes")), score=finite_score(info.get("score")),
                             where=at))
     unknown = sorted(set(crops) - seen)
@@ -134,17 +137,7 @@ def _pieces(ids: np.ndarray, segments_info, categories, report: Report, where: s
     return pieces if ok else None
 
 
-def panoptic_ids(data: bytes) -> np.ndarray:
-    """(h, w) uint32 segment ids of a panoptic PNG (R + 256·G + 256²·B); ValueError when it is not one."""
-    try:
-        with PILImage.open(io.BytesIO(data)) as png:
-            if png.format != "PNG":
-                raise ValueError(f"not a PNG but {png.format}")
-            if png.width * png.height > MAX_PNG_PIXELS:
-                raise ValueError(f"{png.width}x{png.height} is more pixels than allowed")
-            if png.mode not in ("RGB", "RGBA"):
-                raise ValueError(f"a panoptic PNG is RGB; this one is {png.mode}")
-            rgb = np.asarray(png.convert("RGB"), dtype=np.uint32)
-    except (OSError, PILImage.DecompressionBombError, SyntaxError) as exc:
-        raise ValueError(f"not a readable PNG: {exc}") from None
-    return rgb[..., 0] + (rgb[..., 1] << 8) + (rgb[..., 2] << 16)
+def panoptic_ids(data: bytes, *, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) uint32 segment ids of a panoptic PNG of `size` (R + 256·G + 256²·B); BadPng when it is not one."""
+    rgb = read_png(data, size=size, modes=("RGB", "RGBA"), what="a panoptic PNG")[..., :3].astype(np.uint32)
+    return rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)

@@ -13,14 +13,13 @@ its image, a value the table does not list, a table naming an unknown class, a m
 whose image is not in the project (skipped).
 """
 
-import io
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 import numpy as np
-from PIL import Image as PILImage
 
 from labeling.imports.base import (
+    BadPng,
     ClassResolver,
     Files,
     ImageResolver,
@@ -30,10 +29,13 @@ from labeling.imports.base import (
     TargetClass,
     UnreadableFile,
     compose,
+    cover_budget,
     crops_by_value,
+    instance_number,
     is_int,
+    read_png,
+    report_overlap,
 )
-from labeling.imports.coco_panoptic import MAX_PNG_PIXELS
 
 
 def import_mask_pngs(files: Files, classes: ClassResolver, images: ImageResolver,
@@ -83,10 +85,9 @@ def _instance(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
         if not isinstance(rows, list):
             report.error("missing_entry", name, f"instances.json lists no segments for {stem!r}")
             continue
-        values = _read(files, name, image, report, bits=(16, 8))
-        if values is None:
+        crops = _read(files, name, image, report)
+        if crops is None:
             continue
-        crops = crops_by_value(values)
         pieces, listed, ok = [], set(), True
         for position, row in enumerate(rows):
             value, cid = (row.get("value"), row.get("category_id")) if isinstance(row, dict) else (None, None)
@@ -96,16 +97,17 @@ def _instance(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
                 ok = False
                 continue
             listed.add(value)
-            if cid not in categories:
-                report.error("dangling_id", at, f"category_id {cid!r} is not among instances.json's categories")
+            if not is_int(cid) or cid not in categories:
+                report.error("dangling_id", at, f"category_id {cid!r} is not among instances.json's categories"[:300])
                 ok = False
                 continue
             if categories[cid] is None:
                 continue
             if value in crops:
-                instance = row.get("instance")
                 pieces.append(_piece(crops[value], position, categories[cid], at,
-                                     instance=instance if is_int(instance) else None))
+                                     instance=instance_number(row.get("instance"))))
+            else:
+                report.warning("empty_mask", at, "no pixel of the PNG has this value; not imported")
         ok = _all_listed(crops, listed, name, report) and ok
         if ok:
             yield compose(image, pieces, report, name)
@@ -124,10 +126,9 @@ def _semantic(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
         image = _image(images, name, report)
         if image is None:
             continue
-        values = _read(files, name, image, report, bits=(8, 16))
-        if values is None:
+        crops = _read(files, name, image, report)
+        if crops is None:
             continue
-        crops = crops_by_value(values)
         if not _all_listed(crops, set(by_index), name, report):
             continue
         pieces = [_piece(crops[index], position, by_index[index], f"{name}, index {index}")
@@ -162,24 +163,18 @@ def _image(images: ImageResolver, name: str, report: Report):
     return image
 
 
-def _read(files: Files, name: str, image, report: Report, *, bits) -> np.ndarray | None:
+def _read(files: Files, name: str, image, report: Report) -> dict[int, tuple[np.ndarray, int, int]] | None:
+    """The PNG's segments by value ({value: (crop, x, y)}), or None (reported) when it cannot be used."""
     try:
-        with PILImage.open(io.BytesIO(files.read(name))) as png:
-            if png.format != "PNG":
-                raise ValueError(f"not a PNG but {png.format}")
-            if png.width * png.height > MAX_PNG_PIXELS:
-                raise ValueError(f"{png.width}x{png.height} is more pixels than allowed")
-            if png.mode not in ("L", "P", "I;16", "I;16B", "I"):
-                raise ValueError(f"a mask PNG is one channel (8- or 16-bit); this one is {png.mode}")
-            values = np.asarray(png, dtype=np.int64) if png.mode != "P" else np.asarray(png).astype(np.int64)
-    except (OSError, ValueError, PILImage.DecompressionBombError, SyntaxError) as exc:
-        report.error("bad_png", name, str(exc) if isinstance(exc, ValueError) else f"not a readable PNG: {exc}")
+        values = read_png(files.read(name), size=(image.width, image.height), modes=("L", "P", "I;16", "I;16B", "I"),
+                          what="a mask PNG (one channel, 8- or 16-bit)")
+    except BadPng as exc:
+        report.error(exc.code, name, str(exc))
         return None
-    if values.shape != (image.height, image.width):
-        report.error("size_mismatch", name, f"the PNG is {values.shape[1]}x{values.shape[0]}, the image "
-                                            f"{image.export_name} {image.width}x{image.height}")
-        return None
-    return values
+    crops = crops_by_value(values, max_pixels=cover_budget(image))
+    if crops is None:
+        report_overlap(report, name)
+    return crops
 
 
 def _all_listed(crops: dict, listed: set[int], name: str, report: Report) -> bool:

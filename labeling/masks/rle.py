@@ -69,10 +69,14 @@ def rle_to_mask(rle: Mapping[str, Any], *, shape: tuple[int, int] | None = None)
 
 def rle_to_crop(rle: Mapping[str, Any], *, shape: tuple[int, int]) -> tuple[np.ndarray, int, int] | None:
     """(bool crop, x, y) of a COCO RLE's foreground bounding box, or None when it is empty; the same pixels as
-    ``rle_to_mask`` (validated the same way), found from the runs in time proportional to the foreground
-    rather than by decoding the whole (h, w) mask: imports decode thousands of small instances."""
-    height = shape[0]
-    runs = np.asarray(_runs(rle, shape), dtype=np.int64)
+    ``rle_to_mask`` (validated the same way). A small foreground is found from the runs, in time and memory
+    proportional to it (imports decode thousands of small instances); a large one (over 1/32 of the image,
+    where the per-pixel indices would cost more than the mask) is decoded whole by pycocotools and cropped."""
+    height, width = shape
+    compressed, runs_list = _checked(rle)
+    if tuple(compressed["size"]) != tuple(shape):
+        raise ValueError(f"RLE size {compressed['size']} does not match the expected shape {list(shape)}")
+    runs = np.asarray(runs_list, dtype=np.int64)
     edges = np.concatenate(([0], np.cumsum(runs)))
     starts, stops = edges[1:-1:2], edges[2::2]  # foreground runs are the odd ones (counts start with zeros)
     lengths = stops - starts
@@ -80,6 +84,11 @@ def rle_to_crop(rle: Mapping[str, Any], *, shape: tuple[int, int]) -> tuple[np.n
     starts, lengths = starts[keep], lengths[keep]
     if not starts.size:
         return None
+    if int(lengths.sum()) * 32 > height * width:
+        mask = coco_mask.decode(compressed).astype(bool)
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        y0, x0 = int(rows[0]), int(cols[0])
+        return np.ascontiguousarray(mask[y0:rows[-1] + 1, x0:cols[-1] + 1]), x0, y0
     offsets = np.cumsum(lengths) - lengths
     flat = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
     cols, rows = np.divmod(flat, height)  # column-major
@@ -87,14 +96,6 @@ def rle_to_crop(rle: Mapping[str, Any], *, shape: tuple[int, int]) -> tuple[np.n
     crop = np.zeros((int(rows.max()) - y0 + 1, int(cols.max()) - x0 + 1), dtype=bool)
     crop[rows - y0, cols - x0] = True
     return crop, x0, y0
-
-
-def _runs(rle: Mapping[str, Any], shape: tuple[int, int]) -> list[int]:
-    """The run lengths of a valid RLE of `shape`, or ValueError as ``rle_to_mask`` raises it."""
-    compressed, runs = _checked(rle)
-    if tuple(compressed["size"]) != tuple(shape):
-        raise ValueError(f"RLE size {compressed['size']} does not match the expected shape {list(shape)}")
-    return runs
 
 
 def rle_area(rle: Mapping[str, Any]) -> int:

@@ -30,7 +30,7 @@ def _set_annotations(project: Project, params: dict[str, Any]):
     elif params["source"] == "annotator":
         annotations = annotations.filter(annotator_id=params["annotator_id"])
     else:
-        annotations = annotations.filter(annotator__isnull=True, trained_model__isnull=True)
+        annotations = annotations.filter(imported=True)
     return annotations
 
 
@@ -51,7 +51,7 @@ def evaluation_sets(*, project: Project) -> list[dict[str, Any]]:
         user = users.get(row["annotator_id"])
         sets.append({"source": "annotator", "annotator_id": row["annotator_id"],
                      "label": f"Annotator: {user.get_username() if user else '?'}", "images": row["n"]})
-    imported = base.filter(annotator__isnull=True, trained_model__isnull=True).count()
+    imported = base.filter(imported=True).count()
     if imported:
         sets.append({"source": "import", "label": "Imported pre-labels", "images": imported})
     return sets

@@ -7,6 +7,7 @@ user sees every problem at once. A dry run reads and checks everything and write
 replaces an image's previous import; people's own annotations are never touched.
 """
 
+import logging
 import tempfile
 import uuid
 from pathlib import Path
@@ -24,6 +25,8 @@ from labeling.models import Annotation, Image, Job, JobStatus, LabelClass, Proje
 from labeling.services.exports import export_file_name
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
 from labeling.services.labelmaps import SegmentInput, labelmap_replace
+
+logger = logging.getLogger(__name__)
 
 IMPORT_TASK = "workers.tasks.run_import"
 IMPORT_KIND = "import"
@@ -82,7 +85,10 @@ def import_run(*, job: Job, progress) -> dict[str, Any]:
                 _apply(job, files, report)
                 summary["applied"] = not report.errors
     finally:
-        default_storage.delete(params["file"])
+        try:
+            default_storage.delete(params["file"])
+        except OSError:  # the labels are in (or not) either way; a stray upload is only disk space
+            logger.warning("could not delete the import upload %s", params["file"], exc_info=True)
     summary.update(report.as_dict())
     if report.errors:
         Job.objects.filter(pk=job.pk).update(result=summary)
@@ -100,13 +106,17 @@ def _labels(job: Job, files: Files, report: Report):
 
 def _check(job: Job, files: Files, report: Report, summary: dict[str, Any], progress) -> None:
     labels, total = _labels(job, files, report)
+    summary["empty_images"] = 0
     for item in labels:
+        if not item.segments:
+            summary["empty_images"] += 1  # listed without labels: left as it is
+            continue
         summary["images"] += 1
         summary["segments"] += len(item.segments)
         if not progress(0.5 * min(1.0, summary["images"] / max(1, total))):
             raise JobCancelled()
     if not report.errors and not summary["images"]:
-        report.error("nothing_to_import", "upload", "the upload names none of the project's images")
+        report.error("nothing_to_import", "upload", "the upload has no labels for any of the project's images")
 
 
 def _apply(job: Job, files: Files, report: Report) -> None:
@@ -117,18 +127,26 @@ def _apply(job: Job, files: Files, report: Report) -> None:
     try:
         with transaction.atomic():
             for done, item in enumerate(labels, 1):
+                if not item.segments:
+                    continue
                 try:
                     _write(item)
                 except ApplicationError as exc:
                     report.error(exc.code, item.where, f"could not be written: {exc}")
                     raise ImportFailed() from exc
-                if done % 20 == 0 and Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists():
+                if done % 20 == 0 and _cancelled(job):
                     raise JobCancelled()
+            if _cancelled(job):  # the last look before the commit: a cancelled import applies nothing
+                raise JobCancelled()
             if again.errors:
                 report.error("upload_changed", "upload", "the upload read differently the second time")
                 raise ImportFailed()
     except ImportFailed:
         pass
+
+
+def _cancelled(job: Job) -> bool:
+    return Job.objects.filter(pk=job.pk, status=JobStatus.CANCELLED).exists()
 
 
 def _files(params: dict[str, Any], work: Path, report: Report) -> Files | None:
@@ -138,7 +156,8 @@ def _files(params: dict[str, Any], work: Path, report: Report) -> Files | None:
         while chunk := src.read(1 << 20):
             dst.write(chunk)
     if params["kind"] == "json":
-        return Files({Path(params.get("file_name") or "annotations.json").name or "annotations.json": local},
+        # Named as a JSON whatever the upload was called (its content was checked to be one).
+        return Files({f"{Path(params.get('file_name') or 'annotations').stem or 'annotations'}.json": local},
                      max_json_bytes=settings.ANNOTATOR["MAX_IMPORT_JSON_BYTES"])
     if not is_zip(local):
         report.error("not_an_archive", "upload", "the file is not a ZIP archive")
@@ -150,7 +169,9 @@ def _files(params: dict[str, Any], work: Path, report: Report) -> Files | None:
     (work / "members").mkdir()
     try:
         for member in iter_archive(local, limits=limits, out_dir=work / "members"):
-            if isinstance(member, ArchiveMember):
+            if isinstance(member, ArchiveMember) and member.name in paths:
+                report.error("duplicate_member", member.name, "the archive holds two files of this name")
+            elif isinstance(member, ArchiveMember):
                 paths[member.name] = member.path
             else:
                 report.error(member.code, member.name, member.message)
@@ -162,10 +183,9 @@ def _files(params: dict[str, Any], work: Path, report: Report) -> Files | None:
 
 def _write(item) -> None:
     image = Image.objects.select_for_update().get(pk=item.image.id)  # one import annotation per image
-    annotation = (Annotation.objects.filter(image=image, annotator__isnull=True, trained_model__isnull=True)
-                  .order_by("id").first())
+    annotation = Annotation.objects.filter(image=image, imported=True).order_by("id").first()
     if annotation is None:
-        annotation = Annotation.objects.create(image=image, annotator=None, trained_model=None,
+        annotation = Annotation.objects.create(image=image, annotator=None, trained_model=None, imported=True,
                                                tile_size=settings.ANNOTATOR["LABELMAP_TILE_SIZE"])
     segments = [SegmentInput(segment_id=s.segment_id, class_id=s.class_id, instance=s.instance,
                              attributes=s.attributes, source=SegmentSource.IMPORT, score=s.score)

@@ -14,7 +14,7 @@ from tests.api.test_workflow import _second_annotator
 
 
 def _imported(world, label_map, rows):
-    annotation = Annotation.objects.create(image=world.image, annotator=None)
+    annotation = Annotation.objects.create(image=world.image, annotator=None, imported=True)
     labelmap_replace(annotation=annotation, label_map=label_map, segments=rows)
     return annotation
 

@@ -37,7 +37,7 @@ def run_import(world, capture, *, format, data: bytes, name="labels.zip", dry_ru
 
 
 def imported_annotation(image):
-    return Annotation.objects.filter(image=image, annotator__isnull=True, trained_model__isnull=True).first()
+    return Annotation.objects.filter(image=image, imported=True).first()
 
 
 def export_of(annotation, fmt) -> bytes:
@@ -149,7 +149,19 @@ def test_human_work_is_never_touched(world, django_capture_on_commit_callbacks):
     before = annotation_label_map(annotation=draft)
     job = run_import(world, django_capture_on_commit_callbacks, format="coco_instances",
                      data=_coco(world, [{"id": 1, "image_id": 1, "category_id": 1,
-                                         "segmentation": [[100, 100, 150, 100, 150, 150]]}]), name="l.json")
-    assert job.status == JobStatus.SUCCEEDED
+                                         "segmentation": [[100, 100, 150, 100, 150, 150]]}]), name="labels.txt")
+    assert job.status == JobStatus.SUCCEEDED  # a JSON by content, whatever its name
     draft.refresh_from_db()
     assert np.array_equal(annotation_label_map(annotation=draft), before)
+
+
+def test_images_listed_without_labels_are_left_as_they_are(world, django_capture_on_commit_callbacks):
+    (other,) = more_images(world, 1)
+    document = json.dumps({
+        "images": [{"id": 1, "file_name": f"{world.image.pk}_street.png"}, {"id": 2, "file_name": other.original_name}],
+        "categories": [{"id": 1, "name": world.thing.name}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 9, 1, 9, 9]]}]}).encode()
+    job = run_import(world, django_capture_on_commit_callbacks, format="coco_instances", data=document,
+                     name="labels.json")
+    assert job.status == JobStatus.SUCCEEDED and (job.result["images"], job.result["empty_images"]) == (1, 1)
+    assert imported_annotation(world.image) is not None and imported_annotation(other) is None

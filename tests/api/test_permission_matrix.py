@@ -125,7 +125,7 @@ def _nested_with_export(w, a, j):
 def _nested_with_approved(w, a, j):
     """An approved image with imported pre-labels: a set to evaluate."""
     _approved(w, a, j)
-    Annotation.objects.create(image=w.image, annotator=None)
+    Annotation.objects.create(image=w.image, annotator=None, imported=True)
     return _nested(w, a, j)
 
 

@@ -69,7 +69,7 @@ def test_manager_exports_a_stratified_split_freezes_it_and_evaluates_imported_la
     project, image, _ = approved_project(tmp_path)
     road = label_class_create(project=project, name="bus", kind="thing", color="#808080")
     # Imported pre-labels of the image, a little off: what the dashboard's evaluation compares.
-    imported = Annotation.objects.create(image=image, annotator=None, trained_model=None)
+    imported = Annotation.objects.create(image=image, annotator=None, trained_model=None, imported=True)
     guess = np.zeros((image.height, image.width), dtype=np.uint32)
     guess[60:180, 60:200] = 1
     labelmap_replace(annotation=imported, label_map=guess, segments=[SegmentInput(

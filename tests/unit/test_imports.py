@@ -153,7 +153,8 @@ def test_overlaps_go_to_the_smallest_non_crowd_annotation_and_crowds_lie_under(t
     assert [p.code for p in report.problems] == ["covered"] and "annotation 4" in report.problems[0].where
     by_id = {s.segment_id: s for s in item.segments}
     assert [(s.class_id, s.instance) for s in item.segments] == [(13, None), (11, 1), (12, 1)]
-    assert by_id[1].attributes == {"iscrowd": 1}  # both road annotations: one stuff segment
+    # Both road annotations are one stuff segment, not a crowd: one of them is not.
+    assert by_id[1].attributes == {}
     at = item.label_map
     assert at[15, 15] == 3 and at[5, 5] == 2 and at[35, 50] == 1 and at[5, 45] == 1
     assert (at == 2).sum() == 30 * 30 - 100
@@ -209,7 +210,10 @@ def test_nan_unknown_categories_duplicates_and_sizes_are_all_listed(tmp_path):
     _, report = run("coco_instances", one_file(tmp_path, "i.json", json.dumps(nan).encode()))
     assert [p.code for p in report.problems] == ["not_json"]  # NaN is not JSON: refused as the file's error
     _, report = run("coco_instances", one_file(tmp_path, "i.json", b'{"images": 3}'))
-    assert [p.code for p in report.problems] == ["no_annotations_file"]
+    assert [(p.code, p.message) for p in report.problems] == [
+        ("bad_annotations_file", "not COCO instances: images, annotations, categories must be lists")]
+    _, report = run("coco_instances", one_file(tmp_path, "i.json", b'{"classes": []}'))
+    assert [p.code for p in report.problems] == ["no_annotations_file"]  # another kind of JSON: left out
 
 
 def test_panoptic_png_problems(tmp_path):
@@ -264,3 +268,68 @@ def test_a_json_above_the_limit_is_refused_unread(tmp_path):
     small = Files(files.paths, max_json_bytes=10)
     _, report = run("coco_instances", small)
     assert [p.code for p in report.problems] == ["not_json"] and "at most 10" in report.problems[0].message
+
+
+def _square(**extra):
+    return {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]], **extra}
+
+
+@pytest.mark.parametrize(("annotation", "code"), [
+    ({"id": [1]}, "bad_annotation"), ({"image_id": [1]}, "dangling_id"), ({"category_id": {}}, "dangling_id"),
+    ({"segmentation": [[0, 0, 10**400, 0, 4, 4]]}, "bad_polygon"),
+])
+def test_odd_values_are_reported_never_raised(annotation, code, tmp_path):
+    _, report = run("coco_instances", one_file(tmp_path, "i.json", json.dumps(_coco([_square(**annotation)]))
+                                                .encode()))
+    assert [p.code for p in report.problems] == [code]
+
+
+def test_out_of_range_numbers_fall_back_and_texts_are_bounded(tmp_path):
+    document = _coco([_square(instance=10**20, score=10**400),
+                      {"id": "x" * 100_000, "image_id": 9, "category_id": 1, "segmentation": []}])
+    (item,), report = run("coco_instances", one_file(tmp_path, "i.json", json.dumps(document).encode()))
+    assert item.segments[0].instance == 1 and item.segments[0].score is None
+    (problem,) = report.problems
+    assert problem.code == "bad_annotation" and len(problem.where) <= 300 and len(problem.message) <= 300
+
+
+def test_a_covered_crowd_piece_is_warned_and_its_class_segment_keeps_no_crowd_flag(tmp_path):
+    crowd_road = {"id": 1, "image_id": 1, "category_id": 3, "iscrowd": 1, "attributes": {"a": 1},
+                  "segmentation": _rle(_box(0, 0, 3, 3))}
+    car = {"id": 2, "image_id": 1, "category_id": 1, "segmentation": _rle(_box(0, 0, 3, 3))}
+    road = {"id": 3, "image_id": 1, "category_id": 3, "attributes": {"b": 2}, "segmentation": _rle(_box(10, 0, 20, 5))}
+    (item,), report = run("coco_instances", one_file(tmp_path, "i.json", _coco([crowd_road, car, road])))
+    assert [(p.code, p.where) for p in report.problems] == [("covered", "i.json: annotation 1")]
+    road_segment = next(s for s in item.segments if s.class_id == 13)
+    assert road_segment.attributes == {"b": 2}  # from the piece that kept pixels; not a crowd
+
+
+def test_a_wrongly_shaped_second_file_fails_the_import_instead_of_being_skipped(tmp_path):
+    files = unzip(export("coco_instances"), tmp_path)
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"images": {}, "annotations": [], "categories": []}))
+    files.paths["annotations/instances_val.json"] = broken
+    _, report = run("coco_instances", files)
+    assert [(p.code, p.where) for p in report.problems] == [("bad_annotations_file", "annotations/instances_val.json")]
+    panoptic = tmp_path / "p.json"
+    panoptic.write_text(json.dumps({"images": 5, "annotations": [{"segments_info": []}], "categories": []}))
+    _, report = run("coco_panoptic", Files({"panoptic.json": panoptic}))
+    assert [p.code for p in report.problems] == ["bad_annotations_file"]
+    _, report = run("coco_instances", Files({"panoptic.json": panoptic}))
+    assert "import it as coco_panoptic" not in report.problems[0].message  # its images is no list either
+
+
+def test_png_tables_with_odd_values_and_empty_entries(tmp_path):
+    files = unzip(export("instance_png"), tmp_path)
+    table = json.loads(files.read("instances.json"))
+    table["images"]["101_photo"][0]["category_id"] = [1]
+    table["images"]["205_photo"].append({"value": 9, "category_id": 1, "instance": 4})  # no pixel has 9
+    files.paths["instances.json"].write_text(json.dumps(table))
+    _, report = run("mask_pngs", files)
+    assert sorted(p.code for p in report.problems) == ["dangling_id", "empty_mask"]
+
+
+def test_label_pngs_as_large_as_their_images_are_read_past_pillows_own_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 100)  # far below the 60 x 40 masks
+    imported, report = run("mask_pngs", unzip(export("semantic_png"), tmp_path))
+    assert report.errors == 0 and len(imported) == 2
