@@ -5,8 +5,9 @@ Overlap rule (`compose`): a label map holds one segment per pixel, while COCO in
 do, the pixel goes to the smallest non-crowd annotation (fewest pixels), ties to the one listed first; crowd
 regions (`iscrowd: 1`) only take pixels no non-crowd annotation covers. An annotation left without pixels is
 reported as a warning and not imported. Annotations of one stuff class are one segment (a label map holds one
-per stuff class), and a thing keeps the file's `instance` number when it gives one that is free, else the next
-free number of its class.
+per stuff class): a crowd only if all its parts that kept pixels are, with the attributes and score of the first
+of them. A thing keeps the file's `instance` number when it gives one that is free (and fits the segment table),
+else the next free number of its class.
 
 No Django here: the service passes plain data in and writes what comes out (tests/unit/test_imports.py).
 """
