@@ -169,10 +169,12 @@ def _files(params: dict[str, Any], work: Path, report: Report) -> Files | None:
     (work / "members").mkdir()
     try:
         for member in iter_archive(local, limits=limits, out_dir=work / "members"):
-            if isinstance(member, ArchiveMember) and member.name in paths:
+            # Some Windows tools separate folders with a backslash; the formats' folders are matched with "/".
+            name = member.name.replace("\\", "/") if isinstance(member, ArchiveMember) else ""
+            if isinstance(member, ArchiveMember) and name in paths:
                 report.error("duplicate_member", member.name, "the archive holds two files of this name")
             elif isinstance(member, ArchiveMember):
-                paths[member.name] = member.path
+                paths[name] = member.path
             else:
                 report.error(member.code, member.name, member.message)
     except IngestRejected as exc:

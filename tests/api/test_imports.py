@@ -165,3 +165,25 @@ def test_images_listed_without_labels_are_left_as_they_are(world, django_capture
                      name="labels.json")
     assert job.status == JobStatus.SUCCEEDED and (job.result["images"], job.result["empty_images"]) == (1, 1)
     assert imported_annotation(world.image) is not None and imported_annotation(other) is None
+
+
+def test_a_zip_written_with_backslashes_imports_and_duplicate_names_fail(world, approved,  # noqa: F811
+                                                                          django_capture_on_commit_callbacks):
+    import zipfile
+
+    _, archive = run_export(world, django_capture_on_commit_callbacks, format="semantic_png")
+
+    def rezip(names):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as out:
+            for source, target in names:
+                out.writestr(target, archive.read(source))
+        return buf.getvalue()
+
+    windows = rezip([(n, n.replace("/", "\\")) for n in archive.namelist()])
+    job = run_import(world, django_capture_on_commit_callbacks, format="mask_pngs", data=windows)
+    assert job.status == JobStatus.SUCCEEDED, job.result
+    png = next(n for n in archive.namelist() if n.endswith(".png"))
+    twice = rezip([(n, n) for n in archive.namelist()] + [(png, png.replace("/", "\\"))])
+    job = run_import(world, django_capture_on_commit_callbacks, format="mask_pngs", data=twice)
+    assert job.status == JobStatus.FAILED and job.result["problems"][0]["code"] == "duplicate_member"
