@@ -13,7 +13,7 @@ Studio exports 1000 x 20 polygons to COCO in about 4.2 s on this machine.
 
 With `--artifacts`, each image's artifact for the format is first computed and stored through Django's storage
 (a temporary media folder; not timed) as `labeling.services.export_artifacts` does on approval, and the images
-offer them through the lookup the export job uses (`labeling.services.exports.artifact_load`: exists, open,
+offer them through the lookup the export job uses (`labeling.services.exports.artifact_load`: open,
 checksum), so the timed export only reads and streams them. Django and the export service are then loaded too
 (about 25 MB more RSS at rest, shown as `rss_before_export_mb`).
 """

@@ -156,7 +156,6 @@ def json_documents(files: Files, report: Report, *, fits: Callable[[Any], str | 
             yield name, document
         elif why:
             report.error("bad_annotations_file", name, why)
-        del document
     if not found and not report.errors:
         report.error("no_annotations_file", "upload", f"no {wanted} in the upload")
 
@@ -167,7 +166,8 @@ def _reject_constant(name: str):
 
 class ImageResolver:
     """Finds the project image a file names: the export's `<id>_<name>`, else the original file name, its
-    base name, or (for mask PNGs) the file stem of any of those. A name two images share is ambiguous."""
+    base name, or the file stem of any of those (mask PNGs are named by stem). A name two images share is
+    ambiguous."""
 
     def __init__(self, images: Iterable[TargetImage]):
         self._by_export: dict[str, TargetImage] = {}

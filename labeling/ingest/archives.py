@@ -84,7 +84,12 @@ def is_zip(path: str | os.PathLike[str]) -> bool:
     (self-extracting executables, image/ZIP polyglots).
     """
     with open(path, "rb") as fp:
-        return fp.read(4) in _ZIP_MAGICS
+        return starts_like_zip(fp.read(4))
+
+
+def starts_like_zip(head: bytes) -> bool:
+    """`is_zip` for a file's first bytes already read (an upload not yet on disk)."""
+    return head[:4] in _ZIP_MAGICS
 
 
 def display_name(name: str) -> str:

@@ -113,11 +113,9 @@ def artifact_path(context: ArtifactContext, *, project_id: int, image_id: int, w
 
 def artifact_load(path: str) -> bytes | None:
     """A stored artifact's content, or None when it is missing or not whole (then the export computes it)."""
-    try:
-        if not default_storage.exists(path):
-            return None
+    try:  # opened directly: an exists() first would be a second storage call per image on every export
         return unseal(_stored_bytes(path))
-    except FileNotFoundError:  # removed meanwhile by a newer refresh
+    except FileNotFoundError:  # never stored, or removed by a newer refresh
         return None
 
 

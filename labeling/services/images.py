@@ -59,7 +59,8 @@ def _display_name(name: str) -> str:
     return cleaned[:500]
 
 
-def _limits() -> ArchiveLimits:
+def archive_limits() -> ArchiveLimits:
+    """The configured bounds on one uploaded archive (images, label imports)."""
     conf = settings.ANNOTATOR
     return ArchiveLimits(
         max_members=conf["MAX_ARCHIVE_MEMBERS"],
@@ -128,7 +129,7 @@ def _local_path(upload: UploadedFile, work_dir: Path) -> Path:
 
 def _members(path: Path, archive_name: str, work_dir: Path) -> Iterator[tuple[str, Path | None, UploadResult | None]]:
     try:
-        for item in iter_archive(path, limits=_limits(), out_dir=work_dir):
+        for item in iter_archive(path, limits=archive_limits(), out_dir=work_dir):
             if isinstance(item, MemberRejected):
                 yield "", None, UploadResult(
                     name=f"{archive_name}/{_display_name(item.name)}", status="rejected",

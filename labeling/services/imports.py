@@ -19,10 +19,11 @@ from django.db import transaction
 
 from labeling.errors import ApplicationError, ValidationFailed
 from labeling.imports import IMPORTERS, Files, Report, TargetClass, TargetImage, read_labels
-from labeling.ingest.archives import ArchiveLimits, ArchiveMember, is_zip, iter_archive
+from labeling.ingest.archives import ArchiveMember, iter_archive, starts_like_zip
 from labeling.ingest.errors import IngestRejected
 from labeling.models import Annotation, Image, Job, JobStatus, LabelClass, Project, SegmentSource
 from labeling.services.exports import export_file_name
+from labeling.services.images import archive_limits
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
 from labeling.services.labelmaps import SegmentInput, labelmap_replace
 
@@ -52,7 +53,7 @@ def import_enqueue(*, project: Project, user, format: str, upload, dry_run: bool
     upload.seek(0)
     head = upload.read(64)
     upload.seek(0)
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+    if starts_like_zip(head):
         kind = "zip"
     elif importer.bare_json and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
         kind = "json"
@@ -80,10 +81,11 @@ def import_run(*, job: Job, progress) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="import-") as work:
             files = _files(params, Path(work), report)
             if files is not None:
-                _check(job, files, report, summary, progress)
-            if files is not None and not report.errors and not params["dry_run"]:
-                _apply(job, files, report)
-                summary["applied"] = not report.errors
+                targets = _targets(job.project)
+                _check(job, files, targets, report, summary, progress)
+                if not report.errors and not params["dry_run"]:
+                    _apply(job, files, targets, report)
+                    summary["applied"] = not report.errors
     finally:
         try:
             default_storage.delete(params["file"])
@@ -96,16 +98,18 @@ def import_run(*, job: Job, progress) -> dict[str, Any]:
     return summary
 
 
-def _labels(job: Job, files: Files, report: Report):
-    project = job.project
+def _targets(project: Project) -> tuple[list[TargetClass], list[TargetImage]]:
+    """The project as the importers see it, read once for both passes."""
     classes = [TargetClass(c.pk, c.name, c.kind) for c in LabelClass.objects.filter(project=project)]
     images = [TargetImage(i.pk, export_file_name(i), i.original_name, i.width, i.height)
               for i in Image.objects.filter(project=project).only("id", "original_name", "width", "height")]
-    return read_labels(job.params["format"], files, classes=classes, images=images, report=report), len(images)
+    return classes, images
 
 
-def _check(job: Job, files: Files, report: Report, summary: dict[str, Any], progress) -> None:
-    labels, total = _labels(job, files, report)
+def _check(job: Job, files: Files, targets, report: Report, summary: dict[str, Any], progress) -> None:
+    classes, images = targets
+    labels = read_labels(job.params["format"], files, classes=classes, images=images, report=report)
+    total = len(images)
     summary["empty_images"] = 0
     for item in labels:
         if not item.segments:
@@ -119,11 +123,12 @@ def _check(job: Job, files: Files, report: Report, summary: dict[str, Any], prog
         report.error("nothing_to_import", "upload", "the upload has no labels for any of the project's images")
 
 
-def _apply(job: Job, files: Files, report: Report) -> None:
+def _apply(job: Job, files: Files, targets, report: Report) -> None:
     """Write every image in one transaction; an image the label-map service refuses (or anything the second read
     finds, which cannot happen unless the upload changed under us) rolls all of it back, reported."""
     again = Report()  # the check's warnings are not counted twice
-    labels, _ = _labels(job, files, again)
+    classes, images = targets
+    labels = read_labels(job.params["format"], files, classes=classes, images=images, report=again)
     try:
         with transaction.atomic():
             for done, item in enumerate(labels, 1):
@@ -159,16 +164,10 @@ def _files(params: dict[str, Any], work: Path, report: Report) -> Files | None:
         # Named as a JSON whatever the upload was called (its content was checked to be one).
         return Files({f"{Path(params.get('file_name') or 'annotations').stem or 'annotations'}.json": local},
                      max_json_bytes=settings.ANNOTATOR["MAX_IMPORT_JSON_BYTES"])
-    if not is_zip(local):
-        report.error("not_an_archive", "upload", "the file is not a ZIP archive")
-        return None
-    conf = settings.ANNOTATOR
-    limits = ArchiveLimits(max_members=conf["MAX_ARCHIVE_MEMBERS"], max_member_bytes=conf["MAX_UPLOAD_FILE_BYTES"],
-                           max_total_bytes=conf["MAX_ARCHIVE_BYTES"])
     paths = {}
     (work / "members").mkdir()
-    try:
-        for member in iter_archive(local, limits=limits, out_dir=work / "members"):
+    try:  # iter_archive refuses a file that is not a ZIP (IngestRejected "not_an_archive")
+        for member in iter_archive(local, limits=archive_limits(), out_dir=work / "members"):
             # Some Windows tools separate folders with a backslash; the formats' folders are matched with "/".
             name = member.name.replace("\\", "/") if isinstance(member, ArchiveMember) else ""
             if isinstance(member, ArchiveMember) and name in paths:
