@@ -232,15 +232,6 @@ class Piece:
         return int(self.crop.sum())
 
 
-def crop_of(mask: np.ndarray) -> tuple[np.ndarray, int, int] | None:
-    """(crop, x, y) of a full-size bool mask's bounding box; None when it is empty."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not rows.size:
-        return None
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    return mask[y0:y1, x0:x1].copy(), x0, y0
-
-
 class BadPng(ValueError):
     def __init__(self, code: str, message: str):
         super().__init__(message)

@@ -26,7 +26,6 @@ from labeling.imports.base import (
     Report,
     compose,
     cover_budget,
-    crop_of,
     finite_score,
     instance_number,
     is_int,
@@ -34,7 +33,7 @@ from labeling.imports.base import (
     json_documents,
     report_overlap,
 )
-from labeling.masks.rle import rle_to_crop
+from labeling.masks.rle import bounding_crop, rle_to_crop
 
 OUT_OF_BOUNDS_TOLERANCE = 1.0  # pixels: coordinates this far outside the image are clipped, not refused
 
@@ -214,7 +213,7 @@ def segmentation_crop(segmentation: Any, *, height: int, width: int) -> tuple[np
                                                      "image")
         polygons.append(np.clip(points, 0, [width, height]).ravel().tolist())
     rles = coco_mask.frPyObjects(polygons, height, width)
-    return crop_of(coco_mask.decode(coco_mask.merge(rles)).astype(bool))
+    return bounding_crop(coco_mask.decode(coco_mask.merge(rles)).astype(bool))
 
 
 def _finite(value: int | float) -> bool:

@@ -85,10 +85,7 @@ def rle_to_crop(rle: Mapping[str, Any], *, shape: tuple[int, int]) -> tuple[np.n
     if not starts.size:
         return None
     if int(lengths.sum()) * 32 > height * width:
-        mask = coco_mask.decode(compressed).astype(bool)
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        y0, x0 = int(rows[0]), int(cols[0])
-        return np.ascontiguousarray(mask[y0:rows[-1] + 1, x0:cols[-1] + 1]), x0, y0
+        return bounding_crop(coco_mask.decode(compressed).astype(bool))
     offsets = np.cumsum(lengths) - lengths
     flat = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
     cols, rows = np.divmod(flat, height)  # column-major
@@ -112,6 +109,15 @@ def rle_bbox(rle: Mapping[str, Any]) -> tuple[int, int, int, int]:
 def _validated(rle: Mapping[str, Any]) -> dict[str, Any]:
     """The RLE as pycocotools wants it (size list, counts bytes), or ValueError if it is malformed."""
     return _checked(rle)[0]
+
+
+def bounding_crop(mask: np.ndarray) -> tuple[np.ndarray, int, int] | None:
+    """(crop, x, y) of a full-size bool mask's bounding box, a copy; None when the mask is empty."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return None
+    y0, x0 = int(rows[0]), int(cols[0])
+    return mask[y0:rows[-1] + 1, x0:cols[-1] + 1].copy(), x0, y0  # a copy: a view would keep the whole mask
 
 
 def _checked(rle: Mapping[str, Any]) -> tuple[dict[str, Any], list[int]]:
