@@ -20,6 +20,7 @@ computed, as without artifacts.
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from functools import cache
 from typing import Any
 
 from celery import current_app
@@ -44,17 +45,6 @@ def artifacts_refresh_enqueue(*, image_id: int, annotation_id: int) -> None:
         lambda: current_app.tasks[REFRESH_TASK].apply_async(args=[image_id, annotation_id]), robust=True)
 
 
-def _memoised(load: Callable[[], Any]) -> Callable[[], Any]:
-    cache: list = []
-
-    def once():
-        if not cache:
-            cache.append(load())
-        return cache[0]
-
-    return once
-
-
 def export_artifacts_refresh(*, image_id: int, annotation_id: int | None = None) -> dict[str, Any]:
     """Store the artifacts of every format for the image's approved annotation (only the missing ones) and delete
     its stale ones. `annotation_id`: the approved annotation the refresh was asked for; another one means a newer
@@ -69,7 +59,7 @@ def export_artifacts_refresh(*, image_id: int, annotation_id: int | None = None)
              "annotation_id": annotation.pk, "annotation_version": annotation.version}
     categories = export_categories(project=image.project)
     (entry,) = export_images(chosen=[(image.pk, annotation.pk)], categories=categories, artifacts=False)
-    entry = replace(entry, load_map=_memoised(entry.load_map))  # decoded once for all formats
+    entry = replace(entry, load_map=cache(entry.load_map))  # decoded once for all formats
 
     wanted: dict[str, bytes | None] = {}  # path -> new content, or None when the stored file is kept
     unsupported = []
