@@ -6,7 +6,7 @@ import { followJob } from "../api/jobs";
 import { h, replaceChildren } from "../ui/dom";
 import { plural } from "../ui/format";
 import { errorMessage } from "../ui/session";
-import { badge, errorBox, progressBar } from "../ui/widgets";
+import { jobStatusBadge, errorBox, progressBar } from "../ui/widgets";
 
 type EvaluationSet = Evaluations["sets"][number];
 
@@ -54,7 +54,7 @@ export function evaluationSection(projectId: number, signal: AbortSignal): HTMLE
     const r = job.result as unknown as EvaluationResult;
     if (job.status !== "succeeded") {
       return h("div", { class: "evaluation-item muted", testid: "evaluation-item", "data-status": job.status },
-        badge(job.status, job.status === "failed" ? "rejected" : "submitted"), ` ${labelOf(job.params as EvaluationResult["params"])}`,
+        jobStatusBadge(job.status), ` ${labelOf(job.params as EvaluationResult["params"])}`,
         job.error ? h("span", { class: "field-error" }, ` · ${job.error}`) : null);
     }
     const head = ["mIoU", "PQ", "PQ things", "PQ stuff", "mask AP", "AP50", "AP75"];

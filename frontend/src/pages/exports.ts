@@ -7,7 +7,7 @@ import type { PageContext } from "../ui/app";
 import { field, h, replaceChildren } from "../ui/dom";
 import { formatBytes, plural } from "../ui/format";
 import { errorMessage, loadSection } from "../ui/session";
-import { badge, errorBox, progressBar, spinner } from "../ui/widgets";
+import { jobStatusBadge, errorBox, progressBar, spinner } from "../ui/widgets";
 import { isManager, projectPage } from "./projectShell";
 import { freezeButton, versionsSection } from "./versions";
 
@@ -63,7 +63,7 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
     const result = job.result as { bytes?: number; sha256?: string; images?: number; annotations?: number };
     const params = job.params as { format?: string; approved_only?: boolean; include_images?: boolean; polygons?: boolean; split?: { mode: string } | null; class_ids?: number[] | null };
     return h("li", { class: "export-item", testid: "export-item", "data-status": job.status },
-      badge(job.status, job.status === "succeeded" ? "approved" : job.status === "failed" ? "rejected" : "submitted"),
+      jobStatusBadge(job.status),
       ` ${params.format ?? "?"}${params.polygons ? " (polygons)" : ""} · ${params.approved_only === false ? "all images" : "approved images"}${params.include_images ? " + image files" : ""}${params.split ? ` · ${params.split.mode} split` : ""}${params.class_ids ? ` · ${plural(params.class_ids.length, "class", "classes")}` : ""} · ${new Date(job.created_at).toLocaleString()}`,
       job.status === "succeeded"
         ? h("span", null, ` · ${plural(result.images ?? 0, "image")} · ${formatBytes(result.bytes ?? 0)} · `,

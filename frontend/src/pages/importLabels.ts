@@ -7,7 +7,7 @@ import { followJob } from "../api/jobs";
 import { field, h, replaceChildren } from "../ui/dom";
 import { percent, plural } from "../ui/format";
 import { errorMessage } from "../ui/session";
-import { badge, errorBox, progressBar, spinner } from "../ui/widgets";
+import { badge, jobStatusBadge, errorBox, progressBar, spinner } from "../ui/widgets";
 
 export interface ImportProblem { severity: "error" | "warning"; code: string; where: string; message: string }
 
@@ -80,9 +80,6 @@ export function problemsTable(result: ImportResult): HTMLElement {
       : null);
 }
 
-const statusVariant = (status: Job["status"]) =>
-  status === "succeeded" ? "approved" : status === "failed" ? "rejected" : status === "cancelled" ? "muted" : "submitted";
-
 /** The card; `signal` (the page's) stops following the job when the page is left. */
 export function importLabelsCard(projectId: number, signal: AbortSignal): HTMLElement {
   const error = errorBox("import-error");
@@ -120,7 +117,7 @@ export function importLabelsCard(projectId: number, signal: AbortSignal): HTMLEl
     const result = importResult(job);
     const params = (job.params ?? {}) as { format?: string; dry_run?: boolean; file_name?: string };
     return h("li", { class: "export-item", testid: "import-job", "data-status": job.status },
-      badge(job.status, statusVariant(job.status)),
+      jobStatusBadge(job.status),
       ` ${params.format ?? result?.format ?? "?"}${params.file_name ? ` · ${params.file_name}` : ""}${isDryRun(job, result) ? " · dry run" : ""}`
         + ` · ${new Date(job.created_at).toLocaleString()} · ${importSummary(job)} `,
       result?.problems.length

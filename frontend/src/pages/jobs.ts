@@ -7,7 +7,7 @@ import { h, replaceChildren, srOnly } from "../ui/dom";
 import { formatDate } from "../ui/format";
 import { errorMessage } from "../ui/session";
 import { toast } from "../ui/toast";
-import { badge, emptyState, errorBox, progressBar } from "../ui/widgets";
+import { jobStatusBadge, emptyState, errorBox, progressBar } from "../ui/widgets";
 import { isManager, projectPage } from "./projectShell";
 
 const POLL_MS = 1500;
@@ -21,10 +21,6 @@ export const JOB_KIND_LABELS: Record<string, string> = {
   proposals: "Segment everything",
   prelabel: "Pre-labels",
   delete_files: "File cleanup",
-};
-
-const STATUS_VARIANT: Record<string, string> = {
-  queued: "new", running: "in_progress", succeeded: "approved", failed: "rejected", cancelled: "muted",
 };
 
 function jobSummary(job: Job): string {
@@ -73,7 +69,7 @@ export async function jobsPage(ctx: PageContext): Promise<void> {
     return h("tr", { class: "job", testid: "job-row", "data-status": job.status, "data-kind": job.kind, "data-job-id": job.id },
       h("td", { class: "job-progress-cell" }, bar.el,
         jobSummary(job) ? h("small", { class: "muted" }, jobSummary(job)) : null),
-      h("td", null, badge(job.status, STATUS_VARIANT[job.status] ?? "muted", "job-status"),
+      h("td", null, jobStatusBadge(job.status, "job-status"),
         job.attempts > 1 ? h("small", { class: "muted", title: "a worker stopped and another resumed the job" }, ` attempt ${job.attempts}`) : null),
       h("td", { class: "muted" }, formatDate(job.created_at)),
       h("td", { class: "job-error", testid: "job-error" }, job.error || ""),

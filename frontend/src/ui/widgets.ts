@@ -32,6 +32,15 @@ export function badge(text: string, variant: string, testid?: string): HTMLEleme
   return h("span", { class: `badge badge-${variant}`, testid }, text);
 }
 
+const JOB_STATUS_VARIANT: Record<string, string> = {
+  queued: "new", running: "in_progress", succeeded: "approved", failed: "rejected", cancelled: "muted",
+};
+
+/** A job's status as a badge, coloured the same on every page that lists jobs. */
+export function jobStatusBadge(status: string, testid?: string): HTMLElement {
+  return badge(status, JOB_STATUS_VARIANT[status] ?? "muted", testid);
+}
+
 /** Page links (plain hrefs, so the router and the back button handle them). */
 export function pagination(
   current: number,
