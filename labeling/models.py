@@ -135,6 +135,9 @@ class Image(models.Model):
     pyramid_format = models.CharField(max_length=8, blank=True, help_text="JPEG, or WEBP for images with alpha")
     pyramid_levels = models.JSONField(default=list, blank=True, help_text="[[width, height, cols, rows], ...]")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # How many times the reconcile sweep re-created this image's missing derived data (thumbnail, pyramid,
+    # superpixels, embeddings); it gives up at ANNOTATOR_MAX_JOB_ATTEMPTS. A manager's reprocess resets it.
+    rebuild_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -256,6 +259,22 @@ class Revision(models.Model):
         constraints = [models.UniqueConstraint(fields=["annotation", "version"], name="unique_revision_version")]
 
 
+class SaveReceipt(models.Model):
+    """The answer to one accepted save, kept under the client's `Idempotency-Key`: a save resent after a timeout
+    gets this answer again instead of a 409 it cannot interpret."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="save_receipts")
+    key = models.CharField(max_length=100)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    version = models.PositiveIntegerField(help_text="The annotation version the save produced.")
+    response = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["annotation_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["annotation", "key"], name="unique_save_key_per_annotation")]
+
+
 class RevisionTile(models.Model):
     """A tile's contents after a revision (empty bytes when the tile became all zeros)."""
 
@@ -343,6 +362,15 @@ class Job(models.Model):
     # Two active jobs with the same key are one job: enqueueing again returns the existing row.
     dedup_key = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # The database, not the broker, remembers work. `dispatched_at` is when the task message last reached the
+    # broker (empty: never, e.g. the broker was down); the reconcile sweep re-sends queued jobs from it.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatch_count = models.PositiveIntegerField(default=0)
+    # A running job's lease, renewed by its worker's heartbeat: once it has expired the worker is taken for dead
+    # and the sweep re-runs the job; a second delivery of a job with a live lease leaves it alone. On a queued
+    # job, the time until which its creator is still adding work to it (an upload in progress).
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="host and pid of the worker running it")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -350,6 +378,7 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "kind"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["dedup_key"],
