@@ -87,6 +87,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # COOP + COEP on every response (static files too): SAM's decoder needs WASM threads (annotator/isolation.py).
     "annotator.isolation.CrossOriginIsolationMiddleware",
+    # Outermost of ours: a request id on every request and log line, bodies over the limit refused unread, and
+    # every API error (500, 503, 507 included) in the one JSON shape.
+    "labeling.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -117,7 +120,10 @@ TEMPLATES = [
 
 # SQLite by default (embedded quick start); PostgreSQL in CI and production through DATABASE_URL.
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))}
+# Health checks: a persistent connection the server dropped (a restart, pg_terminate_backend) is replaced before
+# the request uses it, instead of failing that request.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+                                              conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a real worker process can share the test database; WAL and a busy timeout
     # let the web process and the worker write without "database is locked" errors.
@@ -177,7 +183,15 @@ STORAGES = {
 # Uploads stream to temporary files past 2.5 MB, so a batch of large files never sits in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ANNOTATOR_MAX_REQUEST_BODY_BYTES", 64 * 1024 * 1024)
-FILE_UPLOAD_TEMP_DIR = os.environ.get("ANNOTATOR_UPLOAD_TEMP_DIR") or None
+# A folder of our own, so the reconcile sweep can remove what a killed web process left there (a spooled request
+# body, an unpacked archive) without touching anything else.
+FILE_UPLOAD_TEMP_DIR = os.environ.get("ANNOTATOR_UPLOAD_TEMP_DIR") or str(VAR_DIR / "tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+# Spooled upload files are removed at once when the request fails (a full disk, a client that went away).
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "labeling.api.upload_handlers.CleaningTemporaryFileUploadHandler",
+]
 # Matches labeling.services.images.MAX_FILES_PER_REQUEST; more files belong in ZIP archives.
 DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 
@@ -205,6 +219,25 @@ ANNOTATOR = {
     "MAX_MODEL_BYTES": env_int("ANNOTATOR_MAX_MODEL_BYTES", 512 * 1024**2),
     # A job whose worker died this many times while running it (killed for memory, say) is failed, not retried.
     "MAX_JOB_ATTEMPTS": env_int("ANNOTATOR_MAX_JOB_ATTEMPTS", 3),
+    # A running job's lease: its worker renews it every quarter of this; once it has expired the worker is taken
+    # for dead and the sweep runs the job again. Independent of the broker's visibility timeout.
+    "JOB_LEASE_SECONDS": env_int("ANNOTATOR_JOB_LEASE_SECONDS", 60),
+    # A queued job whose message went out this long ago and never ran is sent again (doubling each time).
+    "JOB_REDISPATCH_SECONDS": env_int("ANNOTATOR_JOB_REDISPATCH_SECONDS", 120),
+    # How often each worker runs the reconcile sweep (0 turns it off; `manage.py reconcile` runs it by hand).
+    "RECONCILE_INTERVAL_SECONDS": env_int("ANNOTATOR_RECONCILE_INTERVAL_SECONDS", 30),
+    # An upload's processing job is held while its request is still adding images; a request that died is
+    # taken for dead this long after its last image, and the sweep starts the job with the images it saved.
+    "UPLOAD_HOLD_SECONDS": env_int("ANNOTATOR_UPLOAD_HOLD_SECONDS", 300),
+    # Files in the upload temp folder older than this belong to a request that died; the sweep removes them.
+    "TEMP_FILE_MAX_AGE_SECONDS": env_int("ANNOTATOR_TEMP_FILE_MAX_AGE_SECONDS", 3600),
+    # Stored files that no row refers to (a request or worker killed between writing a file and its row) are
+    # removed once they are this old; younger ones may belong to work in flight.
+    "ORPHAN_FILE_GRACE_SECONDS": env_int("ANNOTATOR_ORPHAN_FILE_GRACE_SECONDS", 3600),
+    # The largest request body, judged from Content-Length before anything is read (413): one upload file at its
+    # limit plus room for the multipart framing.
+    "MAX_REQUEST_BYTES": env_int("ANNOTATOR_MAX_REQUEST_BYTES",
+                                 env_int("ANNOTATOR_MAX_UPLOAD_FILE_BYTES", 2 * 1024**3) + 16 * 1024**2),
     # Torch device for model runners (workers.runners.device.pick_device); empty = cuda when available.
     "DEVICE": os.environ.get("ANNOTATOR_DEVICE", ""),
     # Superpixels (click-to-fill without model weights): SLIC cell counts, computed on the image reduced so
@@ -261,6 +294,10 @@ if not CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing a job's message while the broker is down fails within about a second instead of hanging the request;
+# the job row stays queued and the reconcile sweep sends it when the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -312,8 +349,10 @@ LOGIN_URL = "/admin/login/"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line names the request it belongs to (the id error bodies carry), "-" outside requests.
+    "filters": {"request_id": {"()": "labeling.api.middleware.RequestIdLogFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("ANNOTATOR_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -1,5 +1,6 @@
 """Domain errors. The API renders every one as {"message", "code", "extra"} with the status given here."""
 
+import errno
 from typing import Any
 
 
@@ -32,3 +33,13 @@ class Forbidden(ApplicationError):
 class Conflict(ApplicationError):
     status_code = 409
     default_code = "conflict"
+
+
+class InsufficientStorage(ApplicationError):
+    status_code = 507
+    default_code = "insufficient_storage"
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """A write failed because the disk (or the user's quota) is full: a 507 for the client, not a bug."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -2,9 +2,10 @@ from django.apps import AppConfig
 
 
 class WorkersConfig(AppConfig):
-    """Registers the Celery tasks in every Django process, so services can enqueue them by name."""
+    """Registers the Celery tasks in every Django process, so services can enqueue them by name, and the
+    reconcile sweep that worker processes run."""
 
     name = "workers"
 
     def ready(self) -> None:
-        from workers import tasks  # noqa: F401 - importing registers the tasks with the Celery app
+        from workers import reconcile, tasks  # noqa: F401 - importing registers the tasks and signal handlers

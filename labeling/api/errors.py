@@ -1,13 +1,35 @@
-"""One error shape for the whole API: {"message": str, "code": str, "extra": object}."""
+"""One error shape for the whole API: {"message": str, "code": str, "extra": object, "request_id": str}, for every
+status, 500, 503 and 507 included. The request id is the one on the server's log lines for that request."""
+
+import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404
+from kombu.exceptions import OperationalError as BrokerOperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from labeling.errors import ApplicationError
+from labeling.api.middleware import current_request_id, release_upload_spool
+from labeling.errors import ApplicationError, is_disk_full
+
+logger = logging.getLogger(__name__)
+
+
+def classify_server_error(exc: BaseException | None) -> tuple[int, str, str]:
+    """(status, code, message) for an exception no view turned into an answer: the infrastructure faults an
+    operator can act on get their own status and code; anything else is a 500 whose traceback is in the log."""
+    if is_disk_full(exc):
+        return 507, "insufficient_storage", "the server's disk is full; this request was not completed"
+    if isinstance(exc, (DatabaseOperationalError, DatabaseInterfaceError)):
+        return 503, "database_unavailable", "the database is unavailable; try again in a moment"
+    if isinstance(exc, (BrokerOperationalError, ConnectionError)):
+        return 503, "broker_unavailable", "the task queue is unavailable; try again in a moment"
+    return 500, "server_error", "the server failed to answer this request; its log has the details under this " \
+                                "request id"
 
 
 def _flatten_message(detail) -> str:
@@ -22,7 +44,8 @@ def _flatten_message(detail) -> str:
 
 
 def error_response(*, message: str, code: str, status_code: int, extra: dict | None = None, headers=None):
-    return Response({"message": message, "code": code, "extra": extra or {}}, status=status_code, headers=headers)
+    return Response({"message": message, "code": code, "extra": extra or {}, "request_id": current_request_id()},
+                    status=status_code, headers=headers)
 
 
 def exception_handler(exc, context):
@@ -42,7 +65,15 @@ def exception_handler(exc, context):
         return error_response(message=str(exc) or "bad request", code="bad_request",
                               status_code=status.HTTP_400_BAD_REQUEST)
     if not isinstance(exc, exceptions.APIException):
-        return None  # a real bug: let Django log it and answer 500
+        # A bug or an infrastructure fault: logged with its traceback under the request id, answered in the shape.
+        set_rollback()
+        request = context.get("request")
+        if request is not None:
+            release_upload_spool(request._request)
+        status_code, code, message = classify_server_error(exc)
+        logger.error("%s %s failed: %s", getattr(request, "method", "?"), getattr(request, "path", "?"), code,
+                     exc_info=exc)
+        return error_response(message=message, code=code, status_code=status_code)
     set_rollback()
     headers = {}
     if getattr(exc, "auth_header", None):

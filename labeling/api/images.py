@@ -1,7 +1,6 @@
 import mimetypes
 
 from django.core.files.storage import default_storage
-from django.db.models import Q
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -10,18 +9,19 @@ from rest_framework.response import Response
 from labeling import permissions as scopes
 from labeling.api.base import ScopedAPIView
 from labeling.api.jobs import JobSerializer
-from labeling.models import Image, Role, Split, TaskState
-from labeling.permissions import role_in
+from labeling.models import Image, Split, TaskState
+from labeling.selectors import TaskVisibility, task_visibility
 from labeling.services.images import images_upload, pyramid_tile_path
 from labeling.services.stored_files import image_delete
 
 
 class ImageSerializer(serializers.ModelSerializer):
-    """Pass `context={"role": ...}`: only managers and reviewers see which images are gold. To everyone else a
-    gold image (handed to annotators unseen) looks like any task in progress."""
+    """Pass `context={"visibility": task_visibility(user=..., project=...)}`: only those who oversee the task flow
+    (managers and reviewers) see which images are gold. To everyone else, and when no visibility is given, a gold
+    image (handed to annotators unseen) looks like any task in progress."""
 
     is_gold = serializers.BooleanField(read_only=True, required=False,
-                                       help_text="A gold image (managers and reviewers only)")
+                                       help_text="A gold image (only for those with the task:oversee scope)")
 
     class Meta:
         model = Image
@@ -34,9 +34,9 @@ class ImageSerializer(serializers.ModelSerializer):
 
     def to_representation(self, image):
         data = super().to_representation(image)
-        if self.context.get("role") not in (Role.MANAGER, Role.REVIEWER):
-            if image.is_gold:
-                data["state"], data["approved_annotation"] = TaskState.IN_PROGRESS, None
+        visibility = self.context.get("visibility") or TaskVisibility(user=None, project=image.project, oversees=False)
+        data["state"], data["approved_annotation"], is_gold = visibility.image_state(image)
+        if is_gold is None:
             data.pop("is_gold")
         return data
 
@@ -59,6 +59,10 @@ class UploadResponseSerializer(serializers.Serializer):
     duplicates = serializers.IntegerField()
     results = UploadResultSerializer(many=True)
     job = JobSerializer(allow_null=True)
+    processing_delayed = serializers.BooleanField(
+        help_text="True when the task queue could not be reached: the images are stored and their processing "
+                  "starts by itself once it is back.")
+    message = serializers.CharField()
 
 
 class UploadRequestSerializer(serializers.Serializer):
@@ -72,25 +76,17 @@ class ProjectImagesView(ScopedAPIView):
 
     @extend_schema(parameters=[
         OpenApiParameter("state", enum=TaskState.values), OpenApiParameter("split", enum=Split.values),
-        OpenApiParameter("gold", bool, description="only gold images (managers and reviewers)"),
+        OpenApiParameter("gold", bool, description="only gold images (task:oversee; ignored without it)"),
         OpenApiParameter("search", str, description="part of the file name"),
     ])
     def get(self, request, project_pk):
         project = self.get_project()
-        role = role_in(request.user, project)
-        images = Image.objects.filter(project=project).order_by("id")
+        visibility = task_visibility(user=request.user, project=project)
         state = request.query_params.get("state")
-        if state:
-            if state not in TaskState.values:
-                raise exceptions.ValidationError({"state": f"must be one of {', '.join(TaskState.values)}"})
-            if role in (Role.MANAGER, Role.REVIEWER):
-                images = images.filter(state=state)
-            elif state == TaskState.IN_PROGRESS:  # as the serializer shows gold images to the others
-                images = images.filter(Q(state=state) | Q(is_gold=True))
-            else:
-                images = images.filter(state=state, is_gold=False)
-        if request.query_params.get("gold") in ("1", "true") and role in (Role.MANAGER, Role.REVIEWER):
-            images = images.filter(is_gold=True)
+        if state and state not in TaskState.values:
+            raise exceptions.ValidationError({"state": f"must be one of {', '.join(TaskState.values)}"})
+        images = visibility.images(Image.objects.filter(project=project).order_by("id"), state=state,
+                                   gold_only=request.query_params.get("gold") in ("1", "true"))
         split = request.query_params.get("split")
         if split is not None and "split" in request.query_params:
             if split not in Split.values:
@@ -100,7 +96,7 @@ class ProjectImagesView(ScopedAPIView):
         if search:
             images = images.filter(original_name__icontains=search[:200])
         page = self.paginate_queryset(images)
-        return self.get_paginated_response(ImageSerializer(page, many=True, context={"role": role}).data)
+        return self.get_paginated_response(ImageSerializer(page, many=True, context={"visibility": visibility}).data)
 
     @extend_schema(request={"multipart/form-data": UploadRequestSerializer}, responses=UploadResponseSerializer)
     def post(self, request, project_pk):
@@ -109,14 +105,22 @@ class ProjectImagesView(ScopedAPIView):
         counts = {"accepted": 0, "rejected": 0, "duplicate": 0}
         for result in batch.results:
             counts[result.status] += 1
+        delayed = batch.job is not None and batch.job.dispatched_at is None
         body = {
             "accepted": counts["accepted"],
             "rejected": counts["rejected"],
             "duplicates": counts["duplicate"],
             "results": [vars(r) for r in batch.results],
             "job": JobSerializer(batch.job).data if batch.job else None,
+            "processing_delayed": delayed,
+            "message": ("the images are stored; the task queue is unreachable, so their processing starts by "
+                        "itself when it is back" if delayed else ""),
         }
         return Response(body, status=status.HTTP_201_CREATED if counts["accepted"] else status.HTTP_200_OK)
+
+
+def _visibility(request, image: Image) -> dict:
+    return {"visibility": task_visibility(user=request.user, project=image.project)}
 
 
 class ImageDetailView(ScopedAPIView):
@@ -126,7 +130,7 @@ class ImageDetailView(ScopedAPIView):
 
     def get(self, request, pk):
         image = self.get_object()
-        return Response(ImageSerializer(image, context={"role": role_in(request.user, image.project)}).data)
+        return Response(ImageSerializer(image, context=_visibility(request, image)).data)
 
     @extend_schema(request=ImagePatchSerializer, responses=ImageSerializer)
     def patch(self, request, pk):
@@ -135,7 +139,7 @@ class ImageDetailView(ScopedAPIView):
         data.is_valid(raise_exception=True)
         image.split = data.validated_data["split"]
         image.save(update_fields=["split"])
-        return Response(ImageSerializer(image, context={"role": role_in(request.user, image.project)}).data)
+        return Response(ImageSerializer(image, context=_visibility(request, image)).data)
 
     def delete(self, request, pk):
         image_delete(image=self.get_object(), user=request.user)

@@ -11,7 +11,8 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = ["id", "kind", "project", "status", "progress", "params", "result", "error", "attempts",
-                  "created_by", "created_at", "started_at", "finished_at"]
+                  "dispatched_at", "lease_expires_at", "worker", "created_by", "created_at", "started_at",
+                  "finished_at"]
         read_only_fields = fields
 
 

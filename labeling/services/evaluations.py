@@ -16,7 +16,6 @@ from labeling.models import Annotation, Job, LabelClass, Project, Segment, Train
 from labeling.selectors import agreement_step, annotation_labelling, approved_label_maps
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
 
-EVALUATION_TASK = "workers.tasks.run_evaluation"
 SOURCES = ("model", "annotator", "import")
 
 
@@ -75,7 +74,7 @@ def evaluation_enqueue(*, project: Project, user, source: str, trained_model_id:
                                code="nothing_to_evaluate")
     job, created = job_create(kind="evaluation", project=project, params=params, user=user)
     if created:
-        job_enqueue(job, EVALUATION_TASK)
+        job_enqueue(job)
     return job
 
 

@@ -23,7 +23,6 @@ from labeling.models import Annotation, AnnotationState, Image, Job, LabelClass,
 from labeling.selectors import annotation_label_map, approved_label_maps
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
 
-EXPORT_TASK = "workers.tasks.run_export"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -208,7 +207,7 @@ def export_enqueue(*, project: Project, user, format: str, approved_only: bool =
     export_categories(project=project, class_ids=class_ids)  # an unknown class is refused now, not in the job
     job, created = job_create(kind="export", project=project, params=params, user=user)
     if created:
-        job_enqueue(job, EXPORT_TASK)
+        job_enqueue(job)
     return job
 
 

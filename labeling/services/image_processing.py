@@ -15,7 +15,7 @@ from labeling.models import Image, PyramidStatus
 from labeling.services.images import pyramid_tile_path
 from labeling.services.jobs import JobCancelled
 from labeling.services.sam import embeddings_enqueue_after_upload
-from labeling.services.stored_files import stored_file_replace
+from labeling.services.stored_files import stored_file_replace, stored_files_delete
 from labeling.services.superpixels import superpixels_enqueue_after_upload
 
 logger = logging.getLogger(__name__)
@@ -53,13 +53,16 @@ def image_build_display(*, image: Image, progress: Callable[[float], bool] | Non
             layout = pyramid.build_pyramid(path, write_tile=write_tile, progress=progress)
         except Cancelled as exc:
             raise JobCancelled() from exc
-    Image.objects.filter(pk=image.pk).update(
+    stored = Image.objects.filter(pk=image.pk).update(
         thumbnail=thumb_name,
         pyramid_status=PyramidStatus.READY,
         pyramid_tile_size=layout.tile_size,
         pyramid_format=layout.tile_format,
         pyramid_levels=[list(level) for level in layout.levels],
     )
+    if not stored:
+        # Deleted while it was being built: its delete job may have run before these files existed.
+        stored_files_delete({"files": [thumb_name], "pyramids": [[image.pk, [list(lv) for lv in layout.levels]]]})
 
 
 def images_build_display(*, image_ids: list[int], progress: Callable[[float], bool]) -> dict:

@@ -3,12 +3,18 @@
 A rejected file (bad format, disguised, truncated, too many pixels, hostile archive member) gets a reason and
 the rest of the batch goes on. Accepted images are stored through Django's storage API; their display pyramid
 and thumbnail are built by a `process_uploads` job on a worker.
+
+An upload is one unit of work: each image row commits together with its place in the batch's processing job,
+which is held (`lease_expires_at`) while the request is still adding images and sent to the broker when the
+request ends. A request killed half-way (a timeout, an OOM kill, a deploy) leaves a job that names every image it
+saved; the reconcile sweep sends it once the hold has run out. A full disk stops the batch with a reason per file.
 """
 
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -16,15 +22,19 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from labeling.errors import ValidationFailed
+from labeling.errors import ApplicationError, InsufficientStorage, ValidationFailed, is_disk_full
 from labeling.ingest.archives import ArchiveLimits, ArchiveMember, MemberRejected, is_zip, iter_archive
 from labeling.ingest.errors import IngestRejected
 from labeling.ingest.images import inspect_image, normalize_image
-from labeling.models import Image, Job, Project
+from labeling.models import Image, Job, JobStatus, Project
 from labeling.services.jobs import job_create, job_enqueue
 
+logger = logging.getLogger(__name__)
+
 MAX_FILES_PER_REQUEST = 1000
+PROCESS_UPLOADS = "process_uploads"
 
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "TIFF": "tif", "WEBP": "webp", "BMP": "bmp"}
 
@@ -42,6 +52,58 @@ class UploadResult:
 class UploadBatch:
     results: list[UploadResult]
     job: Job | None
+
+
+class NothingAccepted(ApplicationError):
+    """No file of the upload became an image (every one rejected, or the disk is full): 4xx/507 with reasons."""
+
+    status_code = 422
+    default_code = "nothing_accepted"
+
+
+class _HeldJob:
+    """The batch's processing job, created with the batch's first image and held while the request adds more.
+
+    Each `add` runs inside the image row's transaction, so a committed image is always named by a job. When the
+    hold ran out meanwhile (a very slow request) and the sweep already sent the job, the next images go to a new
+    one: a job is never changed after its message went out.
+    """
+
+    def __init__(self, *, project: Project, user):
+        self.project, self.user = project, user
+        self.jobs: list[Job] = []
+
+    def _hold(self):
+        return timezone.now() + timezone.timedelta(seconds=settings.ANNOTATOR["UPLOAD_HOLD_SECONDS"])
+
+    def add(self, image: Image) -> None:
+        job = self.jobs[-1] if self.jobs else None
+        if job is not None:
+            job = Job.objects.select_for_update().filter(pk=job.pk, status=JobStatus.QUEUED, dispatch_count=0).first()
+        if job is None:
+            job = Job.objects.create(kind=PROCESS_UPLOADS, project=self.project, params={"image_ids": []},
+                                     created_by=self.user if self.user and self.user.pk else None,
+                                     lease_expires_at=self._hold())
+            self.jobs.append(job)
+        job.params["image_ids"].append(image.pk)
+        job.lease_expires_at = self._hold()
+        job.save(update_fields=["params", "lease_expires_at"])
+        self.jobs[-1] = job
+
+    def release(self) -> Job | None:
+        """End the hold and send the jobs (on commit); returns the last one, which the answer reports."""
+        for job in self.jobs:
+            with transaction.atomic():
+                if Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED, dispatch_count=0).update(
+                        lease_expires_at=None):
+                    job.lease_expires_at = None
+                    job_enqueue(job)
+        if not self.jobs:
+            return None
+        last = self.jobs[-1]
+        last.refresh_from_db(fields=["status", "progress", "dispatched_at", "dispatch_count", "lease_expires_at",
+                                     "attempts", "started_at", "finished_at", "result", "error", "params"])
+        return last
 
 
 def image_storage_path(*, project_id: int, sha256: str, fmt: str) -> str:
@@ -70,7 +132,7 @@ def archive_limits() -> ArchiveLimits:
 
 
 def _ingest_one(
-    *, project: Project, path: Path, name: str, user, seen: dict[str, str], work_dir: Path
+    *, project: Project, path: Path, name: str, user, seen: dict[str, str], work_dir: Path, held: _HeldJob
 ) -> UploadResult:
     try:
         inspected = inspect_image(path, filename=name, max_pixels=settings.ANNOTATOR["MAX_IMAGE_PIXELS"])
@@ -89,10 +151,11 @@ def _ingest_one(
         return UploadResult(name=name, status="rejected", code=exc.code, message=exc.message)
     stored_path = upright or path
     storage_name = image_storage_path(project_id=project.pk, sha256=inspected.sha256, fmt=inspected.format)
+    saved_name = ""
     try:
+        with open(stored_path, "rb") as fh:
+            saved_name = default_storage.save(storage_name, File(fh))
         with transaction.atomic():
-            with open(stored_path, "rb") as fh:
-                saved_name = default_storage.save(storage_name, File(fh))
             image = Image.objects.create(
                 project=project,
                 file=saved_name,
@@ -104,16 +167,33 @@ def _ingest_one(
                 sha256=inspected.sha256,
                 uploaded_by=user,
             )
+            held.add(image)
     except IntegrityError:
         # A concurrent upload stored the same content first.
         default_storage.delete(saved_name)
         return UploadResult(name=name, status="duplicate", code="duplicate",
                             message="this image is already in the project")
+    except BaseException:
+        # A full disk mid-write, a dropped database: no row refers to the file, so it goes (partial or whole).
+        _delete_quietly(saved_name or storage_name)
+        raise
     finally:
         if upright:
             upright.unlink(missing_ok=True)
     seen[inspected.sha256] = name
     return UploadResult(name=name, status="accepted", image_id=image.pk)
+
+
+def _delete_quietly(name: str) -> None:
+    try:
+        if default_storage.exists(name):
+            default_storage.delete(name)
+    except Exception:  # noqa: BLE001 - best effort; the orphan sweep removes what is left
+        logger.warning("could not remove %s after a failed upload", name, exc_info=True)
+
+
+_DISK_FULL = UploadResult(name="", status="rejected", code="insufficient_storage",
+                          message="the server's disk is full; this file was not stored")
 
 
 def _local_path(upload: UploadedFile, work_dir: Path) -> Path:
@@ -143,6 +223,8 @@ def _members(path: Path, archive_name: str, work_dir: Path) -> Iterator[tuple[st
 
 
 def images_upload(*, project: Project, files: Iterable[UploadedFile], user) -> UploadBatch:
+    """Ingest every file; raises `NothingAccepted` (with every file's result) when no file became an image and
+    not all were duplicates, so a client never mistakes a refused upload for a success."""
     files = list(files)
     if not files:
         raise ValidationFailed("no files were sent; use the multipart field 'files'", code="no_files")
@@ -151,41 +233,63 @@ def images_upload(*, project: Project, files: Iterable[UploadedFile], user) -> U
                                "requests", code="too_many_files")
     results: list[UploadResult] = []
     seen: dict[str, str] = {}
+    held = _HeldJob(project=project, user=user)
     work_dir = Path(tempfile.mkdtemp(prefix="upload-", dir=settings.FILE_UPLOAD_TEMP_DIR))
+    disk_full = False
     try:
         for upload in files:
             name = _display_name(Path(upload.name or "unnamed").name)
-            too_big = upload.size is not None and upload.size > settings.ANNOTATOR["MAX_UPLOAD_FILE_BYTES"]
-            if too_big and not name.lower().endswith(".zip"):
-                results.append(UploadResult(name=name, status="rejected", code="file_too_large",
-                                            message="the file is larger than the upload limit"))
+            if disk_full:
+                results.append(replace(_DISK_FULL, name=name))
                 continue
-            path = _local_path(upload, work_dir)
-            if is_zip(path):
-                for member_name, member_path, rejected in _members(path, name, work_dir):
-                    if rejected:
-                        results.append(rejected)
-                        continue
-                    try:
-                        results.append(_ingest_one(project=project, path=member_path, name=member_name, user=user,
-                                                   seen=seen, work_dir=work_dir))
-                    finally:
-                        member_path.unlink(missing_ok=True)
-            else:
-                results.append(_ingest_one(project=project, path=path, name=name, user=user, seen=seen,
-                                           work_dir=work_dir))
+            try:
+                results.extend(_ingest_file(project=project, upload=upload, name=name, user=user, seen=seen,
+                                            work_dir=work_dir, held=held))
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                logger.error("upload to project %s stopped: the disk is full (%s)", project.pk, exc)
+                disk_full = True
+                results.append(replace(_DISK_FULL, name=name))
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+        job = held.release()
 
-    accepted = [r.image_id for r in results if r.status == "accepted"]
-    job = None
-    if accepted:
-        job = image_processing_enqueue(project=project, image_ids=accepted, user=user)
+    if not any(r.status == "accepted" for r in results) and not all(r.status == "duplicate" for r in results):
+        extra = {"results": [vars(r) for r in results]}
+        if disk_full:
+            raise InsufficientStorage("no file of this upload was stored: the server's disk is full", extra=extra)
+        raise NothingAccepted("no file of this upload was stored: every file was refused (see each file's reason)",
+                              extra=extra)
     return UploadBatch(results=results, job=job)
 
 
+def _ingest_file(*, project: Project, upload: UploadedFile, name: str, user, seen: dict[str, str],
+                 work_dir: Path, held: _HeldJob) -> list[UploadResult]:
+    """The results of one uploaded file: one for an image, one per member for a ZIP archive."""
+    too_big = upload.size is not None and upload.size > settings.ANNOTATOR["MAX_UPLOAD_FILE_BYTES"]
+    if too_big and not name.lower().endswith(".zip"):
+        return [UploadResult(name=name, status="rejected", code="file_too_large",
+                             message="the file is larger than the upload limit")]
+    path = _local_path(upload, work_dir)
+    if not is_zip(path):
+        return [_ingest_one(project=project, path=path, name=name, user=user, seen=seen, work_dir=work_dir,
+                            held=held)]
+    results = []
+    for member_name, member_path, rejected in _members(path, name, work_dir):
+        if rejected:
+            results.append(rejected)
+            continue
+        try:
+            results.append(_ingest_one(project=project, path=member_path, name=member_name, user=user, seen=seen,
+                                       work_dir=work_dir, held=held))
+        finally:
+            member_path.unlink(missing_ok=True)
+    return results
+
+
 def image_processing_enqueue(*, project: Project, image_ids: list[int], user=None) -> Job:
-    job, created = job_create(kind="process_uploads", project=project, params={"image_ids": image_ids}, user=user)
+    job, created = job_create(kind=PROCESS_UPLOADS, project=project, params={"image_ids": image_ids}, user=user)
     if created:
-        job_enqueue(job, "workers.tasks.process_uploads")
+        job_enqueue(job)
     return job

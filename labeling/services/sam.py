@@ -41,8 +41,6 @@ from workers.runners.device import pick_device
 
 logger = logging.getLogger(__name__)
 
-EMBEDDINGS_TASK = "workers.tasks.compute_embeddings"
-PROPOSALS_TASK = "workers.tasks.segment_everything"
 
 
 class SamUnavailable(ApplicationError):
@@ -281,7 +279,7 @@ def embeddings_enqueue(*, image_ids: Iterable[int], user=None) -> Job | None:
                                   params={"image_ids": [images[0].pk], "model_key": config.model_key}, user=user,
                                   dedup_key=f"decoders:{config.model_key}:v{runner.DECODER_FORMAT}")
         if created:
-            job_enqueue(job, EMBEDDINGS_TASK)
+            job_enqueue(job)
         return job
     for image in missing:
         job = _active_embedding_job(image=image)
@@ -292,7 +290,7 @@ def embeddings_enqueue(*, image_ids: Iterable[int], user=None) -> Job | None:
     job, created = job_create(kind="embeddings", project=missing[0].project,
                               params={"image_ids": ids, "model_key": config.model_key}, user=user, dedup_key=dedup)
     if created:
-        job_enqueue(job, EMBEDDINGS_TASK)
+        job_enqueue(job)
     return job
 
 
@@ -445,7 +443,7 @@ def proposals_enqueue(*, image: Image, user) -> Job:
                               params={"image_id": image.pk, "model_key": config.model_key}, user=user,
                               dedup_key=f"proposals:{config.model_key}:{image.pk}")
     if created:
-        job_enqueue(job, PROPOSALS_TASK)
+        job_enqueue(job)
     return job
 
 

@@ -17,8 +17,6 @@ from labeling.models import Image, Project
 from labeling.services.images import pyramid_tile_path
 from labeling.services.jobs import job_create, job_enqueue
 
-DELETE_FILES_TASK = "workers.tasks.delete_files"
-
 
 def stored_file_replace(name: str, data: bytes) -> None:
     """Write `data` under exactly `name`, replacing what is there: a redelivered job overwrites what a dead
@@ -31,22 +29,42 @@ def stored_file_replace(name: str, data: bytes) -> None:
 
 
 def image_stored_files(image: Image) -> dict[str, Any]:
-    """What the image owns in storage: single files and its pyramid layout (tiles are named from it)."""
-    files = [name for name in (image.file.name, image.thumbnail.name) if name]
-    files += list(image.superpixels.values_list("file", flat=True))
-    return {"files": files, "pyramids": [[image.pk, image.pyramid_levels or []]]}
+    """What the image owns in storage: single files and its pyramid layout (tiles are named from it). An image
+    whose pyramid was never finished has no layout: its folder is listed instead (`folders`), so the tiles a
+    half-built or failed pyramid left are removed too."""
+    files = {name for name in (image.file.name, image.thumbnail.name, f"thumbnails/{image.pk}.jpg") if name}
+    files.update(image.superpixels.values_list("file", flat=True))
+    spec: dict[str, Any] = {"files": sorted(files), "pyramids": [[image.pk, image.pyramid_levels or []]],
+                            "folders": [f"superpixels/{image.pk}"]}
+    if not image.pyramid_levels:
+        spec["folders"].append(f"pyramids/{image.pk}")
+    return spec
 
 
 def _merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    merged: dict[str, Any] = {"files": [], "pyramids": []}
+    merged: dict[str, Any] = {"files": [], "pyramids": [], "folders": []}
     for part in parts:
-        merged["files"] += part["files"]
-        merged["pyramids"] += part["pyramids"]
+        for key in merged:
+            merged[key] += part.get(key, [])
     return merged
+
+
+def stored_folder_files(folder: str) -> Iterator[str]:
+    """Every file under a storage folder (local or S3), as full names; nothing when it does not exist."""
+    try:
+        dirs, files = default_storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for sub in dirs:
+        yield from stored_folder_files(f"{folder}/{sub}")
 
 
 def stored_file_names(spec: dict[str, Any]) -> Iterator[str]:
     yield from spec.get("files", [])
+    for folder in spec.get("folders", []):
+        yield from stored_folder_files(folder)
     for image_id, levels in spec.get("pyramids", []):
         for level, (_w, _h, cols, rows) in enumerate(levels):
             for y in range(rows):
@@ -55,8 +73,9 @@ def stored_file_names(spec: dict[str, Any]) -> Iterator[str]:
 
 
 def stored_files_count(spec: dict[str, Any]) -> int:
+    """How many files the spec names (a folder counts as one until it is listed)."""
     tiles = sum(cols * rows for _id, levels in spec.get("pyramids", []) for _w, _h, cols, rows in levels)
-    return len(spec.get("files", [])) + tiles
+    return len(spec.get("files", [])) + len(spec.get("folders", [])) + tiles
 
 
 def stored_files_delete(spec: dict[str, Any], progress: Callable[[float], bool] | None = None) -> dict[str, int]:
@@ -78,7 +97,7 @@ def _delete_later(spec: dict[str, Any], *, project: Project | None, user) -> Non
     if not stored_files_count(spec):
         return
     job, _ = job_create(kind="delete_files", project=project, params=spec, user=user)
-    job_enqueue(job, DELETE_FILES_TASK)
+    job_enqueue(job)
 
 
 @transaction.atomic

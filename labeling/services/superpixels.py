@@ -21,7 +21,6 @@ from workers.runners import superpixels as runner
 
 logger = logging.getLogger(__name__)
 
-SUPERPIXELS_TASK = "workers.tasks.compute_superpixels"
 
 
 def superpixels_path(*, image_id: int, granularity: int) -> str:
@@ -112,7 +111,7 @@ def superpixels_enqueue(*, image_ids: list[int], user=None) -> Job | None:
         dedup_key=_dedup_key(image_ids),
     )
     if created:
-        job_enqueue(job, SUPERPIXELS_TASK)
+        job_enqueue(job)
     return job
 
 

@@ -58,7 +58,6 @@ from workers.runners.own_models import (
 
 logger = logging.getLogger(__name__)
 
-PRELABEL_TASK = "workers.tasks.run_prelabel"
 PRELABEL_KIND = "prelabel"
 MAX_ERRORS_KEPT = 200
 
@@ -236,7 +235,7 @@ def prelabel_start(*, trained_model: TrainedModel, image_ids: list[int] | None =
             dedup_key=f"prelabel:{trained_model.pk}:{digest}",
         )
         if created:
-            job_enqueue(job, PRELABEL_TASK)
+            job_enqueue(job)
     return job
 
 

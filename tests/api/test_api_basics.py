@@ -54,7 +54,7 @@ def test_errors_have_one_shape(world, method, name, kwargs, body, status, code):
         response = getattr(client, method)(url, body, format="json")
     assert response.status_code == status
     data = response.json()
-    assert set(data) == {"message", "code", "extra"}
+    assert set(data) == {"message", "code", "extra", "request_id"}
     assert data["code"] == code and data["message"]
 
 

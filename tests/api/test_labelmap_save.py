@@ -145,7 +145,7 @@ def test_bad_saves_are_400_and_nothing_partial_is_written(world, annotation, ann
     response = save(annotator_client, annotation, body)
     assert response.status_code == 400, response.json()
     assert response.json()["code"] == code
-    assert set(response.json()) == {"message", "code", "extra"}
+    assert set(response.json()) == {"message", "code", "extra", "request_id"}
     annotation.refresh_from_db()
     assert annotation.version == 0
     assert not LabelMapTile.objects.filter(annotation=annotation).exists()

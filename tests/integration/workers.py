@@ -33,8 +33,11 @@ def new_queue_name(prefix: str = "test") -> str:
 def start_worker(*, queues: list[str], log_path: Path, **env_vars: str) -> subprocess.Popen:
     """`celery worker --pool solo` consuming `queues`; extra environment variables override settings."""
     env = dict(os.environ)
+    # The reconcile sweep is off unless a test asks for it: it would act on the other tests' rows.
     env.update(DATABASE_URL=database_url(), DJANGO_MEDIA_ROOT=str(settings.MEDIA_ROOT),
-               CELERY_BROKER_URL=settings.CELERY_BROKER_URL, ANNOTATOR_CPU_QUEUE=queues[0], **env_vars)
+               CELERY_BROKER_URL=settings.CELERY_BROKER_URL, ANNOTATOR_CPU_QUEUE=queues[0],
+               ANNOTATOR_RECONCILE_INTERVAL_SECONDS="0")
+    env.update(env_vars)
     with open(log_path, "w") as log:  # the worker keeps its own copy of the descriptor
         return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "annotator", "worker", "--queues", ",".join(queues),
