@@ -15,6 +15,8 @@ No Django here: the service passes plain data in and writes what comes out (test
 import io
 import json
 import math
+import re
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -28,6 +30,9 @@ from labeling.ingest.images import pillow_pixel_limit
 
 MAX_LISTED_PROBLEMS = 500
 MAX_SEGMENTS_PER_IMAGE = 2**32 - 2
+# COCO nests 5 deep (document, annotations, annotation, segmentation, polygon). The parser recurses once per
+# level, so a file nested thousands deep would exhaust the stack: such files are refused before parsing.
+MAX_JSON_DEPTH = 200
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,12 @@ def _bounded(text: str, limit: int = 300) -> str:
 
 
 class UnreadableFile(Exception):
-    """A whole file cannot be read (not JSON, the wrong shape): reported as one error by the importer."""
+    """A whole file cannot be read (not JSON, the wrong shape): reported as one error by the importer, under
+    `code`."""
+
+    def __init__(self, message: str, code: str = "not_json"):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -123,10 +133,7 @@ class Files:
         size = self.paths[name].stat().st_size
         if size > self.max_json_bytes:
             raise UnreadableFile(f"{size:,} bytes of JSON; imports read at most {self.max_json_bytes:,}")
-        try:
-            return json.loads(self.read(name), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise UnreadableFile(f"not valid JSON: {exc}") from exc
+        return load_json(self.read(name))
 
     def find(self, folder: str, file_name: str) -> str | None:
         """`folder/file_name` when it is there, else the one file whose name ends with `/file_name`."""
@@ -148,7 +155,7 @@ def json_documents(files: Files, report: Report, *, fits: Callable[[Any], str | 
         try:
             document = files.json(name)
         except UnreadableFile as exc:
-            report.error("not_json", name, str(exc))
+            report.error(exc.code, name, str(exc))
             continue
         why = fits(document)
         if why is None:
@@ -160,8 +167,61 @@ def json_documents(files: Files, report: Report, *, fits: Callable[[Any], str | 
         report.error("no_annotations_file", "upload", f"no {wanted} in the upload")
 
 
+def load_json(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> dict | list:
+    """The JSON object or array `data` holds (UTF-8, -16 or -32, as `json.loads` reads it), or UnreadableFile
+    with the code of why not: "not_json", "json_too_deep" (objects and arrays nested more than `max_depth`
+    deep; counted before parsing), "json_number_too_large" (a number beyond any float, or an integer beyond
+    Python's digit limit) or "json_bare_value" (a lone string, number, true/false or null)."""
+    try:
+        text = data.decode(json.detect_encoding(data), "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"not valid JSON: {exc}") from exc
+    depth = nesting_depth(text)
+    if depth > max_depth:
+        raise UnreadableFile(f"objects and arrays nest {depth:,} deep; imports read at most {max_depth}",
+                             "json_too_deep")
+    try:
+        document = json.loads(text, parse_float=_finite_float, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise UnreadableFile(f"not valid JSON: {exc}") from exc
+    except ValueError as exc:  # the parser's only other one: int() refusing a literal past the digit limit
+        raise UnreadableFile(f"an integer has more than {sys.get_int_max_str_digits():,} digits",
+                             "json_number_too_large") from exc
+    if not isinstance(document, dict | list):
+        raise UnreadableFile(f"the JSON is a lone {_JSON_KINDS[type(document)]}, not an object or an array",
+                             "json_bare_value")
+    return document
+
+
+_JSON_KINDS = {str: "string", int: "number", float: "number", bool: "true/false", type(None): "null"}
+# A JSON string from its opening quote, escapes included (to the end of the text when it is never closed).
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = np.zeros(128, dtype=np.int64)
+_BRACKET_STEP[[ord("["), ord("{")]] = 1
+_BRACKET_STEP[[ord("]"), ord("}")]] = -1
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the objects and arrays of a JSON text nest, found without recursion: its brackets outside
+    strings, counted. Exact up to the first syntax error, which is as far as a parser goes."""
+    brackets = np.frombuffer(_NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).encode("ascii"), dtype=np.uint8)
+    deepest = depth = 0
+    for start in range(0, len(brackets), 1 << 22):  # in slices: the running sum takes 8 bytes a bracket
+        running = depth + np.cumsum(_BRACKET_STEP[brackets[start:start + (1 << 22)]])
+        deepest, depth = max(deepest, int(running.max())), int(running[-1])
+    return deepest
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):  # "1e999": valid JSON, but no float holds it
+        raise UnreadableFile(f"the number {_bounded(literal, 40)} is beyond any float", "json_number_too_large")
+    return value
+
+
 def _reject_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
+    raise UnreadableFile(f"not valid JSON: {name} is not a number JSON allows")
 
 
 class ImageResolver:

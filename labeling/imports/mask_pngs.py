@@ -63,7 +63,7 @@ def _table(files: Files, file_name: str, report: Report):
     try:
         return files.json(names[0]), names[0]
     except UnreadableFile as exc:
-        report.error("not_json", names[0], str(exc))
+        report.error(exc.code, names[0], str(exc))
         return None, names[0]
 
 

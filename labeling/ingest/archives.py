@@ -106,9 +106,9 @@ def iter_archive(
     """Yield each regular-file member, extracted to its own temp file under `out_dir`, or why it was refused.
 
     Directories and OS junk (`__MACOSX/`, `.DS_Store`, `._*`) are skipped silently. Raises `IngestRejected` for
-    a file that is not a ZIP, a corrupt central directory, too many members, or a declared or actual total size
-    above `limits.max_total_bytes`; members already yielded stay the consumer's to delete. A partially written
-    temp file is always removed.
+    a file that is not a ZIP, a corrupt central directory, too many members, no file left once those are skipped
+    (`empty_archive`), or a declared or actual total size above `limits.max_total_bytes`; members already yielded
+    stay the consumer's to delete. A partially written temp file is always removed.
     """
     path = Path(path)
     out_dir = Path(out_dir)
@@ -123,6 +123,8 @@ def iter_archive(
         infos = archive.infolist()
         if len(infos) > limits.max_members:
             raise _too_many_members(len(infos), limits)
+        if all(_is_skipped(info) for info in infos):  # else an empty upload would pass without a word
+            raise IngestRejected("empty_archive", "The archive holds no files.")
         declared = _declared_total(infos)
         if declared > limits.max_total_bytes:
             raise IngestRejected(

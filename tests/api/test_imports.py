@@ -4,6 +4,7 @@ writes nothing; annotators start from the import."""
 
 import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -143,6 +144,30 @@ def test_bad_uploads_are_refused_before_a_job_and_only_managers_import(world, dj
     assert client_for(world.users[Role.REVIEWER]).get(url).status_code == 403
 
 
+def test_pathological_json_and_an_empty_zip_fail_the_job_with_a_named_problem(
+        world, django_capture_on_commit_callbacks):
+    deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+    huge = b'{"images": [], "annotations": [], "categories": [], "n": ' + b"7" * 10_000 + b"}"
+    infinite = b'{"images": [], "annotations": [], "categories": [], "n": 1e999}'
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("annotations/instances.json", b"[" * 100_000)
+    empty = io.BytesIO()
+    zipfile.ZipFile(empty, "w").close()
+    for data, name, code, where in [(deep, "labels.json", "json_too_deep", "labels.json"),
+                                    (huge, "labels.json", "json_number_too_large", "labels.json"),
+                                    (infinite, "labels.json", "json_number_too_large", "labels.json"),
+                                    (buf.getvalue(), "labels.zip", "json_too_deep", "annotations/instances.json"),
+                                    (empty.getvalue(), "labels.zip", "empty_archive", "upload")]:
+        for dry_run in (True, False):
+            job = run_import(world, django_capture_on_commit_callbacks, format="coco_instances", data=data,
+                             name=name, dry_run=dry_run)
+            assert job.status == JobStatus.FAILED and "nothing was imported" in job.error, (code, job.error)
+            assert [(p["severity"], p["code"], p["where"]) for p in job.result["problems"]] == [
+                ("error", code, where)]
+    assert imported_annotation(world.image) is None
+
+
 def test_human_work_is_never_touched(world, django_capture_on_commit_callbacks):
     draft, _ = annotation_get_or_create(image=world.image, user=world.users[Role.ANNOTATOR])
     paint(draft, draft.annotator)
@@ -169,8 +194,6 @@ def test_images_listed_without_labels_are_left_as_they_are(world, django_capture
 
 def test_a_zip_written_with_backslashes_imports_and_duplicate_names_fail(world, approved,  # noqa: F811
                                                                           django_capture_on_commit_callbacks):
-    import zipfile
-
     _, archive = run_export(world, django_capture_on_commit_callbacks, format="semantic_png")
 
     def rezip(names):

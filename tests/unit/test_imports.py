@@ -14,6 +14,7 @@ from pycocotools import mask as coco_mask
 from labeling.exports import ExportOptions
 from labeling.exports.view import DatasetView, ExportImage, ExportSegment
 from labeling.imports import IMPORTERS, Files, Report, TargetClass, TargetImage, read_labels
+from labeling.imports.base import MAX_JSON_DEPTH, UnreadableFile, load_json, nesting_depth
 from labeling.masks.labelmap import segment_stats
 from tests.unit.test_exports import CATEGORIES, _maps, export
 
@@ -268,6 +269,43 @@ def test_a_json_above_the_limit_is_refused_unread(tmp_path):
     small = Files(files.paths, max_json_bytes=10)
     _, report = run("coco_instances", small)
     assert [p.code for p in report.problems] == ["not_json"] and "at most 10" in report.problems[0].message
+
+
+PATHOLOGICAL_JSON = [
+    (b"[" * 100_000 + b"]" * 100_000, "json_too_deep"),
+    (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "json_too_deep"),
+    (b"[" * 100_000, "json_too_deep"),  # never closed: refused for its depth all the same
+    (b'{"images": [], "n": ' + b"7" * 10_000 + b"}", "json_number_too_large"),  # past int()'s 4300 digits
+    (b'{"images": [], "n": 1e999}', "json_number_too_large"),  # no float holds it
+    (b'{"images": [], "n": -' + b"9" * 400 + b".5}", "json_number_too_large"),
+    (b'{"images": [NaN]}', "not_json"),
+    (b'"images"', "json_bare_value"),
+    (b"12", "json_bare_value"),
+    (b"null", "json_bare_value"),
+]
+
+
+@pytest.mark.parametrize(("content", "code"), PATHOLOGICAL_JSON)
+@pytest.mark.parametrize(("importer", "name"), [("coco_instances", "i.json"), ("coco_panoptic", "panoptic.json"),
+                                                ("mask_pngs", "classes.json")])
+def test_pathological_json_is_one_named_problem_for_every_importer(content, code, importer, name, tmp_path):
+    files = one_file(tmp_path, name, content)
+    if importer == "mask_pngs":  # the table is read once there are PNGs to read it for
+        files.paths["semantic/101_photo.png"] = files.paths[name]
+    imported, report = run(importer, files)
+    assert imported == [] and [(p.severity, p.code, p.where) for p in report.problems] == [("error", code, name)]
+
+
+def test_json_nesting_is_counted_outside_strings_before_parsing():
+    assert load_json(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH)
+    with pytest.raises(UnreadableFile) as refused:
+        load_json(b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1))
+    assert refused.value.code == "json_too_deep" and f"nest {MAX_JSON_DEPTH + 1} deep" in str(refused.value)
+    # Brackets in strings, escaped quotes and backslashes, and other encodings do not count.
+    tricky = {"s": "[" * 1000 + '\\"[{', "t": "\\", "u": [["\u225b" * 300, "{" * 500]]}
+    for data in (json.dumps(tricky).encode(), json.dumps(tricky, ensure_ascii=False).encode("utf-16")):
+        assert load_json(data) == tricky
+        assert nesting_depth(data.decode(json.detect_encoding(data))) == 3
 
 
 def _square(**extra):

@@ -73,15 +73,31 @@ def test_regular_members_are_extracted_and_junk_skipped(tmp_path, out_dir):
     assert sorted(out_dir.iterdir()) == sorted([one.path, two.path])
 
 
-def test_stored_members_and_an_empty_archive(tmp_path, out_dir):
+def test_stored_members(tmp_path, out_dir):
     stored = tmp_path / "stored.zip"
     with zipfile.ZipFile(stored, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.writestr("a.png", PNG)
-    empty = tmp_path / "empty.zip"
-    zipfile.ZipFile(empty, "w").close()
 
     assert [r.size for r in _run(stored, out_dir)] == [len(PNG)]
-    assert is_zip(empty) and _run(empty, out_dir) == []
+
+
+def test_an_archive_with_no_files_is_refused_whole(tmp_path, out_dir):
+    empty = tmp_path / "empty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    only_junk = _zip(tmp_path / "junk.zip", [("photos/", b""), ("__MACOSX/._a.png", b"fork"), (".DS_Store", b"x")])
+
+    for archive in (empty, only_junk):
+        assert is_zip(archive)
+        with pytest.raises(IngestRejected) as refused:
+            _run(archive, out_dir)
+        assert refused.value.code == "empty_archive" and "no files" in refused.value.message
+    assert list(out_dir.iterdir()) == []
+
+
+def test_an_archive_whose_only_member_is_refused_is_not_empty(tmp_path, out_dir):
+    archive = _zip(tmp_path / "a.zip", [("../evil.png", PNG)])
+
+    assert [(type(r), r.code) for r in _run(archive, out_dir)] == [(MemberRejected, "zip_slip")]
 
 
 def test_members_stream_one_at_a_time(tmp_path, out_dir):
