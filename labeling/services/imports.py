@@ -29,7 +29,6 @@ from labeling.services.labelmaps import SegmentInput, labelmap_replace
 
 logger = logging.getLogger(__name__)
 
-IMPORT_TASK = "workers.tasks.run_import"
 IMPORT_KIND = "import"
 UPLOADS_DIR = "imports"
 
@@ -64,7 +63,7 @@ def import_enqueue(*, project: Project, user, format: str, upload, dry_run: bool
     params = {"format": format, "file": stored, "kind": kind, "dry_run": bool(dry_run),
               "file_name": str(getattr(upload, "name", ""))[-200:]}
     job, _ = job_create(kind=IMPORT_KIND, project=project, params=params, user=user)
-    job_enqueue(job, IMPORT_TASK)
+    job_enqueue(job)
     return job
 
 
