@@ -1,10 +1,12 @@
 import base64
 import binascii
+import hashlib
+import json
 
 import numpy as np
 from django.db import transaction
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
@@ -13,7 +15,13 @@ from labeling.api.base import ScopedAPIView
 from labeling.masks.tiles import encode_tile, tile_grid, tile_shape
 from labeling.models import Annotation, Image, LabelMapTile, Revision, SegmentSource
 from labeling.selectors import annotation_segments, annotation_tile_index
-from labeling.services.labelmaps import SegmentInput, TileUpdate, labelmap_save
+from labeling.services.labelmaps import (
+    SaveResult,
+    SegmentInput,
+    TileUpdate,
+    labelmap_save,
+    labelmap_save_idempotent,
+)
 from labeling.services.tasks import task_open
 
 
@@ -179,6 +187,21 @@ class AnnotationTileView(ScopedAPIView):
         return response
 
 
+def _save_output(result: SaveResult) -> dict:
+    return {
+        "version": result.annotation.version,
+        "revision": result.revision.pk,
+        "segments": SegmentSerializer(result.segments, many=True).data,
+        "deleted_segment_ids": result.deleted_segment_ids,
+    }
+
+
+def _body_hash(data) -> str:
+    """The request body as parsed, hashed in a canonical form: a resend of the same save hashes the same."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 class AnnotationSaveView(ScopedAPIView):
     model = Annotation
     serializer_class = SaveInputSerializer
@@ -187,27 +210,35 @@ class AnnotationSaveView(ScopedAPIView):
     def get_queryset(self):
         return super().get_queryset().select_related("image__project")
 
-    @extend_schema(request=SaveInputSerializer, responses={200: SaveOutputSerializer})
+    @extend_schema(
+        request=SaveInputSerializer,
+        responses={200: SaveOutputSerializer, 422: OpenApiResponse(description="`idempotency_key_reused`")},
+        parameters=[OpenApiParameter(
+            "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+            description="1-100 characters chosen by the client per save; resending the save with the same key "
+                        "answers the first result again (header `Idempotent-Replayed: true`) and writes nothing.",
+        )],
+    )
     def post(self, request, pk):
         """Save changed tiles and segment rows against `base_version`; a stale base answers 409."""
         annotation = self.get_object()
         data = SaveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         payload = data.validated_data
-        result = labelmap_save(
-            annotation=annotation,
-            user=request.user,
-            base_version=payload["base_version"],
-            tiles=[TileUpdate(tx=t["tx"], ty=t["ty"], data=t["data"]) for t in payload["tiles"]],
-            segments=[SegmentInput(**s) for s in payload["segments"]],
-            deleted_segment_ids=payload["deleted_segment_ids"],
-        )
-        return Response({
-            "version": result.annotation.version,
-            "revision": result.revision.pk,
-            "segments": SegmentSerializer(result.segments, many=True).data,
-            "deleted_segment_ids": result.deleted_segment_ids,
-        })
+        save = {
+            "annotation": annotation,
+            "user": request.user,
+            "base_version": payload["base_version"],
+            "tiles": [TileUpdate(tx=t["tx"], ty=t["ty"], data=t["data"]) for t in payload["tiles"]],
+            "segments": [SegmentInput(**s) for s in payload["segments"]],
+            "deleted_segment_ids": payload["deleted_segment_ids"],
+        }
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return Response(_save_output(labelmap_save(**save)))
+        answer = labelmap_save_idempotent(idempotency_key=key, request_hash=_body_hash(request.data),
+                                          render=_save_output, **save)
+        return Response(answer.response, headers={"Idempotent-Replayed": "true"} if answer.replayed else None)
 
 
 class AnnotationRevisionsView(ScopedAPIView):

@@ -2,10 +2,14 @@
 
 A save is all-or-nothing: every tile is decoded and every row validated before anything is written, the
 version check is a compare-and-swap inside the same transaction, and any error rolls the whole save back.
+A save sent with an idempotency key (`labelmap_save_idempotent`) also leaves a receipt in that transaction, so
+a client resending it after a timeout gets the first answer back instead of a 409 it cannot interpret.
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from labeling.errors import Conflict, ValidationFailed
+from labeling.errors import ApplicationError, Conflict, ValidationFailed
 from labeling.masks.tiles import (
     TileCodecError,
     decode_tile,
@@ -31,6 +35,7 @@ from labeling.models import (
     LabelMapTile,
     Revision,
     RevisionTile,
+    SaveReceipt,
     Segment,
     SegmentReview,
     SegmentSource,
@@ -39,6 +44,15 @@ from labeling.services.tasks import annotation_check_editable, annotation_edited
 
 MAX_SEGMENT_ID = 2**32 - 1
 MAX_RING_POINTS = 100_000
+MAX_IDEMPOTENCY_KEY = SaveReceipt._meta.get_field("key").max_length
+SAVE_RECEIPT_TTL = timedelta(hours=24)  # a resend later than this runs as a new save (and most likely gets a 409)
+
+
+class IdempotencyKeyReused(ApplicationError):
+    """The key already names another request: another body, or another user's save of the same annotation."""
+
+    status_code = 422
+    default_code = "idempotency_key_reused"
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,12 @@ class SaveResult:
     revision: Revision
     segments: list[Segment]
     deleted_segment_ids: list[int]
+
+
+@dataclass(frozen=True)
+class SaveAnswer:
+    response: dict[str, Any]
+    replayed: bool  # True: the answer of an earlier request with the same key; nothing was written now
 
 
 def annotation_get_or_create(*, image: Image, user) -> tuple[Annotation, bool]:
@@ -383,6 +403,72 @@ def labelmap_save(
     annotation.version = version
     saved = sorted(changed.values(), key=lambda row: row.segment_id)
     return SaveResult(annotation=annotation, revision=revision, segments=saved, deleted_segment_ids=sorted(deleted))
+
+
+def labelmap_save_idempotent(
+    *,
+    idempotency_key: str,
+    request_hash: str,
+    render: Callable[[SaveResult], dict[str, Any]],
+    annotation: Annotation,
+    user,
+    base_version: int,
+    tiles: list[TileUpdate],
+    segments: list[SegmentInput],
+    deleted_segment_ids: list[int],
+) -> SaveAnswer:
+    """`labelmap_save` under a client's idempotency key. The first request with the key saves and stores
+    `render(result)` (the API's answer) as a receipt in the save's own transaction; a later request with the
+    key gets that answer back and writes nothing, even if the map has moved on since. The same key with another
+    body (`request_hash`) or from another user is refused with 422 `idempotency_key_reused`, without the stored
+    answer. Of two concurrent requests with one key, one saves and the other replays."""
+    if not idempotency_key.strip() or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise ValidationFailed(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+                               code="bad_idempotency_key", extra={"max_length": MAX_IDEMPOTENCY_KEY})
+    stored = _save_receipt_answer(annotation=annotation, user=user, key=idempotency_key, request_hash=request_hash)
+    if stored is not None:
+        return SaveAnswer(response=stored, replayed=True)
+    try:
+        with transaction.atomic():
+            result = labelmap_save(annotation=annotation, user=user, base_version=base_version, tiles=tiles,
+                                   segments=segments, deleted_segment_ids=deleted_segment_ids)
+            response = render(result)
+            SaveReceipt.objects.filter(annotation=annotation,
+                                       created_at__lt=timezone.now() - SAVE_RECEIPT_TTL).delete()
+            SaveReceipt.objects.create(
+                annotation=annotation, key=idempotency_key, user=user if user and user.pk else None,
+                version=result.annotation.version, response={"body": response, "request_hash": request_hash},
+            )
+    except (Conflict, IntegrityError):
+        # A concurrent request with this key committed first: this one lost the version swap (409) or the
+        # receipt's unique key, and was rolled back. Answer as if it had come after.
+        stored = _save_receipt_answer(annotation=annotation, user=user, key=idempotency_key,
+                                      request_hash=request_hash)
+        if stored is None:
+            raise
+        return SaveAnswer(response=stored, replayed=True)
+    return SaveAnswer(response=response, replayed=False)
+
+
+def _save_receipt_answer(*, annotation: Annotation, user, key: str, request_hash: str) -> dict[str, Any] | None:
+    # An expired receipt not yet pruned counts as gone, so a key's fate never depends on when the sweep ran.
+    receipt = SaveReceipt.objects.filter(annotation=annotation, key=key,
+                                         created_at__gte=timezone.now() - SAVE_RECEIPT_TTL).first()
+    if receipt is None:
+        return None
+    if receipt.user_id != getattr(user, "pk", None) or receipt.response.get("request_hash") != request_hash:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used for a different save of this annotation; send a new key",
+            extra={"key": key},
+        )
+    return receipt.response["body"]
+
+
+def save_receipts_prune(*, older_than: timedelta = SAVE_RECEIPT_TTL) -> int:
+    """Delete save receipts older than `older_than` (for a periodic sweep; keyed saves also drop their own
+    annotation's old receipts). Returns how many were deleted."""
+    deleted, _ = SaveReceipt.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted
 
 
 _UPDATED_FIELDS = ["label_class", "instance", "attributes", "source", "score", "rings", "area", "bbox", "review_state"]

@@ -109,8 +109,9 @@ async function toError(response: Response): Promise<ApiError> {
 /** The one fetch of the app: CSRF header on writes, JSON bodies, same-origin credentials, errors as ApiError. */
 export async function request(
   method: string, url: string, body?: unknown, accept = "application/json", signal?: AbortSignal,
+  extraHeaders: Record<string, string> = {},
 ): Promise<Response> {
-  const headers: Record<string, string> = { Accept: accept };
+  const headers: Record<string, string> = { ...extraHeaders, Accept: accept };
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
   let payload: BodyInit | undefined;
   if (body instanceof FormData) payload = body;
@@ -242,8 +243,25 @@ export async function getLabelTile(annotationId: number, tx: number, ty: number)
   return new Uint8Array(await response.arrayBuffer());
 }
 
-export const saveAnnotation = (id: number, body: SaveInputRequest) =>
-  json<SaveOutput>("POST", `/api/annotations/${id}/save/`, body);
+/**
+ * Save a diff. `idempotencyKey` names one logical save: sending the same body again with the same key (after a
+ * timeout or a dropped connection) answers the first result (header `Idempotent-Replayed: true`) and writes nothing.
+ */
+export async function saveAnnotation(id: number, body: SaveInputRequest, idempotencyKey?: string): Promise<SaveOutput> {
+  const headers: Record<string, string> = idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {};
+  const response = await request("POST", `/api/annotations/${id}/save/`, body, "application/json", undefined, headers);
+  return (await response.json()) as SaveOutput;
+}
+
+/** A fresh idempotency key: a random UUID (crypto.randomUUID needs a secure context; getRandomValues does not). */
+export function newIdempotencyKey(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+  bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 export const listRevisions = (id: number) => json<Page<Revision>>("GET", `/api/annotations/${id}/revisions/`);
 
 export const listImageAnnotations = (imageId: number) =>

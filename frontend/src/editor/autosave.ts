@@ -1,9 +1,12 @@
 // Continuous autosave: changed tiles and segment rows go to the server within ~2 s as a diff against the
 // version they were based on. Unsaved edits are mirrored to IndexedDB (pendingStore.ts) so nothing is lost to
 // a reload, a dropped network or an expired session. A 409 (someone else saved) is resolved by a three-way
-// merge (merge.ts) and the save is retried; the user is told.
-import { ApiError, saveAnnotation, getAnnotation } from "../api/client";
-import type { SaveRow } from "../core/segments";
+// merge (merge.ts) and the save is retried; the user is told. Every save carries an idempotency key, and a save
+// that got no answer is resent as it was, under the same key: if the server did apply it, the server answers
+// with the first result rather than a 409.
+import { ApiError, newIdempotencyKey, saveAnnotation, getAnnotation, type SaveInputRequest } from "../api/client";
+import type { DirtyTile } from "../core/labelMap";
+import type { SaveRow, SegmentSaveSnapshot } from "../core/segments";
 import { mergeLabelMaps, type MergeResult, type SegmentRow as MergeRow } from "./merge";
 import type { PendingEdits, PendingTile } from "./pendingStore";
 import type { PendingEditsStore } from "./pendingStoreClient";
@@ -39,6 +42,8 @@ export class Autosaver {
   // What the last successful write to the store holds for each tile (see writePending).
   private persisted = new Map<string, PersistedTile>();
   private disposed = false;
+  // The save sent last that got no answer (network error, 5xx, expired session): the next try resends it.
+  private unanswered: SentSave | null = null;
 
   constructor(
     private readonly session: EditorSession,
@@ -114,8 +119,11 @@ export class Autosaver {
 
   private async saveOnce(): Promise<void> {
     const { session } = this;
-    const tiles = session.map.dirtySnapshot();
-    const rows = session.table.saveSnapshot();
+    // An unanswered save goes first, unchanged and under its key; newer edits follow in the next save.
+    let sent = this.unanswered?.body.base_version === session.version ? this.unanswered : null;
+    this.unanswered = null;
+    const tiles = sent?.tiles ?? session.map.dirtySnapshot();
+    const rows = sent?.rows ?? session.table.saveSnapshot();
     if (!tiles.length && !rows.rows.length && !rows.deletedIds.length) {
       this.firstChangeAt = 0;
       this.setStatus({ state: "saved", message: "All changes saved" });
@@ -124,19 +132,18 @@ export class Autosaver {
     }
     this.setStatus({ state: "saving", message: "Saving…" });
     try {
-      const encoded = await Promise.all(
-        tiles.map(async (t) => ({
-          tx: t.tx,
-          ty: t.ty,
-          data: await this.encoder.encode(t.pixels ?? new Uint32Array(session.map.tileShape(t.tx, t.ty).reduce((a, b) => a * b))),
-        })),
-      );
-      const result = await saveAnnotation(session.annotationId, {
-        base_version: session.version,
-        tiles: encoded,
-        segments: rows.rows,
-        deleted_segment_ids: rows.deletedIds,
-      });
+      if (!sent) {
+        const encoded = await Promise.all(
+          tiles.map(async (t) => ({
+            tx: t.tx,
+            ty: t.ty,
+            data: await this.encoder.encode(t.pixels ?? new Uint32Array(session.map.tileShape(t.tx, t.ty).reduce((a, b) => a * b))),
+          })),
+        );
+        const body = { base_version: session.version, tiles: encoded, segments: rows.rows, deleted_segment_ids: rows.deletedIds };
+        sent = { key: newIdempotencyKey(), body, tiles, rows };
+      }
+      const result = await saveAnnotation(session.annotationId, sent.body, sent.key);
       session.version = result.version;
       session.map.markClean(tiles.map((t) => [t.tx, t.ty] as const), tiles.map((t) => t.revision));
       session.table.markSaved(rows, result.segments);
@@ -157,6 +164,10 @@ export class Autosaver {
         await this.persist();
       }
     } catch (err) {
+      // Without an answer the save may have been applied or not; resent under its key, the server knows which.
+      if (sent && err instanceof ApiError && (err.isNetwork || err.status >= 500 || err.status === 401 || err.status === 403)) {
+        this.unanswered = sent;
+      }
       await this.handleFailure(err);
     }
   }
@@ -343,6 +354,14 @@ export class Autosaver {
 interface PersistedTile {
   revision: number;
   base: Uint32Array | undefined;
+}
+
+/** One logical save: its key, the body as sent, and the snapshots to mark saved when it is accepted. */
+interface SentSave {
+  key: string;
+  body: SaveInputRequest;
+  tiles: DirtyTile[];
+  rows: SegmentSaveSnapshot;
 }
 
 /** True when every pixel and row of a pending entry already equals the server's state. */
