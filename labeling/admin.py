@@ -85,11 +85,19 @@ class RevisionTileAdmin(admin.ModelAdmin):
     exclude = ["data"]
 
 
+@admin.register(models.SaveReceipt)
+class SaveReceiptAdmin(admin.ModelAdmin):
+    list_display = ["id", "annotation", "key", "user", "version", "created_at"]
+    readonly_fields = ["annotation", "key", "user", "version", "response"]
+
+
 @admin.register(models.Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "project", "status", "progress", "attempts", "created_at", "finished_at"]
+    list_display = ["id", "kind", "project", "status", "progress", "attempts", "worker", "lease_expires_at",
+                    "created_at", "finished_at"]
     list_filter = ["kind", "status"]
-    readonly_fields = ["params", "result", "error", "attempts", "started_at", "finished_at"]
+    readonly_fields = ["params", "result", "error", "attempts", "started_at", "finished_at", "dispatched_at",
+                       "dispatch_count", "lease_expires_at", "worker"]
 
 
 @admin.register(models.Superpixels)
