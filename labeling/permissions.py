@@ -57,6 +57,10 @@ TASK_SUBMIT = "task:submit"
 REVIEW_DECIDE = "review:decide"
 REVIEW_COMMENT = "review:comment"
 COMMENT_RESOLVE = "comment:resolve"
+# Overseeing the task flow: which images are gold (honeypots handed to annotators unseen), every task's history and
+# everyone's assignments. Without it a gold image looks like any task in progress and one sees only one's own
+# annotations' history and assignments (`labeling.selectors.task_visibility` applies this on every endpoint).
+TASK_OVERSEE = "task:oversee"
 # The project dashboard shows every annotator's throughput, rejection rate and gold score: managers and reviewers.
 DASHBOARD_VIEW = "dashboard:view"
 # Exports (starting one and downloading its zip): managers and reviewers.
@@ -93,6 +97,7 @@ ALL_SCOPES = frozenset(
         REVIEW_DECIDE,
         REVIEW_COMMENT,
         COMMENT_RESOLVE,
+        TASK_OVERSEE,
         DASHBOARD_VIEW,
         EXPORT_RUN,
         VERSION_MANAGE,
@@ -108,7 +113,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     # Reviewers may correct a map; the save service records the edit as the reviewer's own revision. That they
     # never decide on their own work is a guard of the workflow services, not a scope.
     Role.REVIEWER: frozenset(_READ | {ANNOTATION_EDIT, ASSIST_RUN, REVIEW_DECIDE, REVIEW_COMMENT, COMMENT_RESOLVE,
-                                       DASHBOARD_VIEW, EXPORT_RUN}),
+                                       TASK_OVERSEE, DASHBOARD_VIEW, EXPORT_RUN}),
 }
 
 

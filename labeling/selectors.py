@@ -1,10 +1,14 @@
-"""Reads. Permission filtering lives in `labeling.permissions.visible_to`; these take already-visible objects."""
+"""Reads. Permission filtering lives in `labeling.permissions.visible_to`; these take already-visible objects
+(`task_visibility` then narrows what one may see of the task flow of a visible project)."""
 
 import math
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+from django.db.models import Q, QuerySet
 
+from labeling import permissions
 from labeling.masks.agreement import AGREEMENT_FOR_PROJECT_KIND, Labelling, disagreement_map
 from labeling.masks.tiles import decode_tile, tile_shape
 from labeling.models import (
@@ -13,11 +17,74 @@ from labeling.models import (
     DatasetVersion,
     Image,
     LabelMapTile,
+    Project,
     Proposal,
     Segment,
     Superpixels,
+    TaskAssignment,
     TaskState,
+    TaskTransition,
 )
+
+
+@dataclass(frozen=True)
+class TaskVisibility:
+    """What one member may see of a project's task flow; build it with `task_visibility`.
+
+    Overseers (scope `task:oversee`: managers and reviewers) see everything. Everyone else (annotators) must not be
+    able to tell a gold image from an ordinary task, nor learn who else works on what:
+    - a gold image is shown as a task in progress with no approved annotation, and without `is_gold`;
+    - image filters by state treat gold images as in progress, and the gold filter is ignored;
+    - of the history they get only the transitions of their own annotations, on every image: never the image's
+      task history (who opened it, who submitted it, the decisions), which on a gold image would show it approved
+      and whose presence or absence would give a gold image away. A rejection's reason is also on the rejected
+      annotation's own transition, so authors still read it;
+    - of the assignments, only their own.
+    """
+
+    user: object
+    project: Project
+    oversees: bool
+
+    def image_state(self, image: Image) -> tuple[str, int | None, bool | None]:
+        """(state, approved annotation id, is_gold) as this user may see them; is_gold is None when hidden."""
+        if self.oversees:
+            return image.state, image.approved_annotation_id, image.is_gold
+        if image.is_gold:
+            return TaskState.IN_PROGRESS, None, None
+        return image.state, image.approved_annotation_id, None
+
+    def images(self, images: QuerySet, *, state: str | None = None, gold_only: bool = False) -> QuerySet:
+        """Filter the project's images by (shown) state and, for overseers, to gold images only."""
+        if state:
+            if self.oversees:
+                images = images.filter(state=state)
+            elif state == TaskState.IN_PROGRESS:  # as `image_state` shows gold images
+                images = images.filter(Q(state=state) | Q(is_gold=True))
+            else:
+                images = images.filter(state=state, is_gold=False)
+        if gold_only and self.oversees:
+            images = images.filter(is_gold=True)
+        return images
+
+    def transitions(self, *, image: Image) -> QuerySet:
+        """The image's transitions this user may see, oldest first."""
+        rows = TaskTransition.objects.filter(image=image)
+        if not self.oversees:
+            rows = rows.filter(annotation__isnull=False, annotation__annotator=self.user)
+        return rows.select_related("actor").order_by("id")
+
+    def assignments(self) -> QuerySet:
+        """The project's task assignments this user may see, in creation order."""
+        rows = TaskAssignment.objects.filter(image__project=self.project)
+        if not self.oversees:
+            rows = rows.filter(user=self.user)
+        return rows.select_related("user").order_by("id")
+
+
+def task_visibility(*, user, project: Project) -> TaskVisibility:
+    """The one rule for what a member sees of gold images, task history and assignments (see TaskVisibility)."""
+    return TaskVisibility(user=user, project=project, oversees=permissions.can(user, permissions.TASK_OVERSEE, project))
 
 
 def annotation_tile_index(*, annotation: Annotation) -> list[list[int]]:

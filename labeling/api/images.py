@@ -16,12 +16,13 @@ from labeling.services.stored_files import image_delete
 
 
 class ImageSerializer(serializers.ModelSerializer):
-    """Pass `context={"visibility": task_visibility(user=..., project=...)}`: only those who oversee the task flow
-    (managers and reviewers) see which images are gold. To everyone else, and when no visibility is given, a gold
-    image (handed to annotators unseen) looks like any task in progress."""
+    """Only managers and reviewers see which images are gold. To everyone else a gold image (handed to annotators
+    unseen) looks like any task in progress."""
 
+    # Pass `context={"visibility": task_visibility(user=..., project=...)}` (labeling.selectors); without it gold
+    # images are hidden.
     is_gold = serializers.BooleanField(read_only=True, required=False,
-                                       help_text="A gold image (only for those with the task:oversee scope)")
+                                       help_text="A gold image (managers and reviewers only)")
 
     class Meta:
         model = Image
@@ -76,7 +77,7 @@ class ProjectImagesView(ScopedAPIView):
 
     @extend_schema(parameters=[
         OpenApiParameter("state", enum=TaskState.values), OpenApiParameter("split", enum=Split.values),
-        OpenApiParameter("gold", bool, description="only gold images (task:oversee; ignored without it)"),
+        OpenApiParameter("gold", bool, description="only gold images (managers and reviewers)"),
         OpenApiParameter("search", str, description="part of the file name"),
     ])
     def get(self, request, project_pk):

@@ -17,8 +17,7 @@ from labeling.api.base import ScopedAPIView
 from labeling.api.images import ImageSerializer
 from labeling.dashboard import project_dashboard
 from labeling.models import Annotation, Image, ReviewComment, SegmentReview, TaskAssignment, TaskTransition
-from labeling.permissions import role_in
-from labeling.selectors import image_agreement, image_disagreement
+from labeling.selectors import image_agreement, image_disagreement, task_visibility
 from labeling.services.reviews import comment_create, comment_set_resolved, segments_review
 from labeling.services.tasks import (
     annotation_submit,
@@ -154,6 +153,14 @@ class AgreementSerializer(serializers.Serializer):
                                                      "(images over 16 MP)")
 
 
+def _image_data(request, image: Image | None) -> dict | None:
+    """The image as the caller may see it (gold images look in progress to annotators)."""
+    if image is None:
+        return None
+    visibility = task_visibility(user=request.user, project=image.project)
+    return ImageSerializer(image, context={"visibility": visibility}).data
+
+
 class _ImageAction(ScopedAPIView):
     model = Image
     serializer_class = ImageSerializer
@@ -175,7 +182,7 @@ class ImageApproveView(_ImageAction):
         else:
             image = image_approve(image=self.get_object(), user=request.user,
                                   annotation_id=data.validated_data["annotation"], reason=data.validated_data["reason"])
-        return Response(ImageSerializer(image).data)
+        return Response(_image_data(request, image))
 
 
 class ImageRejectView(_ImageAction):
@@ -187,7 +194,7 @@ class ImageRejectView(_ImageAction):
         data.is_valid(raise_exception=True)
         image = image_reject(image=self.get_object(), user=request.user, reason=data.validated_data["reason"],
                              annotation_ids=data.validated_data["annotations"])
-        return Response(ImageSerializer(image).data)
+        return Response(_image_data(request, image))
 
 
 class ImageReopenView(_ImageAction):
@@ -198,7 +205,7 @@ class ImageReopenView(_ImageAction):
         data = ReasonInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         image = image_reopen(image=self.get_object(), user=request.user, reason=data.validated_data["reason"])
-        return Response(ImageSerializer(image).data)
+        return Response(_image_data(request, image))
 
 
 class ImageTransitionsView(_ImageAction):
@@ -207,9 +214,10 @@ class ImageTransitionsView(_ImageAction):
     scopes = {"GET": scopes.IMAGE_VIEW}
 
     def get(self, request, pk):
-        """Every state change of the image's task and of its annotations, oldest first."""
+        """Every state change of the image's task and of its annotations, oldest first. Managers and reviewers get
+        all of them, annotators only those of their own annotations."""
         image = self.get_object()
-        transitions = TaskTransition.objects.filter(image=image).select_related("actor").order_by("id")
+        transitions = task_visibility(user=request.user, project=image.project).transitions(image=image)
         return Response(TransitionSerializer(transitions, many=True).data)
 
 
@@ -248,7 +256,7 @@ class ImageGoldView(_ImageAction):
         data = GoldInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         image = image_set_gold(image=self.get_object(), gold=data.validated_data["gold"])
-        return Response(ImageSerializer(image, context={"role": role_in(request.user, image.project)}).data)
+        return Response(_image_data(request, image))
 
 
 class ImageAgreementView(_ImageAction):
@@ -341,8 +349,8 @@ class ProjectAssignmentsView(ScopedAPIView):
     scopes = {"GET": scopes.IMAGE_VIEW, "POST": scopes.TASK_ASSIGN}
 
     def get(self, request, project_pk):
-        project = self.get_project()
-        assignments = TaskAssignment.objects.filter(image__project=project).select_related("user").order_by("id")
+        project = self.get_project()  # annotators (no task:oversee) get only their own assignments
+        assignments = task_visibility(user=request.user, project=project).assignments()
         image = request.query_params.get("image")
         if image:
             if not image.isdigit() or len(image) > 18:
@@ -371,7 +379,7 @@ class ProjectNextTaskView(ScopedAPIView):
         """The caller's next image to label, opened for them; `image` is null when nothing is left."""
         task = next_task(project=self.get_project(), user=request.user)
         return Response({
-            "image": ImageSerializer(task.image).data if task.image else None,
+            "image": _image_data(request, task.image),
             "annotation": AnnotationSerializer(task.annotation).data if task.annotation else None,
             "why": task.why,
         })
@@ -444,4 +452,4 @@ class ProjectNextReviewView(ScopedAPIView):
     def post(self, request, project_pk):
         """The submitted image waiting longest that the caller may review; `image` is null when none is."""
         image = next_review(project=self.get_project(), user=request.user)
-        return Response({"image": ImageSerializer(image).data if image else None})
+        return Response({"image": _image_data(request, image)})

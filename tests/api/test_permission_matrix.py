@@ -361,3 +361,104 @@ def test_annotator_cannot_cancel_someone_elses_job_but_can_cancel_their_own(worl
     client = client_for(annotator)
     assert client.post(reverse("job-cancel", kwargs={"pk": theirs.pk})).status_code == 403
     assert client.post(reverse("job-cancel", kwargs={"pk": own.pk})).status_code == 200
+
+
+# ---- task:oversee: which images are gold, every task's history, everyone's assignments ----
+
+
+def test_task_oversee_is_for_managers_and_reviewers():
+    holders = {role for role, held in scopes.ROLE_SCOPES.items() if scopes.TASK_OVERSEE in held}
+    assert holders == {Role.MANAGER, Role.REVIEWER}
+
+
+# Scopes whose endpoints show gold images for what they are (decisions, the dashboard's gold scores, exports of the
+# approved set, marking gold, ...): whoever holds one must oversee the task flow, or gold would leak through it.
+SHOWS_GOLD = [scopes.TASK_ASSIGN, scopes.REVIEW_DECIDE, scopes.REVIEW_COMMENT, scopes.DASHBOARD_VIEW,
+              scopes.EXPORT_RUN, scopes.VERSION_MANAGE, scopes.IMPORT_RUN]
+
+
+@pytest.mark.parametrize("scope", SHOWS_GOLD)
+def test_scopes_that_show_gold_images_come_with_task_oversee(scope):
+    for role, held in scopes.ROLE_SCOPES.items():
+        assert scope not in held or scopes.TASK_OVERSEE in held, (role, scope)
+
+
+def _gold_world(w, a):
+    """w.image gold (the annotator's approved work is the reference), and an image assigned to another annotator."""
+    from labeling.models import Membership
+    from labeling.services.images import images_upload
+    from labeling.services.tasks import image_set_gold, tasks_assign
+    from tests.api.conftest import make_user
+
+    _approved(w, a, None)
+    image_set_gold(image=w.image, gold=True)
+    other = make_user("other-annotator")
+    Membership.objects.create(project=w.project, user=other, role=Role.ANNOTATOR)
+    batch = images_upload(project=w.project, user=w.users[Role.MANAGER],
+                          files=[SimpleUploadedFile("extra.png", png_bytes(20, 10, seed=3))])
+    tasks_assign(project=w.project, image_ids=[batch.results[0].image_id], user_ids=[other.pk],
+                 by=w.users[Role.MANAGER])
+
+
+# (route, url kwargs, query, does the answer show the gold image / others' work for what it is?)
+GOLD_ROWS = [
+    ("image-detail", lambda w: {"pk": w.image.pk}, {}, lambda body, w: "is_gold" in body),
+    ("image-detail", lambda w: {"pk": w.image.pk}, {}, lambda body, w: body["state"] == "approved"),
+    ("project-images", lambda w: {"project_pk": w.project.pk}, {"state": "approved"},
+     lambda body, w: w.image.pk in [i["id"] for i in body["results"]]),
+    ("project-images", lambda w: {"project_pk": w.project.pk}, {"gold": "1"},
+     lambda body, w: any("is_gold" in i for i in body["results"])),
+    ("image-transitions", lambda w: {"pk": w.image.pk}, {},
+     lambda body, w: any(t["subject"] == "image" for t in body)),
+    ("project-assignments", lambda w: {"project_pk": w.project.pk}, {},
+     lambda body, w: any(a["username"] == "other-annotator" for a in body["results"])),
+]
+
+
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.ANNOTATOR, Role.REVIEWER])
+@pytest.mark.parametrize("row", GOLD_ROWS, ids=lambda r: f"{r[0]} {r[2]}")
+def test_gold_images_and_others_work_show_only_with_task_oversee(world, annotation, row, role):
+    name, kwargs, query, shows = row
+    _gold_world(world, annotation)
+    response = client_for(world.users[role]).get(reverse(name, kwargs=kwargs(world)), query)
+    assert response.status_code == 200
+    assert shows(response.json(), world) == (scopes.TASK_OVERSEE in scopes.ROLE_SCOPES[role])
+
+
+# ---- OPTIONS: through the same gate as every method, on every route ----
+
+
+def _object_route(pattern) -> bool:
+    return bool({"pk", "project_pk"} & set(pattern.pattern.converters))
+
+
+# ImageAnnotationsView's `pk` is an image while its model is Annotation: it needs `lookup_model = Image` for
+# OPTIONS to decide on the image (until then OPTIONS looks up an annotation with that id).
+OPTIONS_LOOKUP_GAPS = {"image-annotations"}
+
+
+@pytest.mark.parametrize("pattern", urlpatterns, ids=lambda p: p.name)
+def test_options_on_every_route_goes_through_the_gate(world, annotation, pattern, settings):
+    from labeling.api.base import ScopedAPIView
+
+    settings.DEBUG = True  # as in development, where the missing-serializer 500 showed
+    job = Job.objects.create(kind="process_uploads", project=world.project, created_by=world.users["manager"])
+    rows = [e for e in ENDPOINTS if e.name == pattern.name]
+    url = reverse(pattern.name, kwargs=rows[0].kwargs(world, annotation, job) if rows else {})
+    scoped = issubclass(pattern.callback.view_class, ScopedAPIView)
+    for role in [None, *ROLES]:
+        response = client_for(world.users[role] if role else None).options(url)
+        assert response.status_code < 500, (role, response.content[:500])
+        if role is None:
+            assert response.status_code == 401 if scoped else response.status_code in (200, 401), role
+        elif role == "outsider" and _object_route(pattern):
+            assert response.status_code == 404, role
+            assert response.json()["code"] == "not_found"
+        else:
+            assert response.status_code == 200, (role, response.content[:500])
+            if not scoped or pattern.name in OPTIONS_LOOKUP_GAPS:
+                continue
+            allowed = set(response.json()["allowed_methods"])
+            for endpoint in rows:
+                assert (endpoint.method.upper() in allowed) == (_expected(endpoint, role) in ("allowed", "empty")), (
+                    role, endpoint.method)
