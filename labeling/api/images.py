@@ -11,6 +11,7 @@ from labeling.api.base import ScopedAPIView
 from labeling.api.jobs import JobSerializer
 from labeling.models import Image, Split, TaskState
 from labeling.selectors import TaskVisibility, task_visibility
+from labeling.services.image_processing import images_reprocess
 from labeling.services.images import images_upload, pyramid_tile_path
 from labeling.services.stored_files import image_delete
 
@@ -193,3 +194,46 @@ class ImagePyramidTileView(ScopedAPIView):
         name = pyramid_tile_path(image_id=image.pk, level=level, x=x, y=y)
         content_type = "image/webp" if image.pyramid_format == "WEBP" else "image/jpeg"
         return _stored_file_response(name, cache_seconds=86400, content_type=content_type)
+
+
+class ReprocessInputSerializer(serializers.Serializer):
+    all = serializers.BooleanField(default=False, help_text="Rebuild every image's derived data, not only what is "
+                                                            "missing or failed.")
+
+
+class ReprocessOutputSerializer(serializers.Serializer):
+    jobs = JobSerializer(many=True)
+
+
+def _reprocess_response(jobs) -> Response:
+    return Response({"jobs": JobSerializer(jobs, many=True).data},
+                    status=status.HTTP_202_ACCEPTED if jobs else status.HTTP_200_OK)
+
+
+class ImageReprocessView(ScopedAPIView):
+    """Rebuild one image's thumbnail and pyramid, then its superpixels and embeddings (a manager's repair)."""
+
+    model = Image
+    scopes = {"POST": scopes.IMAGE_UPLOAD}
+
+    @extend_schema(request=None, responses={202: ReprocessOutputSerializer})
+    def post(self, request, pk):
+        image = self.get_object()
+        return _reprocess_response(images_reprocess(project=image.project, image_ids=[image.pk], user=request.user))
+
+
+class ProjectReprocessView(ScopedAPIView):
+    """Give the project's images the derived data they lack (failed, cancelled or lost processing); with
+    `{"all": true}` rebuild it for every image. 200 with no jobs when nothing is missing."""
+
+    model = Image
+    scopes = {"POST": scopes.IMAGE_UPLOAD}
+
+    @extend_schema(request=ReprocessInputSerializer, responses={202: ReprocessOutputSerializer,
+                                                                200: ReprocessOutputSerializer})
+    def post(self, request, project_pk):
+        project = self.get_project()
+        data = ReprocessInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _reprocess_response(images_reprocess(project=project, everything=data.validated_data["all"],
+                                                    user=request.user))

@@ -4,7 +4,8 @@ Every request gets an id (the client's `X-Request-ID` when it is sane, else a ne
 header, written on every log line of the request (`RequestIdLogFilter`) and carried by every error body, so an
 operator finds the traceback behind a user's report. A body larger than `ANNOTATOR_MAX_REQUEST_BYTES` is refused
 from its Content-Length before a byte of it is read. An API request that failed outside a DRF view (a middleware,
-the database gone before the view ran) still answers JSON, never Django's HTML or debug page.
+the database gone before the view ran, an address no view serves) still answers JSON, never Django's HTML or
+debug page.
 """
 
 import contextvars
@@ -12,6 +13,7 @@ import logging
 import re
 import sys
 import uuid
+from http import HTTPStatus
 
 from django.conf import settings
 from django.core.signals import got_request_exception
@@ -66,8 +68,8 @@ class ApiErrorMiddleware:
             response = self._too_large(request) or self.get_response(request)
             if response.status_code >= 400:
                 release_upload_spool(request)
-            if _is_api(request) and response.status_code >= 500 and "json" not in response.get("Content-Type", ""):
-                response = self._json_error(request)
+            if _is_api(request) and response.status_code >= 400 and "json" not in response.get("Content-Type", ""):
+                response = self._json_error(request, response.status_code)
             response["X-Request-ID"] = request_id
             return response
         finally:
@@ -93,9 +95,16 @@ class ApiErrorMiddleware:
         return response
 
     @staticmethod
-    def _json_error(request):
+    def _json_error(request, status: int):
+        """The JSON twin of an HTML error page (Django's 404 for an unknown API address, its 500 page)."""
         from labeling.api.errors import classify_server_error
 
-        status, code, message = classify_server_error(getattr(request, "annotator_exception", None))
+        if status >= 500:
+            status, code, message = classify_server_error(getattr(request, "annotator_exception", None))
+        elif status == 404:
+            code, message = "not_found", f"there is no API endpoint at {request.path}"
+        else:
+            code, message = "bad_request", HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ \
+                else "bad request"
         return JsonResponse({"message": message, "code": code, "extra": {}, "request_id": _request_id.get()},
                             status=status)

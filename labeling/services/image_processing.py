@@ -7,16 +7,23 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count, Q
 
 from labeling.ingest import pyramid
 from labeling.ingest.errors import Cancelled
-from labeling.models import Image, PyramidStatus
-from labeling.services.images import pyramid_tile_path
+from labeling.models import Image, Job, PyramidStatus
+from labeling.services.images import image_processing_enqueue, pyramid_tile_path
 from labeling.services.jobs import JobCancelled
 from labeling.services.sam import embeddings_enqueue_after_upload
 from labeling.services.stored_files import stored_file_replace, stored_files_delete
-from labeling.services.superpixels import superpixels_enqueue_after_upload
+from labeling.services.superpixels import (
+    configured_granularities,
+    superpixels_enqueue,
+    superpixels_enqueue_after_upload,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,3 +97,33 @@ def images_build_display(*, image_ids: list[int], progress: Callable[[float], bo
     # SAM image embeddings (gpu queue), when a checkpoint is configured.
     embeddings_enqueue_after_upload(image_ids=done)
     return {"processed": done, "failed": failed}
+
+
+def images_reprocess(*, project, image_ids: list[int] | None = None, everything: bool = False,
+                     user=None) -> list[Job]:
+    """A manager asks for derived data again. Given images (or `everything`) get their thumbnail and pyramid
+    rebuilt, then superpixels and embeddings as after an upload; otherwise the project's images that lack display
+    data or superpixels get what they lack. The sweep's give-up count is reset, so a failure the operator fixed
+    (disk space, a worker's memory) is retried. Returns the jobs started."""
+    images = Image.objects.filter(project=project)
+    if image_ids is not None:
+        images = images.filter(pk__in=image_ids)
+    if image_ids is not None or everything:
+        display = sorted(images.values_list("pk", flat=True))
+    else:
+        display = sorted(images.exclude(pyramid_status=PyramidStatus.READY).values_list("pk", flat=True))
+    granularities = configured_granularities()
+    grids = []
+    if granularities and settings.ANNOTATOR["SUPERPIXELS_AFTER_UPLOAD"]:  # else computed only on request
+        grids = sorted(images.exclude(pk__in=display)
+                       .annotate(have=Count("superpixels", filter=Q(superpixels__granularity__in=granularities)))
+                       .filter(have__lt=len(granularities)).values_list("pk", flat=True))
+    jobs = []
+    with transaction.atomic():
+        Image.objects.filter(pk__in=display + grids).update(rebuild_attempts=0)
+        if display:
+            Image.objects.filter(pk__in=display).update(pyramid_status=PyramidStatus.PENDING)
+            jobs.append(image_processing_enqueue(project=project, image_ids=display, user=user))
+        if grids:
+            jobs.append(superpixels_enqueue(image_ids=grids, user=user))
+    return jobs

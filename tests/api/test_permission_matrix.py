@@ -221,6 +221,8 @@ ENDPOINTS = [
     Endpoint("image-detail", "patch", scopes.IMAGE_EDIT, lambda w, a, j: {"pk": w.image.pk},
              lambda w, a, j: {"split": "train"}),
     Endpoint("image-detail", "delete", scopes.IMAGE_DELETE, lambda w, a, j: {"pk": w.image.pk}),
+    Endpoint("image-reprocess", "post", scopes.IMAGE_UPLOAD, lambda w, a, j: {"pk": w.image.pk}),
+    Endpoint("project-reprocess", "post", scopes.IMAGE_UPLOAD, _nested, lambda w, a, j: {"all": False}),
     Endpoint("image-file", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
     Endpoint("image-thumbnail", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
     Endpoint("image-tile", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk, "level": 0, "x": 0, "y": 0}),

@@ -181,3 +181,27 @@ def test_stale_temp_files_of_dead_requests_go(settings, tmp_path):
         os.utime(path, (old, old))
     assert temp_files_sweep() == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tmpcd34.upload.zip"]
+
+
+def test_a_manager_reprocesses_what_is_missing_or_one_image(world, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    from tests.api.conftest import client_for
+
+    client = client_for(world.users["manager"])
+    url = reverse("project-reprocess", kwargs={"project_pk": world.project.pk})
+    with django_capture_on_commit_callbacks(execute=True):
+        nothing = client.post(url, {}, format="json")
+    assert nothing.status_code == 200 and nothing.json()["jobs"] == []
+    Image.objects.filter(pk=world.image.pk).update(pyramid_status=PyramidStatus.FAILED, rebuild_attempts=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(url, {}, format="json")
+    assert started.status_code == 202 and len(started.json()["jobs"]) == 1
+    world.image.refresh_from_db()
+    assert world.image.pyramid_status == PyramidStatus.READY and world.image.rebuild_attempts == 0
+    # One image, rebuilt although it is ready.
+    with django_capture_on_commit_callbacks(execute=True):
+        one = client.post(reverse("image-reprocess", kwargs={"pk": world.image.pk}))
+    assert one.status_code == 202
+    job = Job.objects.get(pk=one.json()["jobs"][0]["id"])
+    assert job.status == JobStatus.SUCCEEDED and job.result["processed"] == [world.image.pk]

@@ -328,6 +328,10 @@ export const listAssignments = (projectId: number, imageId?: number) =>
 export const getJob = (id: number) => json<Job>("GET", `/api/jobs/${id}/`);
 export const listJobs = (projectId: number) => json<Page<Job>>("GET", `/api/projects/${projectId}/jobs/`);
 export const cancelJob = (id: number) => json<Job>("POST", `/api/jobs/${id}/cancel/`);
+/** Managers: give the project's images the derived data they lack (`all`: rebuild it for every image). */
+export const reprocessProject = (projectId: number, all = false) =>
+  json<{ jobs: Job[] }>("POST", `/api/projects/${projectId}/reprocess/`, { all });
+export const reprocessImage = (imageId: number) => json<{ jobs: Job[] }>("POST", `/api/images/${imageId}/reprocess/`);
 
 // --- superpixels (grids in the label-map tile codec; see core/superpixelFill)
 export const listSuperpixels = (imageId: number) => json<Superpixels[]>("GET", `/api/images/${imageId}/superpixels/`);

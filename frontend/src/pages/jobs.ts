@@ -1,7 +1,8 @@
 // /app/projects/:id/jobs: the project's long work (upload processing, superpixels, embeddings, pre-labels…)
 // with a progress bar each, its error when it failed, and Cancel for active jobs the user may cancel
-// (managers, and whoever started the job). Polls while any job is active.
-import { ApiError, cancelJob, listJobs, type Job } from "../api/client";
+// (managers, and whoever started the job). Polls while any job is active. Managers can ask for missing
+// derived data again ("Reprocess missing"), e.g. after a worker or disk failure the sweep gave up on.
+import { ApiError, cancelJob, listJobs, reprocessProject, type Job } from "../api/client";
 import type { PageContext } from "../ui/app";
 import { h, replaceChildren, srOnly } from "../ui/dom";
 import { formatDate } from "../ui/format";
@@ -22,6 +23,13 @@ export const JOB_KIND_LABELS: Record<string, string> = {
   prelabel: "Pre-labels",
   delete_files: "File cleanup",
 };
+
+/** Where a job stands beyond its status: not yet handed to the task queue, resumed, which worker runs it. */
+export function jobNote(job: Job): string {
+  if (job.status === "queued" && !job.dispatched_at) return "waiting for the task queue (sent when it is reachable)";
+  if (job.status === "running" && job.worker) return `on ${job.worker}`;
+  return "";
+}
 
 function jobSummary(job: Job): string {
   const params = (job.params ?? {}) as { image_ids?: unknown[] };
@@ -70,7 +78,8 @@ export async function jobsPage(ctx: PageContext): Promise<void> {
       h("td", { class: "job-progress-cell" }, bar.el,
         jobSummary(job) ? h("small", { class: "muted" }, jobSummary(job)) : null),
       h("td", null, jobStatusBadge(job.status, "job-status"),
-        job.attempts > 1 ? h("small", { class: "muted", title: "a worker stopped and another resumed the job" }, ` attempt ${job.attempts}`) : null),
+        job.attempts > 1 ? h("small", { class: "muted", title: "a worker stopped and another resumed the job" }, ` attempt ${job.attempts}`) : null,
+        jobNote(job) ? h("div", { class: "muted small", testid: "job-note" }, jobNote(job)) : null),
       h("td", { class: "muted" }, formatDate(job.created_at)),
       h("td", { class: "job-error", testid: "job-error" }, job.error || ""),
       h("td", null, cancel));
@@ -110,8 +119,28 @@ export async function jobsPage(ctx: PageContext): Promise<void> {
     schedule();
   }
 
+  const reprocess = manager
+    ? h("button", {
+      class: "btn btn-sm", testid: "jobs-reprocess",
+      title: "Build the thumbnails, display tiles and superpixels that images lack (failed, cancelled or lost processing)",
+      onclick: async (e: Event) => {
+        const button = e.currentTarget as HTMLButtonElement;
+        button.disabled = true;
+        try {
+          const started = await reprocessProject(id);
+          toast(started.jobs.length ? "Reprocessing started" : "Every image has its derived data", "success");
+          await refresh();
+        } catch (err) {
+          toast(errorMessage(err) ?? "Reprocess failed", "error");
+        } finally {
+          button.disabled = false;
+        }
+      },
+    }, "Reprocess missing")
+    : null;
+
   ctx.el.append(error.el, h("section", { class: "card", "aria-labelledby": "jobs-title" },
-    h("div", { class: "card-title-row" }, h("h2", { id: "jobs-title", class: "card-title" }, "Jobs"), count),
+    h("div", { class: "card-title-row" }, h("h2", { id: "jobs-title", class: "card-title" }, "Jobs"), count, reprocess),
     listing));
   render();
   schedule();

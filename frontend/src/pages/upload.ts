@@ -1,7 +1,7 @@
 // /app/projects/:id/upload: choose or drop images and ZIPs, upload with a progress bar, show each file's
 // result, then follow the processing job ("Building display tiles") until it ends. Below, the "Import labels"
 // card (pages/importLabels.ts) brings in labels from another tool as pre-labels.
-import { uploadImages, type Job, type UploadResponse } from "../api/client";
+import { ApiError, uploadImages, type Job, type UploadResponse } from "../api/client";
 import { followJob } from "../api/jobs";
 import type { PageContext } from "../ui/app";
 import { h, replaceChildren } from "../ui/dom";
@@ -111,12 +111,24 @@ export async function uploadPage(ctx: PageContext): Promise<void> {
       if (ctx.signal.aborted) return;
       progress.el.hidden = true;
       error.show(errorMessage(err));
+      // Nothing stored (every file refused, or the server's disk is full): the answer still says why, per file.
+      const refused = refusedResults(err);
+      if (refused) showResults(refused);
     } finally {
       uploading = false;
       choose.disabled = false;
       setFiles(files);
     }
   });
+
+  /** The per-file results of a refused upload (422 nothing_accepted, 507 insufficient_storage), if any. */
+  function refusedResults(err: unknown): UploadResponse | null {
+    if (!(err instanceof ApiError) || !Array.isArray(err.extra.results)) return null;
+    const list = err.extra.results as UploadResponse["results"];
+    const count = (status: string) => list.filter((r) => r.status === status).length;
+    return { accepted: 0, rejected: count("rejected"), duplicates: count("duplicate"), results: list, job: null,
+      processing_delayed: false, message: "" };
+  }
 
   function showResults(response: UploadResponse): void {
     const counts = h(
@@ -161,7 +173,9 @@ export async function uploadPage(ctx: PageContext): Promise<void> {
         job.status === "succeeded" ? "Display tiles are ready." :
         job.status === "failed" ? `Processing failed: ${job.error || "unknown error"}` :
         job.status === "cancelled" ? "Processing was cancelled." :
-        job.status === "queued" ? "Waiting for a worker…" : "Working…";
+        job.status === "queued" && !job.dispatched_at
+          ? "The images are stored. The task queue is unreachable right now; processing starts by itself when it is back."
+          : job.status === "queued" ? "Waiting for a worker…" : "Working…";
       section.dataset.status = job.status;
     };
     followJob(initial, show, { signal: ctx.signal, intervalMs: JOB_POLL_MS, maxIntervalMs: JOB_POLL_MS }).catch((err) => {
