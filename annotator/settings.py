@@ -223,7 +223,7 @@ ANNOTATOR = {
     # for dead and the sweep runs the job again. Independent of the broker's visibility timeout.
     "JOB_LEASE_SECONDS": env_int("ANNOTATOR_JOB_LEASE_SECONDS", 60),
     # A queued job whose message went out this long ago and never ran is sent again (doubling each time).
-    "JOB_REDISPATCH_SECONDS": env_int("ANNOTATOR_JOB_REDISPATCH_SECONDS", 120),
+    "JOB_REDISPATCH_SECONDS": env_int("ANNOTATOR_JOB_REDISPATCH_SECONDS", 60),
     # How often each worker runs the reconcile sweep (0 turns it off; `manage.py reconcile` runs it by hand).
     "RECONCILE_INTERVAL_SECONDS": env_int("ANNOTATOR_RECONCILE_INTERVAL_SECONDS", 30),
     # An upload's processing job is held while its request is still adding images; a request that died is
