@@ -154,3 +154,25 @@ def test_jobs_view_polls_and_cancels_an_active_job(live_server, new_page):
     row.get_by_test_id("job-cancel").click()
     page.wait_for_function(f"document.querySelector(\"[data-job-id='{job.pk}']\").dataset.status === 'cancelled'")
     assert Job.objects.get(pk=job.pk).status == "cancelled"
+
+
+def test_a_manager_reprocesses_failed_images_from_the_jobs_tab(live_server, new_page, settings):
+    """After a fault the sweep gave up on (an image marked failed) and a job the broker never took, the Jobs tab
+    says the job waits for the task queue, and "Reprocess missing" rebuilds the failed image."""
+    from labeling.models import Image, PyramidStatus
+    from tests.e2e.test_editor_flow import login
+
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "SUPERPIXELS_AFTER_UPLOAD": False}
+    project, (image_id,) = _project("repair-manager", [4])
+    Image.objects.filter(pk=image_id).update(pyramid_status=PyramidStatus.FAILED, rebuild_attempts=3)
+    waiting = Job.objects.create(kind="delete_files", project=project, params={}, status="queued")
+    page = new_page()
+    login(page, live_server.url, "repair-manager")
+    page.goto(f"{live_server.url}/app/projects/{project.pk}/jobs")
+    note = page.locator(f"[data-job-id='{waiting.pk}'] [data-testid=job-note]")
+    note.wait_for()
+    assert "waiting for the task queue" in note.text_content()
+    page.get_by_test_id("jobs-reprocess").click()
+    page.locator("[data-testid=job-row][data-kind=process_uploads][data-status=succeeded]").nth(1).wait_for()
+    assert Image.objects.get(pk=image_id).pyramid_status == PyramidStatus.READY
+    shot(page, "jobs-reprocess")
