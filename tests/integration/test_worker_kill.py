@@ -1,5 +1,7 @@
-"""A worker SIGKILLed in the middle of a job: the broker re-delivers the unacknowledged task to a second worker,
-which finishes the job exactly once (acks_late + reject_on_worker_lost + the job's status guard)."""
+"""A worker SIGKILLed in the middle of a job: once its lease has expired, the broker's re-delivery of the
+unacknowledged task (or the reconcile sweep) has a second worker finish the job exactly once (acks_late, the
+job's status guard and its lease). tests/faults/ covers the same on the filesystem broker, which cannot
+re-deliver."""
 
 import hashlib
 import io
@@ -40,8 +42,12 @@ def _photo_jpeg(seed: int) -> tuple[bytes, int, int]:
 
 
 def _start_worker(queue: str, log_path: Path) -> subprocess.Popen:
+    # A short lease: Redis's re-delivery of the dead worker's message runs the job once the lease has expired;
+    # one that arrives earlier leaves it alone, and the sweep (every second here) runs it instead.
     return start_worker(
         queues=[queue], log_path=log_path, ANNOTATOR_BROKER_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+        ANNOTATOR_JOB_LEASE_SECONDS="2", ANNOTATOR_RECONCILE_INTERVAL_SECONDS="1",
+        ANNOTATOR_SUPERPIXELS_AFTER_UPLOAD="0",
         ANNOTATOR_SUPERPIXEL_GRANULARITIES=",".join(map(str, GRANULARITIES)), ANNOTATOR_SUPERPIXEL_MAX_SIDE="1600",
     )
 
@@ -68,7 +74,8 @@ def test_a_job_whose_worker_is_killed_is_finished_exactly_once_by_another_worker
         sha = hashlib.sha256(data).hexdigest()
         name = default_storage.save(f"projects/{project.pk}/images/{sha}.jpg", ContentFile(data))
         image = Image.objects.create(project=project, file=name, original_name=f"{seed}.jpg", format="JPEG",
-                                     width=width, height=height, size_bytes=len(data), sha256=sha)
+                                     width=width, height=height, size_bytes=len(data), sha256=sha,
+                                     pyramid_status="ready")  # nothing for the sweep to rebuild
         image_ids.append(image.pk)
 
     first = _start_worker(worker_queue, tmp_path / "worker-1.log")
