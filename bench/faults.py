@@ -46,7 +46,8 @@ def run(config: str, default_timings: bool, select: str) -> list[dict]:
         rows = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
         for row in rows:
             row["configuration"] = config
-            row["lost"] = row.get("writes_acknowledged", 0) - row.get("writes_present", 0)
+            # A killed request acknowledged nothing yet stored some images: those are present, not negative loss.
+            row["lost"] = max(0, row.get("writes_acknowledged", 0) - row.get("writes_present", 0))
         failed = _failed_tests(junit)
         return rows + [{"configuration": config, "scenario": name, "passed": False} for name in failed] + (
             [{"configuration": config, "pytest_exit": completed.returncode}] if completed.returncode not in (0,)

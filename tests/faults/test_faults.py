@@ -451,7 +451,7 @@ def test_a_full_disk_answers_507_frees_the_temp_file_at_once_and_loses_nothing(t
             assert sorted(Image.objects.filter(project=project).values_list("pk", flat=True)) == sorted(kept)
         finally:
             web.stop()
-    report("full_disk", broker, writes_acknowledged=len(kept), writes_present=len(kept), images_processed=0,
+    report("full_disk", broker, writes_acknowledged=len(kept), writes_present=len(kept), images_processed=None,
            seconds_to_recovery=0.0)
 
 
@@ -509,4 +509,4 @@ def test_database_connections_terminated_under_saves(tmp_path, manager, project,
     assert list(Revision.objects.filter(annotation=annotation).values_list("version", flat=True)) == list(
         range(1, saves + 1))
     report("database_connections_terminated", broker, writes_acknowledged=saves, writes_present=annotation.version,
-           images_processed=0, seconds_to_recovery=0.0, answered_503=unavailable, backends_terminated=terminated)
+           images_processed=None, seconds_to_recovery=0.0, answered_503=unavailable, backends_terminated=terminated)
