@@ -7,7 +7,8 @@ COPY frontend ./
 RUN npm run build
 
 FROM python:3.11-slim-bookworm
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_ENV=production
+# Uploads spool to /data/tmp, a folder of their own the reconcile sweep keeps clean.
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_ENV=production ANNOTATOR_UPLOAD_TEMP_DIR=/data/tmp
 # tcmalloc: with glibc's malloc the SAM image encoder ran 2.2x slower on CPU, and batches of several images
 # 3x slower (bench/sam_embedding.py); every process here preloads it.
 RUN apt-get update && apt-get install -y --no-install-recommends libtcmalloc-minimal4 \
@@ -22,7 +23,8 @@ COPY manage.py ./
 COPY --from=frontend /frontend/dist ./frontend/dist
 RUN pip install --no-cache-dir -e . \
     && DJANGO_SECRET_KEY=build-only-collectstatic python manage.py collectstatic --noinput --verbosity 0 \
-    && useradd --create-home --uid 1000 annotator && mkdir -p /data/media && chown annotator /data/media
+    && useradd --create-home --uid 1000 annotator && mkdir -p /data/media /data/tmp \
+    && chown annotator /data/media /data/tmp
 USER annotator
 EXPOSE 8000
 CMD ["gunicorn", "annotator.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--worker-class", "gthread", "--timeout", "120"]

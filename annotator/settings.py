@@ -186,7 +186,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ANNOTATOR_MAX_REQUEST_BODY_BYTES", 64 * 1
 # A folder of our own, so the reconcile sweep can remove what a killed web process left there (a spooled request
 # body, an unpacked archive) without touching anything else.
 FILE_UPLOAD_TEMP_DIR = os.environ.get("ANNOTATOR_UPLOAD_TEMP_DIR") or str(VAR_DIR / "tmp")
-Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+try:
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass  # e.g. a read-only image building static files; an upload then says the folder is missing
 # Spooled upload files are removed at once when the request fails (a full disk, a client that went away).
 FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",

@@ -27,9 +27,11 @@ FAST_SUPERPIXELS = {"ANNOTATOR_SUPERPIXEL_GRANULARITIES": "40", "ANNOTATOR_SUPER
                     "ANNOTATOR_SUPERPIXELS_AFTER_UPLOAD": "1"}
 # The sweep, leases and re-sends on a test's time scale (the defaults are 30 s, 60 s and 60 s). bench/faults.py
 # --default-timings sets ANNOTATOR_FAULTS_DEFAULT_TIMINGS=1 to measure recovery with the shipped defaults.
-QUICK_RECOVERY = {} if os.environ.get("ANNOTATOR_FAULTS_DEFAULT_TIMINGS") == "1" else {
-    "ANNOTATOR_RECONCILE_INTERVAL_SECONDS": "1", "ANNOTATOR_JOB_LEASE_SECONDS": "3",
-    "ANNOTATOR_JOB_REDISPATCH_SECONDS": "3"}
+QUICK_RECOVERY = {"ANNOTATOR_RECONCILE_INTERVAL_SECONDS": "1", "ANNOTATOR_JOB_LEASE_SECONDS": "3",
+                  "ANNOTATOR_JOB_REDISPATCH_SECONDS": "3"}
+if os.environ.get("ANNOTATOR_FAULTS_DEFAULT_TIMINGS") == "1":
+    QUICK_RECOVERY = {"ANNOTATOR_RECONCILE_INTERVAL_SECONDS": "30", "ANNOTATOR_JOB_LEASE_SECONDS": "60",
+                      "ANNOTATOR_JOB_REDISPATCH_SECONDS": "60"}
 
 
 def photo_jpeg(seed: int, width: int = 640, height: int = 480) -> bytes:
@@ -169,7 +171,11 @@ class Web:
                  "--workers", "1", "--timeout", "300", "--graceful-timeout", "5", "--no-control-socket"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
-        wait_until(self._answers, timeout=120, what="gunicorn to answer")
+        try:
+            wait_until(self._answers, timeout=120, what="gunicorn to answer")
+        except BaseException:
+            self.kill()
+            raise
         return self
 
     def _answers(self) -> bool:
@@ -182,9 +188,13 @@ class Web:
 
     def kill(self) -> None:
         """SIGKILL the master and its workers at once (an OOM kill, a deploy that does not wait)."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the whole group: no worker outlives its master
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -192,7 +202,8 @@ class Web:
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+        self.kill()
 
 
 def worker(tmp_path: Path, env: dict[str, str], name: str = "worker", **extra: str) -> subprocess.Popen:
