@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -74,7 +75,7 @@ class _HeldJob:
         self.jobs: list[Job] = []
 
     def _hold(self):
-        return timezone.now() + timezone.timedelta(seconds=settings.ANNOTATOR["UPLOAD_HOLD_SECONDS"])
+        return timezone.now() + timedelta(seconds=settings.ANNOTATOR["UPLOAD_HOLD_SECONDS"])
 
     def add(self, image: Image) -> None:
         job = self.jobs[-1] if self.jobs else None
@@ -175,7 +176,10 @@ def _ingest_one(
                             message="this image is already in the project")
     except BaseException:
         # A full disk mid-write, a dropped database: no row refers to the file, so it goes (partial or whole).
-        _delete_quietly(saved_name or storage_name)
+        # Django's storage leaves a partial file under the name it was writing, which is `storage_name` unless
+        # that name was taken, by a row that owns it.
+        if saved_name or not Image.objects.filter(file=storage_name).exists():
+            _delete_quietly(saved_name or storage_name)
         raise
     finally:
         if upright:

@@ -45,6 +45,18 @@ def _covered(kind: str) -> set[int]:
     return ids
 
 
+def _uncovered(images, covered: set[int]) -> list[Image]:
+    """Up to REBUILD_BATCH of the images (a queryset) that no active job names, read in chunks: during a large
+    upload thousands of images are pending and covered, and none of them needs loading whole."""
+    found = []
+    for image in images.only("pk", "project_id", "rebuild_attempts").order_by("pk").iterator(chunk_size=500):
+        if image.pk not in covered:
+            found.append(image)
+            if len(found) == REBUILD_BATCH:
+                break
+    return found
+
+
 def _give_up(images: list[Image]) -> list[Image]:
     """The images the sweep may still try again; the others are marked so the UI says processing failed."""
     limit = settings.ANNOTATOR["MAX_JOB_ATTEMPTS"]
@@ -70,9 +82,7 @@ def _by_project(images: list[Image]) -> dict[int, list[Image]]:
 
 def rebuild_missing_display() -> list[int]:
     """Pending thumbnails and pyramids that no active job will build (a failed, cancelled or lost job)."""
-    covered = _covered("process_uploads")
-    pending = [im for im in Image.objects.filter(pyramid_status=PyramidStatus.PENDING).order_by("pk")
-               if im.pk not in covered][:REBUILD_BATCH]
+    pending = _uncovered(Image.objects.filter(pyramid_status=PyramidStatus.PENDING), _covered("process_uploads"))
     todo = _give_up(pending)
     for images in _by_project(todo).values():
         image_processing_enqueue(project=images[0].project, image_ids=[im.pk for im in images])
@@ -90,8 +100,8 @@ def rebuild_missing_superpixels() -> list[int]:
     covered = _covered("superpixels") | _covered("process_uploads")
     lacking = (Image.objects.filter(pyramid_status=PyramidStatus.READY)
                .annotate(have=Count("superpixels", filter=Q(superpixels__granularity__in=granularities)))
-               .filter(have__lt=len(granularities)).order_by("pk"))
-    todo = _give_up([im for im in lacking[:REBUILD_BATCH * 2] if im.pk not in covered][:REBUILD_BATCH])
+               .filter(have__lt=len(granularities)))
+    todo = _give_up(_uncovered(lacking, covered))
     for images in _by_project(todo).values():
         superpixels_enqueue(image_ids=[im.pk for im in images])
     _count_attempt(todo)
@@ -109,8 +119,8 @@ def rebuild_missing_embeddings() -> list[int]:
         return []
     covered = _covered("embeddings") | _covered("process_uploads")
     have = ImageEmbedding.objects.filter(model_key=model_key).values("sha256")
-    lacking = (Image.objects.filter(pyramid_status=PyramidStatus.READY).exclude(sha256__in=have).order_by("pk"))
-    todo = _give_up([im for im in lacking[:REBUILD_BATCH * 2] if im.pk not in covered][:REBUILD_BATCH])
+    lacking = Image.objects.filter(pyramid_status=PyramidStatus.READY).exclude(sha256__in=have)
+    todo = _give_up(_uncovered(lacking, covered))
     for images in _by_project(todo).values():
         embeddings_enqueue(image_ids=[im.pk for im in images])
     _count_attempt(todo)
