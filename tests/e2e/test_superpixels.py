@@ -176,3 +176,26 @@ def test_a_manager_reprocesses_failed_images_from_the_jobs_tab(live_server, new_
     page.locator("[data-testid=job-row][data-kind=process_uploads][data-status=succeeded]").nth(1).wait_for()
     assert Image.objects.get(pk=image_id).pyramid_status == PyramidStatus.READY
     shot(page, "jobs-reprocess")
+
+
+def test_an_upload_with_nothing_accepted_shows_each_files_reason(live_server, new_page, tmp_path):
+    """422 nothing_accepted: the page says so and still lists every file with its reason."""
+    from tests.e2e.test_editor_flow import login
+
+    project, _ = _project("refused-manager", [5])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    fake = tmp_path / "fake.jpg"
+    fake.write_bytes(b"<html>not a jpeg</html>")
+    page = new_page()
+    login(page, live_server.url, "refused-manager")
+    page.goto(f"{live_server.url}/app/projects/{project.pk}/upload")
+    page.get_by_test_id("upload-input").set_input_files([str(notes), str(fake)])
+    page.get_by_test_id("upload-submit").click()
+    page.get_by_test_id("upload-summary").wait_for()
+    assert "0 accepted" in page.get_by_test_id("upload-count-accepted").text_content()
+    assert "2 rejected" in page.get_by_test_id("upload-count-rejected").text_content()
+    rows = page.get_by_test_id("upload-result")
+    assert rows.count() == 2 and all(rows.nth(i).get_attribute("data-status") == "rejected" for i in range(2))
+    assert "no file of this upload was stored" in page.get_by_test_id("upload-error").text_content()
+    shot(page, "upload-nothing-accepted")
