@@ -1,11 +1,16 @@
 """Pascal VOC segmentation, the layout VOC2012 and CVAT use:
 
-  SegmentationClass/<stem>.png   8-bit paletted, each pixel its category id (0 = background), the classes' colours
+  SegmentationClass/<stem>.png   8-bit paletted, each pixel its labelmap index (0 = background), the classes' colours
   SegmentationObject/<stem>.png  8-bit paletted, each segment its 1-based number within the image (0 = none),
-                                 VOC's own colour map; every segment counts, stuff included, so nothing is lost
+                                 VOC's own colour map; every segment counts, stuff included (not background)
   ImageSets/Segmentation/<split>.txt  the image stems of each split (and trainval.txt), or default.txt unsplit
   labelmap.txt                   `name:r,g,b::` per class, background first (what CVAT reads back)
   JPEGImages/<file_name>         the image files when included (they keep their own format)
+
+The class PNG's values are the labelmap's line numbers: 0 is VOC's `background` (black), then the exported
+classes in order. A project class named "background" (any case) IS that background: its pixels are written 0,
+its segments are not objects (0 in the object PNG), and it gets no line of its own, so the labelmap never names
+`background` twice (datumaro refuses that). The other classes then take the values 1, 2, ... without a gap.
 
 VOC reserves 255 for "void", so at most 254 classes and 254 segments per image fit; more is refused.
 """
@@ -42,23 +47,39 @@ def _image_path(image) -> str:
     return f"JPEGImages/{image.file_name}"
 
 
+def is_background(category) -> bool:
+    return category.name.strip().lower() == "background"
+
+
+def voc_classes(categories) -> tuple[dict[int, int], list[tuple[str, list[int]]]]:
+    """({category id: class PNG value}, the labelmap's (name, rgb) rows in value order, background first)."""
+    values, rows = {}, [("background", [0, 0, 0])]
+    for c in categories:
+        if is_background(c):
+            values[c.id] = 0
+        else:
+            values[c.id] = len(rows)
+            rows.append((c.name, [int(c.color[i:i + 2], 16) for i in (1, 3, 5)]))
+    return values, rows
+
+
 def voc_pngs(image, context) -> bytes:
     """The image's class PNG and object PNG, packed together (`artifacts.pack_parts`)."""
     if len(context.categories) > MAX_VALUE:
         raise ValueError(f"Pascal VOC holds at most {MAX_VALUE} classes; this export has {len(context.categories)}")
-    if len(image.segments) > MAX_VALUE:
-        raise ValueError(f"image {image.file_name} has {len(image.segments)} segments; a VOC object PNG "
+    values, rows = voc_classes(context.categories)
+    objects = [s for s in image.segments if values[s.category_id] != 0]
+    if len(objects) > MAX_VALUE:
+        raise ValueError(f"image {image.file_name} has {len(objects)} segments; a VOC object PNG "
                          f"holds at most {MAX_VALUE}")
-    class_palette = [0, 0, 0]
-    for c in context.categories:
-        class_palette += [int(c.color[i:i + 2], 16) for i in (1, 3, 5)]
-    classes = segment_values(image, {s.segment_id: s.category_id for s in image.segments})
-    numbers = segment_values(image, {s.segment_id: i for i, s in enumerate(image.segments, 1)})
+    class_palette = [v for _, rgb in rows for v in rgb]
+    classes = segment_values(image, {s.segment_id: values[s.category_id] for s in image.segments})
+    numbers = segment_values(image, {s.segment_id: i for i, s in enumerate(objects, 1)})
     return pack_parts(png_bytes(classes.astype(np.uint8), class_palette),
                       png_bytes(numbers.astype(np.uint8), _OBJECT_PALETTE))
 
 
-@exporter(name="pascal_voc", version=1, title="Pascal VOC segmentation (class and object PNGs)",
+@exporter(name="pascal_voc", version=2, title="Pascal VOC segmentation (class and object PNGs)",
           image_path=_image_path, per_image=voc_pngs)
 def write_pascal_voc(view, sink, options, progress) -> dict:
     if len(view.categories) > MAX_VALUE:
@@ -82,8 +103,7 @@ def write_pascal_voc(view, sink, options, progress) -> dict:
     if set(lists) & {"train", "val"}:
         trainval = lists.get("train", []) + lists.get("val", [])
         sink.write("ImageSets/Segmentation/trainval.txt", "".join(f"{n}\n" for n in trainval).encode())
-    rows = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
-    rows += [f"{c.name}:{int(c.color[1:3], 16)},{int(c.color[3:5], 16)},{int(c.color[5:7], 16)}::"
-             for c in view.categories]
-    sink.write("labelmap.txt", ("\n".join(rows) + "\n").encode())
+    lines = ["# label:color_rgb:parts:actions"]
+    lines += [f"{name}:{r},{g},{b}::" for name, (r, g, b) in voc_classes(view.categories)[1]]
+    sink.write("labelmap.txt", ("\n".join(lines) + "\n").encode())
     return {"images": done, "segments": segments}

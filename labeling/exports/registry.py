@@ -61,17 +61,23 @@ def exporter(*, name: str, version: int, title: str, image_path: Callable[[Any],
 def run_exporter(name: str, view: DatasetView, sink, options: ExportOptions,
                  progress: Callable[[float], None]) -> dict[str, Any]:
     """Write `view` in format `name`; with `include_images`, each image's file follows where the format wants it
-    (after the format's files: a zip member being streamed must be closed before the next one starts)."""
+    (after the format's files: a zip member being streamed must be closed before the next one starts).
+
+    The summary's `annotations` is counted here, the same for every format: the exported segments (objects),
+    what COCO instances writes one annotation each for. `images` is each format's own count of images."""
     chosen = EXPORTERS[name]
     files: list[tuple[str, Callable[[], bytes]]] = []
+    annotations = 0
 
     def images():
+        nonlocal annotations
         for image in view.images:
             if options.include_images and image.read_file is not None:
                 files.append((chosen.image_path(image), image.read_file))
+            annotations += len(image.segments)
             yield image
 
     summary = chosen.write(replace(view, images=images()), sink, options, progress)
     for path, read_file in files:
         sink.write(path, read_file(), compress=False)  # JPEG / PNG: already compressed
-    return summary
+    return {**summary, "annotations": annotations}

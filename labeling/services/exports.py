@@ -10,6 +10,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+import numpy as np
 from django.core.files import File
 from django.core.files.storage import default_storage
 
@@ -149,12 +150,19 @@ def export_images(*, chosen: list[tuple[int, int | None]], categories: tuple[Cat
             yield ExportImage(
                 id=image.pk, file_name=export_file_name(image), width=image.width, height=image.height,
                 split=split_of.get(image_id, ""), segments=segments,
-                load_map=(lambda a=annotation: annotation_label_map(annotation=a)),
+                load_map=(partial(annotation_label_map, annotation=annotation) if annotation is not None
+                          else partial(_unlabelled_map, height=image.height, width=image.width)),
                 read_file=(lambda f=image.file.name: _stored_bytes(f)) if include_images else None,
                 artifact=(partial(_stored_artifact, project_id=image.project_id, image_id=image.pk,
                                   width=image.width, height=image.height, annotation_id=annotation.pk,
                                   annotation_version=annotation.version) if artifacts and approved else None),
             )
+
+
+def _unlabelled_map(*, height: int, width: int) -> np.ndarray:
+    """An image with no annotation to export has the all-0 label map, so every format writes its own "no
+    labels" (a void panoptic PNG, an all-background class PNG, an empty label file) from this one place."""
+    return np.zeros((height, width), dtype=np.uint32)
 
 
 def _stored_artifact(context: ArtifactContext, **where) -> bytes | None:

@@ -99,6 +99,13 @@ def job_splits(result: Mapping[str, Any]) -> dict[str, list[int]]:
     return {}
 
 
+def annotation_count(result: Mapping[str, Any]) -> int:
+    """The exported segments (COCO instances' annotations), from an export result: every format records them as
+    `annotations` (counted by `run_exporter`). Panoptic and VOC exports made before that recorded them as
+    `segments` only; an old YOLO export's count is unknown (its `polygons` are not segments), so 0."""
+    return int(result.get("annotations", result.get("segments")) or 0)
+
+
 def _already_versioned(job: Job) -> Conflict:
     existing = DatasetVersion.objects.filter(job=job).values_list("pk", "number").first()
     extra = {"job_id": job.pk}
@@ -147,7 +154,7 @@ def version_create(*, project: Project, job: Job, user, name: str = "", note: st
                     project=project, number=number, name=name or f"v{number}", note=note, job=job, format=format,
                     format_version=int(result.get("format_version") or 0), params=dict(job.params), file=stored,
                     size_bytes=size, sha256=sha256, members=members, splits=job_splits(result),
-                    image_count=int(result.get("images") or 0), annotation_count=int(result.get("annotations") or 0),
+                    image_count=int(result.get("images") or 0), annotation_count=annotation_count(result),
                     created_by=user if user is not None and user.pk else None,
                 )
         except BaseException as exc:

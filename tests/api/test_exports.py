@@ -7,6 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 from django.urls import reverse
+from PIL import Image as PILImage
 from pycocotools.coco import COCO
 
 from labeling.masks.tiles import encode_tile, split_map
@@ -142,3 +143,42 @@ def test_stored_split_and_polygons(world, approved, django_capture_on_commit_cal
         kinds.append(type(ann["segmentation"]).__name__)
         assert np.array_equal(coco.annToMask(ann).astype(bool), label_map == sid)
     assert kinds == ["dict", "list"]
+
+
+@pytest.mark.parametrize("format", ["coco_instances", "coco_panoptic", "instance_png", "pascal_voc", "semantic_png",
+                                    "yolo_seg"])
+def test_every_format_exports_an_image_without_annotation_as_unlabelled(world, approved, format,
+                                                                        django_capture_on_commit_callbacks):
+    from labeling.exports import EXPORTERS
+
+    assert format in EXPORTERS and len(EXPORTERS) == 6  # a new format joins this matrix
+    (bare,) = more_images(world, 1)  # never opened: no annotation at all
+    job, archive = run_export(world, django_capture_on_commit_callbacks, format=format, approved_only=False)
+    assert job.result["images"] == 2 and job.result["annotations"] == 2
+    stem = f"{bare.pk}_extra0"
+    own = [n for n in archive.namelist() if n.rsplit("/", 1)[-1].startswith(stem)]
+    assert own or format == "coco_instances"
+    for name in archive.namelist():
+        data = archive.read(name)
+        if name.endswith(".json"):
+            json.loads(data)
+        elif name.endswith(".png"):
+            with PILImage.open(io.BytesIO(data)) as png:
+                png.load()
+                pixels = np.asarray(png)
+            if name in own:  # all void / background
+                assert png.size == (640, 480) and not pixels.any(), name
+            else:
+                assert pixels.any(), name
+        elif name in own:  # YOLO: an empty label file
+            assert data == b"", name
+    if format == "coco_instances":
+        coco = COCO()
+        coco.dataset = json.loads(archive.read("annotations/instances.json"))
+        coco.createIndex()
+        assert sorted(coco.getImgIds()) == [world.image.pk, bare.pk] and coco.getAnnIds(imgIds=[bare.pk]) == []
+    if format == "coco_panoptic":
+        document = json.loads(archive.read("annotations/panoptic.json"))
+        assert [a["segments_info"] for a in document["annotations"] if a["image_id"] == bare.pk] == [[]]
+    if format == "instance_png":
+        assert json.loads(archive.read("instances.json"))["images"][stem] == []

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from labeling.models import DatasetVersion, Job, JobStatus, Role
 from labeling.services.projects import project_create
-from labeling.services.versions import job_splits, sha256sums
+from labeling.services.versions import annotation_count, job_splits, sha256sums
 from tests.api.conftest import client_for
 from tests.api.test_exports import approved, run_export  # noqa: F401 - `approved` is a fixture
 
@@ -262,3 +262,20 @@ def test_concurrent_freezes_get_consecutive_numbers_and_one_wins_per_job(world, 
     assert sorted(DatasetVersion.objects.values_list("number", flat=True)) == [1, 2, 3]
     for version in DatasetVersion.objects.all():
         assert default_storage.exists(version.file)
+
+
+@pytest.mark.parametrize("format", ["coco_instances", "coco_panoptic", "instance_png", "pascal_voc", "semantic_png",
+                                    "yolo_seg"])
+def test_every_format_version_counts_its_annotations_as_coco_instances_does(world, approved, format,  # noqa: F811
+                                                                             django_capture_on_commit_callbacks):
+    job, _ = run_export(world, django_capture_on_commit_callbacks, format=format)
+    response = freeze(world, job)
+    assert response.status_code == 201, response.content
+    # The approved image's two segments: COCO instances' two annotations, the same count in every format.
+    assert response.json()["image_count"] == 1 and response.json()["annotation_count"] == 2
+
+
+def test_annotation_count_of_an_export_recorded_before_every_format_counted_them():
+    assert annotation_count({"images": 3, "annotations": 5}) == 5
+    assert annotation_count({"images": 3, "segments": 4}) == 4  # old panoptic / VOC results
+    assert annotation_count({"images": 3, "polygons": 6, "holes_dropped": 1}) == 0  # old YOLO: polygons, not segments

@@ -190,6 +190,58 @@ def test_pascal_voc_class_and_object_pngs_equal_the_label_maps():
         "background:0,0,0::", "car:255,0,0::", "person:0,255,0::", "road:128,128,128::"]
 
 
+def _labelmap(data: bytes) -> list[tuple[str, tuple[int, int, int]]]:
+    """labelmap.txt as (name, rgb) in index order: what CVAT and datumaro read (line order is the index)."""
+    rows = []
+    for line in read(data, "labelmap.txt").decode().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, color, *_ = line.split(":")
+            rows.append((name, tuple(int(v) for v in color.split(","))))
+    return rows
+
+
+@pytest.mark.parametrize("name", ["background", "Background"])
+def test_a_class_named_background_is_voc_background_and_never_a_second_labelmap_line(name):
+    # The demo project has a "background" class: it is VOC's index 0, the classes after it close the gap.
+    categories = (Category(1, 11, "car", "thing", "#ff0000"), Category(2, 12, name, "stuff", "#0000ff"),
+                  Category(3, 13, "road", "stuff", "#808080"))
+    label_map = np.zeros((40, 60), dtype=np.uint32)
+    label_map[0:10, 0:10] = 1  # car
+    label_map[10:20, :] = 2  # background class
+    label_map[30:, :] = 3  # road
+    stats = segment_stats(label_map)
+    segments = tuple(ExportSegment(segment_id=s, category_id=s, instance=None, area=stats[s][0],
+                                   bbox=(stats[s][1], stats[s][2], stats[s][3] - stats[s][1] + 1,
+                                         stats[s][4] - stats[s][2] + 1)) for s in (1, 2, 3))
+    image = ExportImage(id=7, file_name="7_a.jpg", width=60, height=40, split="", segments=segments,
+                        load_map=lambda: label_map)
+    data = export("pascal_voc", DatasetView(name="Demo", kind="panoptic", categories=categories, images=[image],
+                                            count=1))
+    labelmap = _labelmap(data)
+    names = [n.lower() for n, _ in labelmap]
+    assert names == ["background", "car", "road"] and len(set(names)) == len(names)
+    classes = PILImage.open(io.BytesIO(read(data, "SegmentationClass/7_a.png")))
+    values = np.asarray(classes)
+    index = {n: i for i, (n, _) in enumerate(labelmap)}
+    assert np.array_equal(values == index["car"], label_map == 1)
+    assert np.array_equal(values == index["road"], label_map == 3)
+    assert np.array_equal(values == 0, (label_map == 0) | (label_map == 2))
+    palette = classes.getpalette()
+    assert [tuple(palette[3 * i:3 * i + 3]) for i in range(len(labelmap))] == [rgb for _, rgb in labelmap]
+    objects = np.asarray(PILImage.open(io.BytesIO(read(data, "SegmentationObject/7_a.png"))))
+    assert np.array_equal(objects == 1, label_map == 1) and np.array_equal(objects == 2, label_map == 3)
+    assert np.array_equal(objects == 0, (label_map == 0) | (label_map == 2))
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTERS))
+def test_every_format_counts_the_exported_segments_as_annotations(name):
+    buf = io.BytesIO()
+    sink = ZipSink(buf)
+    summary = run_exporter(name, view(), sink, ExportOptions(), lambda f: None)
+    sink.close()
+    assert summary["images"] == 2 and summary["annotations"] == 4  # COCO instances' meaning: one per segment
+
+
 def test_yolo_polygons_rasterise_back_to_each_segment_and_holes_are_counted():
     data = export("yolo_seg")
     summary_view = view()
@@ -197,7 +249,7 @@ def test_yolo_polygons_rasterise_back_to_each_segment_and_holes_are_counted():
     sink = ZipSink(buf)
     summary = run_exporter("yolo_seg", summary_view, sink, ExportOptions(), lambda f: None)
     sink.close()
-    assert summary == {"images": 2, "polygons": 4, "holes_dropped": 1}
+    assert summary == {"images": 2, "polygons": 4, "holes_dropped": 1, "annotations": 4}
     names = ["car", "person", "road"]
     yaml = read(data, "data.yaml").decode()
     assert 'names:\n  0: "car"\n  1: "person"\n  2: "road"' in yaml
