@@ -122,6 +122,7 @@ def _detail(annotation: Annotation) -> dict:
 
 class ImageAnnotationsView(ScopedAPIView):
     model = Annotation
+    lookup_model = Image  # the URL's pk is the image's
     serializer_class = AnnotationSerializer
     pagination_class = None
     scopes = {"GET": scopes.ANNOTATION_VIEW, "POST": scopes.ANNOTATION_CREATE}

@@ -325,7 +325,11 @@ class Client:
             except ApiError as exc:
                 if exc.status is None or exc.status in (401, 403, 404):
                     raise
-                upload.error = exc
+                if isinstance(exc.extra.get("results"), list):
+                    # Nothing stored (422 nothing_accepted, 507 full disk): the answer still has each file's reason.
+                    upload.results = list(exc.extra["results"])
+                else:
+                    upload.error = exc
             except OSError as exc:  # unreadable or vanished file
                 upload.error = ApiError(f"{path}: {exc.strerror or exc}", code="unreadable_file")
             summary.files.append(upload)

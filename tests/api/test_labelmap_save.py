@@ -104,7 +104,7 @@ def test_stale_base_version_gets_409_with_current_version_and_writes_nothing(wor
     assert stale.status_code == 409
     assert stale.json() == {
         "message": stale.json()["message"], "code": "stale_version",
-        "extra": {"current_version": 1, "base_version": 0},
+        "extra": {"current_version": 1, "base_version": 0}, "request_id": stale["X-Request-ID"],
     }
     assert not Segment.objects.filter(annotation=annotation, segment_id=7).exists()
     assert Revision.objects.filter(annotation=annotation).count() == 1
