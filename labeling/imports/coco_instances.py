@@ -53,8 +53,12 @@ def is_coco_instances(document: Any) -> str | None:
     return None
 
 
-def categories_of(document: dict, classes: ClassResolver, report: Report, name: str) -> dict[int, Any]:
-    """{category id: project class, or None when it is unknown (its annotations are then skipped)}."""
+def categories_of(document: dict, classes: ClassResolver, report: Report, name: str,
+                  used: set[int]) -> dict[int, Any]:
+    """{category id: project class, or None when it is unknown (its annotations are then skipped)}.
+
+    A category no annotation uses (labelme's `_background_`, say) may be unknown to the project: a warning, not a
+    failure. `used` holds the category ids the file's annotations name."""
     found: dict[int, Any] = {}
     for entry in document["categories"]:
         if not isinstance(entry, dict) or not is_int(entry.get("id")):
@@ -65,7 +69,10 @@ def categories_of(document: dict, classes: ClassResolver, report: Report, name: 
             report.error("duplicate_id", f"{name}: category {cid}", "two categories have this id")
             continue
         target = classes.resolve(entry.get("name"))
-        if target is None:
+        if target is None and cid not in used:
+            report.warning("unused_category", f"{name}: category {cid}",
+                           f"no class named {entry.get('name')!r} in the project; no annotation uses it")
+        elif target is None:
             report.error("unknown_category", f"{name}: category {cid}",
                          f"no class named {entry.get('name')!r} in the project")
         elif "isthing" in entry and bool(entry["isthing"]) != (target.kind == "thing"):
@@ -84,7 +91,9 @@ def import_coco_instances(files: Files, classes: ClassResolver, images: ImageRes
 
 def _document(name: str, document: dict, classes: ClassResolver, images: ImageResolver,
               report: Report) -> Iterator[ImportedImage]:
-    categories = categories_of(document, classes, report, name)
+    used = {a.get("category_id") for a in document["annotations"]
+            if isinstance(a, dict) and is_int(a.get("category_id"))}
+    categories = categories_of(document, classes, report, name, used)
     targets: dict[int, Any] = {}  # file image id -> project image, or None when skipped
     entries: dict[int, dict] = {}
     for entry in document["images"]:

@@ -55,7 +55,10 @@ def is_coco_panoptic(document) -> str | None:
 
 def _document(name: str, document: dict, files: Files, classes: ClassResolver, images: ImageResolver,
               report: Report) -> Iterator[ImportedImage]:
-    categories = categories_of(document, classes, report, name)
+    used = {info.get("category_id") for ann in document["annotations"] if isinstance(ann, dict)
+            for info in (ann.get("segments_info") if isinstance(ann.get("segments_info"), list) else [])
+            if isinstance(info, dict) and is_int(info.get("category_id"))}
+    categories = categories_of(document, classes, report, name, used)
     folder = str(PurePosixPath(name).with_suffix(""))
     file_names: dict[int, str] = {}
     for entry in document["images"]:

@@ -198,7 +198,8 @@ def test_nan_unknown_categories_duplicates_and_sizes_are_all_listed(tmp_path):
     text = json.dumps(_coco(
         [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4]]},
          {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4]]},
-         {"id": 3, "image_id": 2, "category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4]]}],
+         {"id": 3, "image_id": 2, "category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4]]},
+         {"id": 4, "image_id": 1, "category_id": 9, "segmentation": [[8, 8, 12, 8, 12, 12]]}],
         images=[{"id": 1, "file_name": "101_photo.jpg", "width": 60, "height": 40},
                 {"id": 2, "file_name": "205_photo.jpg", "width": 64, "height": 40},
                 {"id": 3, "file_name": "somewhere/else.jpg", "width": 60, "height": 40},
@@ -215,6 +216,16 @@ def test_nan_unknown_categories_duplicates_and_sizes_are_all_listed(tmp_path):
         ("bad_annotations_file", "not COCO instances: images, annotations, categories must be lists")]
     _, report = run("coco_instances", one_file(tmp_path, "i.json", b'{"classes": []}'))
     assert [p.code for p in report.problems] == ["no_annotations_file"]  # another kind of JSON: left out
+
+
+def test_an_unused_unknown_category_is_a_warning_as_labelme_writes_it(tmp_path):
+    """labelme's COCO files declare `_background_`, which no annotation uses: the import goes on."""
+    document = _coco([{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4]]}],
+                     categories=[{"id": 0, "name": "_background_"}, {"id": 1, "name": "car"}])
+    imported, report = run("coco_instances", one_file(tmp_path, "labelme.json", json.dumps(document).encode()))
+    assert [(p.severity, p.code, p.where) for p in report.problems] == [
+        ("warning", "unused_category", "labelme.json: category 0")]
+    assert len(imported) == 1 and imported[0].label_map.any()
 
 
 def test_panoptic_png_problems(tmp_path):
