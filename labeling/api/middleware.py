@@ -104,7 +104,9 @@ class ApiErrorMiddleware:
         elif status == 404:
             code, message = "not_found", f"there is no API endpoint at {request.path}"
         else:
-            code, message = "bad_request", HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ \
-                else "bad request"
+            try:
+                code, message = "bad_request", HTTPStatus(status).phrase
+            except ValueError:  # a status the standard library does not name
+                code, message = "bad_request", "bad request"
         return JsonResponse({"message": message, "code": code, "extra": {}, "request_id": _request_id.get()},
                             status=status)

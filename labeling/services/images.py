@@ -102,8 +102,7 @@ class _HeldJob:
         if not self.jobs:
             return None
         last = self.jobs[-1]
-        last.refresh_from_db(fields=["status", "progress", "dispatched_at", "dispatch_count", "lease_expires_at",
-                                     "attempts", "started_at", "finished_at", "result", "error", "params"])
+        last.refresh_from_db()  # dispatched and maybe already run (eager) since it was loaded
         return last
 
 
