@@ -18,11 +18,11 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from labeling.errors import ApplicationError, ValidationFailed
+from labeling.exports.names import prefixed_name
 from labeling.imports import IMPORTERS, Files, Report, TargetClass, TargetImage, read_labels
 from labeling.ingest.archives import ArchiveMember, iter_archive, starts_like_zip
 from labeling.ingest.errors import IngestRejected
 from labeling.models import Annotation, Image, Job, JobStatus, LabelClass, Project, SegmentSource
-from labeling.services.exports import export_file_name
 from labeling.services.images import archive_limits
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
 from labeling.services.labelmaps import SegmentInput, labelmap_replace
@@ -100,7 +100,7 @@ def import_run(*, job: Job, progress) -> dict[str, Any]:
 def _targets(project: Project) -> tuple[list[TargetClass], list[TargetImage]]:
     """The project as the importers see it, read once for both passes."""
     classes = [TargetClass(c.pk, c.name, c.kind) for c in LabelClass.objects.filter(project=project)]
-    images = [TargetImage(i.pk, export_file_name(i), i.original_name, i.width, i.height)
+    images = [TargetImage(i.pk, prefixed_name(i.pk, i.original_name), i.original_name, i.width, i.height)
               for i in Image.objects.filter(project=project).only("id", "original_name", "width", "height")]
     return classes, images
 
