@@ -53,7 +53,8 @@ def populate(n_images: int) -> int:
     annotators = [User.objects.create_user(f"bench-{n_images}-annotator-{i}") for i in range(8)]
     Membership.objects.bulk_create([Membership(project=project, user=u, role=Role.ANNOTATOR) for u in annotators])
     classes = [LabelClass.objects.create(project=project, name=f"class {i}", kind="thing" if i < 6 else "stuff",
-                                         color=f"#{(i * 2654435761) & 0xFFFFFF:06x}", order=i) for i in range(10)]
+                                         number=i + 1, color=f"#{(i * 2654435761) & 0xFFFFFF:06x}", order=i)
+               for i in range(10)]
     now = timezone.now()
     states = rng.choice([s for s, _ in STATES], size=n_images, p=[p for _, p in STATES])
     started = [now - timezone.timedelta(days=int(d), minutes=int(m))

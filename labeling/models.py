@@ -64,13 +64,19 @@ class LabelClass(models.Model):
     color = models.CharField(max_length=7, help_text="#rrggbb")
     kind = models.CharField(max_length=8, choices=ClassKind.choices)
     order = models.PositiveIntegerField(default=0)
+    # The id exports write (COCO category id, semantic PNG value): given once when the class is made and kept
+    # through renames, reorders and exports of a subset, so datasets exported at different times agree.
+    number = models.PositiveIntegerField(help_text="1, 2, 3, ... per project, in the order classes were made.")
     attribute_schema = models.JSONField(
         default=list, blank=True, help_text="List of {name, type: text|number|boolean|select, options?, required?}."
     )
 
     class Meta:
         ordering = ["project_id", "order", "id"]
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_class_name_per_project")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_class_name_per_project"),
+            models.UniqueConstraint(fields=["project", "number"], name="unique_class_number_per_project"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"

@@ -11,7 +11,7 @@ from labeling.services.projects import label_class_create, label_class_delete, l
 class LabelClassSerializer(serializers.ModelSerializer):
     class Meta:
         model = LabelClass
-        fields = ["id", "project", "name", "color", "kind", "order", "attribute_schema"]
+        fields = ["id", "project", "name", "color", "kind", "order", "number", "attribute_schema"]
         read_only_fields = fields
 
 

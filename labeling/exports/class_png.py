@@ -1,5 +1,5 @@
 """Mask PNGs: a semantic PNG per image (each pixel its category id, 0 = unlabelled; 8-bit with the classes'
-palette when there are fewer than 256 categories, else 16-bit) with `classes.json`, and an instance PNG per
+palette when every id is below 256, else 16-bit) with `classes.json`, and an instance PNG per
 image (16-bit: each segment its 1-based number within the image, 0 = unlabelled) with `instances.json` mapping
 numbers to categories and instance numbers. A split export puts each split's PNGs in a folder of its name
 (`semantic/train/...`). Read back with Pillow + numpy (tests/unit/test_exports.py)."""
@@ -27,16 +27,21 @@ def segment_values(image, values: dict[int, int]) -> np.ndarray:
 
 
 def _palette(categories) -> list[int]:
-    palette = [0, 0, 0]
+    """Each category's colour at its id (ids are stable class numbers, so there may be gaps: black)."""
+    palette = [0, 0, 0] * (1 + max((c.id for c in categories), default=0))
     for c in categories:
-        palette += [int(c.color[i:i + 2], 16) for i in (1, 3, 5)]
+        palette[3 * c.id:3 * c.id + 3] = [int(c.color[i:i + 2], 16) for i in (1, 3, 5)]
     return palette
 
 
+def _bits(categories) -> int:
+    return 8 if max((c.id for c in categories), default=0) < 256 else 16
+
+
 def semantic_png(image, context) -> bytes:
-    """The image's semantic PNG: 8-bit paletted below 256 categories, else 16-bit grey."""
+    """The image's semantic PNG: 8-bit paletted when every id fits, else 16-bit grey."""
     classes = segment_values(image, {s.segment_id: s.category_id for s in image.segments})
-    if len(context.categories) < 256:
+    if _bits(context.categories) == 8:
         return png_bytes(classes.astype(np.uint8), _palette(context.categories))
     return png_bytes(classes.astype(np.uint16))
 
@@ -50,7 +55,7 @@ def instance_png(image, context) -> bytes:
     return png_bytes(segment_values(image, numbers).astype(np.uint16))
 
 
-@exporter(name="semantic_png", version=1, title="Semantic masks (PNG, category per pixel)", per_image=semantic_png)
+@exporter(name="semantic_png", version=2, title="Semantic masks (PNG, category per pixel)", per_image=semantic_png)
 def write_semantic_png(view, sink, options, progress) -> dict:
     context = ArtifactContext("semantic_png", view.categories, options)
     count = 0
@@ -58,13 +63,13 @@ def write_semantic_png(view, sink, options, progress) -> dict:
         sink.write(f"semantic/{split_dir(image)}{stem(image.file_name)}.png", image_artifact(image, context))
         count += 1
         progress(count / max(1, view.count))
-    table = {"bits": 8 if len(view.categories) < 256 else 16, "unlabelled": 0,
+    table = {"bits": _bits(view.categories), "unlabelled": 0,
              "classes": [{"index": c.id, "name": c.name, "kind": c.kind, "color": c.color} for c in view.categories]}
     sink.write("classes.json", json.dumps(table, indent=1).encode())
     return {"images": count}
 
 
-@exporter(name="instance_png", version=1, title="Instance masks (16-bit PNG)", per_image=instance_png)
+@exporter(name="instance_png", version=2, title="Instance masks (16-bit PNG)", per_image=instance_png)
 def write_instance_png(view, sink, options, progress) -> dict:
     # Per image (category id, instance) in PNG value order: compact tuples, written out streamed at the end
     # (a zip takes one member at a time), so 10k images x 20 instances stay a few MB.

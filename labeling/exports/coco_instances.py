@@ -1,12 +1,14 @@
-"""COCO instances: one JSON with images, categories (1-based ids, `supercategory` = thing / stuff, `isthing`) and
+"""COCO instances: one JSON with images, categories (each class's stable number as its id, `supercategory` =
+thing / stuff, `isthing`) and
 one annotation per segment. `segmentation` is a compressed RLE from pycocotools (exact, holes kept), or with the
 `polygons` option the segment's exact pixel boundary as polygons of pixel-corner coordinates, which pycocotools
 rasterises back to the same pixels. COCO polygons cannot hold a hole, so a segment with holes stays RLE.
 
 Annotation ids run 1.. in (image id, segment id) order; image ids are the project's image ids, so both are
 stable across exports. Each image's annotations are its per-image artifact (without their ids, given while
-streaming), so stored artifacts of approved images are streamed as they are. A split export writes
-`annotations/instances_<split>.json` per split.
+streaming), so stored artifacts of approved images are streamed as they are. The file is
+`annotations/instances_<split>.json`, `instances_default.json` when the export is not split: COCO's own naming,
+which datumaro's (and CVAT's) COCO importers detect.
 `pycocotools.coco.COCO` reads the files back (tests/unit/test_exports.py).
 """
 
@@ -16,6 +18,7 @@ import numpy as np
 
 from labeling.exports.artifacts import ArtifactContext, image_artifact
 from labeling.exports.registry import exporter
+from labeling.exports.split import DEFAULT_PART
 from labeling.masks.polygons import mask_to_rings, polygon_area
 from labeling.masks.rle import crop_to_rle
 
@@ -52,7 +55,7 @@ def coco_annotations(image, context) -> bytes:
     return b"\n".join(lines)
 
 
-@exporter(name="coco_instances", version=1, title="COCO instances (RLE, or polygons)", per_image=coco_annotations,
+@exporter(name="coco_instances", version=2, title="COCO instances (RLE, or polygons)", per_image=coco_annotations,
           variant=lambda options: "polygons" if options.polygons else "")
 def write_coco_instances(view, sink, options, progress) -> dict:
     # Streamed: annotations are written into the zip as each image is done, so memory does not grow with the
@@ -65,7 +68,7 @@ def write_coco_instances(view, sink, options, progress) -> dict:
     count = done = as_rle = 0
     for split, part in view.parts():
         images, first = [], True
-        name = f"annotations/instances_{split}.json" if split else "annotations/instances.json"
+        name = f"annotations/instances_{split or DEFAULT_PART}.json"
         with sink.open(name) as out:
             out.write(json.dumps(head, separators=(",", ":"))[:-1].encode() + b',"annotations":[')
             for image in part:

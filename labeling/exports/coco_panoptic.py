@@ -1,8 +1,9 @@
-"""COCO panoptic: `annotations/panoptic.json` (images, categories with `isthing` and an RGB colour, one
-annotation per image with its `segments_info`) and `annotations/panoptic/<id>_<name>.png`, where each pixel's
+"""COCO panoptic: `annotations/panoptic_default.json` (images, categories with `isthing` and an RGB colour, one
+annotation per image with its `segments_info`) and `annotations/panoptic_default/<name>.png`, where each pixel's
 segment id is R + 256·G + 256²·B (0 = unlabelled, COCO's void) and segment ids are the segments' 1-based numbers
 within the image. A split export writes `annotations/panoptic_<split>.json` and `annotations/panoptic_<split>/`
-per split, COCO's own layout. Stuff segments are one per class already (a label map holds one per stuff class)."""
+per split: COCO's own layout, with datumaro's default part name when not split, so its importer detects both.
+Stuff segments are one per class already (a label map holds one per stuff class)."""
 
 import json
 
@@ -11,6 +12,7 @@ import numpy as np
 from labeling.exports.artifacts import ArtifactContext, image_artifact
 from labeling.exports.png import png_bytes, stem
 from labeling.exports.registry import exporter
+from labeling.exports.split import DEFAULT_PART
 
 MAX_24BIT = 2**24 - 1
 
@@ -37,14 +39,14 @@ def panoptic_png(image, context) -> bytes:
     return png_bytes(id_to_rgb(numbers[label_map]))
 
 
-@exporter(name="coco_panoptic", version=1, title="COCO panoptic (PNG + segments_info)", per_image=panoptic_png)
+@exporter(name="coco_panoptic", version=2, title="COCO panoptic (PNG + segments_info)", per_image=panoptic_png)
 def write_coco_panoptic(view, sink, options, progress) -> dict:
     context = ArtifactContext("coco_panoptic", view.categories, options)
     categories = [{"id": c.id, "name": c.name, "supercategory": c.kind, "isthing": int(c.kind == "thing"),
                    "color": _rgb(c.color)} for c in view.categories]
     done = segments = 0
     for split, part in view.parts():
-        base = f"annotations/panoptic_{split}" if split else "annotations/panoptic"
+        base = f"annotations/panoptic_{split or DEFAULT_PART}"
         images, annotations = [], []
         for image in part:
             name = stem(image.file_name)

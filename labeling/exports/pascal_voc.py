@@ -79,7 +79,7 @@ def voc_pngs(image, context) -> bytes:
                       png_bytes(numbers.astype(np.uint8), _OBJECT_PALETTE))
 
 
-@exporter(name="pascal_voc", version=2, title="Pascal VOC segmentation (class and object PNGs)",
+@exporter(name="pascal_voc", version=3, title="Pascal VOC segmentation (class and object PNGs)",
           image_path=_image_path, per_image=voc_pngs)
 def write_pascal_voc(view, sink, options, progress) -> dict:
     if len(view.categories) > MAX_VALUE:

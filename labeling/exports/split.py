@@ -12,6 +12,9 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 SPLITS = ("train", "val", "test")
+# What COCO layouts call the one part of an export that is not split (`instances_default.json`, as CVAT writes it
+# and datumaro's COCO importers detect it).
+DEFAULT_PART = "default"
 
 
 def check_fractions(fractions: Mapping[str, float]) -> dict[str, float]:

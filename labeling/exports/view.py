@@ -15,7 +15,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Category:
-    id: int  # 1-based, in the project's class order: the id every format writes
+    id: int  # the class's stable number (>= 1): the id COCO and the mask PNGs write; not contiguous
     class_id: int  # the project's class id (label maps' segments refer to it)
     name: str
     kind: str  # thing | stuff

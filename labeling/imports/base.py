@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image as PILImage
 from scipy import ndimage
 
+from labeling.exports.names import portable_name, without_id_prefix
 from labeling.ingest.images import pillow_pixel_limit
 
 MAX_LISTED_PROBLEMS = 500
@@ -45,7 +46,7 @@ class TargetClass:
 @dataclass(frozen=True)
 class TargetImage:
     id: int
-    export_name: str  # the name exports give it: "<id>_<original name>"
+    export_name: str  # "<id>_<name>": what exports called it before they kept original names (still matched)
     original_name: str
     width: int
     height: int
@@ -225,9 +226,11 @@ def _reject_constant(name: str):
 
 
 class ImageResolver:
-    """Finds the project image a file names: the export's `<id>_<name>`, else the original file name, its
-    base name, or the file stem of any of those (mask PNGs are named by stem). A name two images share is
-    ambiguous."""
+    """Finds the project image a file names. The names tried, in turn: the file's name, its base name and their
+    stems, each against this project's `<id>_<name>` export names, then against every image's original name,
+    base name and portable export name (`labeling.exports.names`) and their stems; last, a name that carries
+    another project's `<id>_` prefix is tried without it, so an export imports into any project holding the
+    same files. A name two images share is ambiguous."""
 
     def __init__(self, images: Iterable[TargetImage]):
         self._by_export: dict[str, TargetImage] = {}
@@ -236,15 +239,23 @@ class ImageResolver:
             self._by_export[image.export_name] = image
             self._by_export[PurePosixPath(image.export_name).stem] = image
             base = image.original_name.rsplit("/", 1)[-1]
-            keys = {image.original_name, base, PurePosixPath(base).stem}
+            portable = portable_name(image.original_name)
+            keys = {image.original_name, base, PurePosixPath(base).stem, portable, PurePosixPath(portable).stem}
             for key in keys:
                 self._by_name.setdefault(key, []).append(image)
 
     def resolve(self, name: str) -> tuple[TargetImage | None, str]:
         """(image, "") or (None, why): "missing" or "ambiguous"."""
         name = str(name)
-        for candidate in (name, name.rsplit("/", 1)[-1], PurePosixPath(name.rsplit("/", 1)[-1]).stem):
-            if candidate in self._by_export:
+        base = name.rsplit("/", 1)[-1]
+        found, why = self._lookup((name, base, PurePosixPath(base).stem))
+        if found is None and why == "missing" and (foreign := without_id_prefix(base)) is not None:
+            return self._lookup((foreign, PurePosixPath(foreign).stem), exports=False)
+        return found, why
+
+    def _lookup(self, candidates: tuple[str, ...], *, exports: bool = True) -> tuple[TargetImage | None, str]:
+        for candidate in candidates:
+            if exports and candidate in self._by_export:
                 return self._by_export[candidate], ""
             found = self._by_name.get(candidate, [])
             if len(found) == 1:

@@ -3,7 +3,6 @@ format over it into a deterministic zip in storage. Approved images' per-image a
 `labeling.services.export_artifacts`) are read from `export-artifacts/<project>/<image>/<format>-<key>.bin`."""
 
 import hashlib
-import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,20 +16,13 @@ from django.core.files.storage import default_storage
 from labeling.errors import ValidationFailed
 from labeling.exports import EXPORTERS, ExportOptions, run_exporter
 from labeling.exports.artifacts import ArtifactContext, artifact_key, unseal
+from labeling.exports.names import export_file_names, prefixed_name
 from labeling.exports.split import SPLITS, check_fractions, stratified_split
 from labeling.exports.view import Category, DatasetView, ExportImage, ExportSegment
 from labeling.exports.zipsink import ZipSink
 from labeling.models import Annotation, AnnotationState, Image, Job, LabelClass, Project, Segment, TaskState
 from labeling.selectors import annotation_label_map, approved_label_maps
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def export_file_name(image: Image) -> str:
-    """Portable and stable: the image id (unique) and its original name without any path or odd characters."""
-    base = _UNSAFE.sub("_", image.original_name.rsplit("/", 1)[-1]).strip("._") or "image"
-    return f"{image.pk}_{base[-120:]}"
 
 
 def _stored_bytes(name: str) -> bytes:
@@ -85,15 +77,15 @@ def _splits(project: Project, chosen: list[tuple[int, int | None]], split: dict 
 
 
 def export_categories(*, project: Project, class_ids: list[int] | None = None) -> tuple[Category, ...]:
-    """The exported classes (all, or `class_ids`) with their 1-based export ids in the project's class order."""
+    """The exported classes (all, or `class_ids`) in the project's class order, each with its stable number as
+    its export id: reordering the classes or exporting a subset keeps every class's id."""
     classes = list(LabelClass.objects.filter(project=project).order_by("order", "id"))
     if class_ids is not None:
         unknown = sorted(set(class_ids) - {c.pk for c in classes})
         if unknown:
             raise ValidationFailed("classes not in this project", code="unknown_class", extra={"class_ids": unknown})
         classes = [c for c in classes if c.pk in set(class_ids)]
-    return tuple(Category(id=i, class_id=c.pk, name=c.name, kind=c.kind, color=c.color)
-                 for i, c in enumerate(classes, 1))
+    return tuple(Category(id=c.number, class_id=c.pk, name=c.name, kind=c.kind, color=c.color) for c in classes)
 
 
 ARTIFACTS_DIR = "export-artifacts"
@@ -121,11 +113,13 @@ def artifact_load(path: str) -> bytes | None:
 
 def export_images(*, chosen: list[tuple[int, int | None]], categories: tuple[Category, ...],
                   split_of: dict[int, str] | None = None, include_images: bool = False,
-                  artifacts: bool = True) -> Iterator[ExportImage]:
+                  artifacts: bool = True, file_names: dict[int, str] | None = None) -> Iterator[ExportImage]:
     """The view's images for (image id, exported annotation id) pairs, in that order, read in chunks. With
-    `artifacts`, an approved image (exported with its approved annotation) offers its stored artifacts."""
+    `artifacts`, an approved image (exported with its approved annotation) offers its stored artifacts.
+    `file_names` ({image id: name}, from `export_file_names` over the whole export) default to `<id>_<name>`."""
     category_of = {c.class_id: c.id for c in categories}
     split_of = split_of or {}
+    file_names = file_names or {}
     for lo in range(0, len(chosen), 200):
         chunk = chosen[lo:lo + 200]
         images = Image.objects.in_bulk([i for i, _ in chunk])
@@ -148,7 +142,8 @@ def export_images(*, chosen: list[tuple[int, int | None]], categories: tuple[Cat
             approved = (annotation is not None and image.state == TaskState.APPROVED
                         and image.approved_annotation_id == annotation.pk)
             yield ExportImage(
-                id=image.pk, file_name=export_file_name(image), width=image.width, height=image.height,
+                id=image.pk, file_name=file_names.get(image.pk) or prefixed_name(image.pk, image.original_name),
+                width=image.width, height=image.height,
                 split=split_of.get(image_id, ""), segments=segments,
                 load_map=(partial(annotation_label_map, annotation=annotation) if annotation is not None
                           else partial(_unlabelled_map, height=image.height, width=image.width)),
@@ -181,7 +176,10 @@ def dataset_view(*, project: Project, approved_only: bool = True, class_ids: lis
     if split:
         rank = {name: i for i, name in enumerate((*SPLITS, UNASSIGNED))}
         chosen.sort(key=lambda pair: (rank[split_of[pair[0]]], pair[0]))
-    images = export_images(chosen=chosen, categories=categories, split_of=split_of, include_images=include_images)
+    originals = dict(Image.objects.filter(project=project).values_list("id", "original_name"))
+    file_names = export_file_names([(i, originals[i]) for i, _ in chosen if i in originals])
+    images = export_images(chosen=chosen, categories=categories, split_of=split_of, include_images=include_images,
+                           file_names=file_names)
     return DatasetView(name=project.name, kind=project.kind, categories=categories, images=images,
                        count=len(chosen), split=bool(split))
 
@@ -200,6 +198,18 @@ def _split_params(split: str, fractions: dict[str, float] | None, seed: int) -> 
     return {"mode": "stratified", "fractions": checked, "seed": seed}
 
 
+# The options every format takes; polygons only those that can write them (COCO instances: RLE or polygons).
+_COMMON_OPTIONS = ("approved_only", "class_ids", "include_images", "split")
+POLYGON_FORMATS = frozenset({"coco_instances"})
+
+
+def export_formats() -> list[dict[str, Any]]:
+    """The registered formats by name, each with the export options it takes: what clients offer and check."""
+    return [{"name": e.name, "title": e.title, "version": e.version,
+             "options": sorted(_COMMON_OPTIONS + (("polygons",) if e.name in POLYGON_FORMATS else ()))}
+            for _, e in sorted(EXPORTERS.items())]
+
+
 def export_enqueue(*, project: Project, user, format: str, approved_only: bool = True,
                    class_ids: list[int] | None = None, include_images: bool = False, polygons: bool = False,
                    split: str = "none", split_fractions: dict[str, float] | None = None, split_seed: int = 0) -> Job:
@@ -207,7 +217,7 @@ def export_enqueue(*, project: Project, user, format: str, approved_only: bool =
     `split_seed`, in `split_fractions`, default 80/10/10, stratified by the classes present in each image)."""
     if format not in EXPORTERS:
         raise ValidationFailed(f"format must be one of {', '.join(sorted(EXPORTERS))}", code="unknown_format")
-    if polygons and format != "coco_instances":
+    if polygons and format not in POLYGON_FORMATS:
         raise ValidationFailed("polygons apply to COCO instances only", code="polygons_unsupported")
     params = {"format": format, "approved_only": approved_only, "class_ids": class_ids,
               "include_images": include_images, "polygons": polygons,

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 
 from labeling.errors import Conflict, ValidationFailed
 from labeling.models import CLASS_KINDS_FOR_PROJECT, LabelClass, Membership, Project, ProjectKind, Role, Segment
@@ -82,12 +83,15 @@ def label_class_create(
 ) -> LabelClass:
     _validate_class_fields(project=project, kind=kind, color=color)
     schema = _validate_attribute_schema(attribute_schema or [])
-    if order is None:
-        order = project.classes.count()
     try:
         with transaction.atomic():
+            # The project's row lock makes "the next number" safe against a concurrent create.
+            Project.objects.select_for_update().filter(pk=project.pk).first()
+            if order is None:
+                order = project.classes.count()
+            number = (project.classes.aggregate(top=Max("number"))["top"] or 0) + 1
             return LabelClass.objects.create(project=project, name=name, kind=kind, color=color.lower(), order=order,
-                                             attribute_schema=schema)
+                                             number=number, attribute_schema=schema)
     except IntegrityError as exc:
         raise ValidationFailed(f"class {name!r} already exists in this project", code="duplicate_class") from exc
 

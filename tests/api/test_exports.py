@@ -55,7 +55,7 @@ def test_coco_export_of_the_approved_set_reads_back_identical(world, approved, d
     job, archive = run_export(world, django_capture_on_commit_callbacks, format="coco_instances")
     assert job.result["images"] == 1 and job.result["annotations"] == 2 and len(job.result["sha256"]) == 64
     coco = COCO()
-    coco.dataset = json.loads(archive.read("annotations/instances.json"))
+    coco.dataset = json.loads(archive.read("annotations/instances_default.json"))
     coco.createIndex()
     (image,) = coco.dataset["images"]
     assert image["id"] == world.image.pk and image["file_name"] == f"{world.image.pk}_street.png"
@@ -78,7 +78,7 @@ def test_exports_are_deterministic_and_options_apply(world, approved, django_cap
     paint(draft, draft.annotator)
     job, archive = run_export(world, django_capture_on_commit_callbacks, format="coco_instances",
                               approved_only=False, class_ids=[world.thing.pk])
-    document = json.loads(archive.read("annotations/instances.json"))
+    document = json.loads(archive.read("annotations/instances_default.json"))
     assert [i["id"] for i in document["images"]] == [world.image.pk, other.pk]
     assert [c["name"] for c in document["categories"]] == ["car"] and job.result["annotations"] == 3
 
@@ -174,11 +174,11 @@ def test_every_format_exports_an_image_without_annotation_as_unlabelled(world, a
             assert data == b"", name
     if format == "coco_instances":
         coco = COCO()
-        coco.dataset = json.loads(archive.read("annotations/instances.json"))
+        coco.dataset = json.loads(archive.read("annotations/instances_default.json"))
         coco.createIndex()
         assert sorted(coco.getImgIds()) == [world.image.pk, bare.pk] and coco.getAnnIds(imgIds=[bare.pk]) == []
     if format == "coco_panoptic":
-        document = json.loads(archive.read("annotations/panoptic.json"))
+        document = json.loads(archive.read("annotations/panoptic_default.json"))
         assert [a["segments_info"] for a in document["annotations"] if a["image_id"] == bare.pk] == [[]]
     if format == "instance_png":
         assert json.loads(archive.read("instances.json"))["images"][stem] == []

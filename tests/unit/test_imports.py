@@ -231,17 +231,17 @@ def test_an_unused_unknown_category_is_a_warning_as_labelme_writes_it(tmp_path):
 def test_panoptic_png_problems(tmp_path):
     exported = export("coco_panoptic")
     files = unzip(exported, tmp_path)
-    name = "annotations/panoptic/101_photo.png"
+    name = "annotations/panoptic_default/101_photo.png"
     ids = np.asarray(PILImage.open(files.paths[name])).astype(np.uint32)
     ids[0, 0] = (9, 0, 0)  # a value no segments_info entry has
     buf = io.BytesIO()
     PILImage.fromarray(ids.astype(np.uint8), "RGB").save(buf, "PNG")
     files.paths[name].write_bytes(buf.getvalue())
-    files.paths["annotations/panoptic/205_photo.png"].write_bytes(b"not a png")
+    files.paths["annotations/panoptic_default/205_photo.png"].write_bytes(b"not a png")
     imported, report = run("coco_panoptic", files)
     assert sorted((p.code, p.where) for p in report.problems) == [
-        ("bad_png", "annotations/panoptic/205_photo.png"),
-        ("unknown_segment_value", "annotations/panoptic.json: annotation of image 101")]
+        ("bad_png", "annotations/panoptic_default/205_photo.png"),
+        ("unknown_segment_value", "annotations/panoptic_default.json: annotation of image 101")]
     assert imported == []
 
 
@@ -264,7 +264,7 @@ def test_mask_png_problems(tmp_path):
 def test_the_same_image_twice_is_an_error(tmp_path):
     files = unzip(export("coco_instances"), tmp_path)
     copy = tmp_path / "copy.json"
-    copy.write_bytes(files.read("annotations/instances.json"))
+    copy.write_bytes(files.read("annotations/instances_default.json"))
     files.paths["annotations/again.json"] = copy
     imported, report = run("coco_instances", files)
     assert {p.code for p in report.problems} == {"duplicate_image"} and report.errors == 2
