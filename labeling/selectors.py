@@ -87,6 +87,15 @@ def task_visibility(*, user, project: Project) -> TaskVisibility:
     return TaskVisibility(user=user, project=project, oversees=permissions.can(user, permissions.TASK_OVERSEE, project))
 
 
+def image_prelabel(*, image: Image) -> Annotation | None:
+    """The pre-label a new annotation of the image starts as a copy of: the newest annotation without an annotator,
+    when it has segments (the one `labeling.services.labelmaps.annotation_get_or_create` copies)."""
+    prelabel = Annotation.objects.filter(image=image, annotator__isnull=True).order_by("-updated_at", "-id").first()
+    if prelabel is None or not Segment.objects.filter(annotation=prelabel).exists():
+        return None
+    return prelabel
+
+
 def annotation_tile_index(*, annotation: Annotation) -> list[list[int]]:
     return [list(p) for p in LabelMapTile.objects.filter(annotation=annotation).values_list("tx", "ty")]
 

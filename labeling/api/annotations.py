@@ -142,8 +142,9 @@ class ImageAnnotationsView(ScopedAPIView):
 
     @extend_schema(request=None, responses={200: AnnotationDetailSerializer, 201: AnnotationDetailSerializer})
     def post(self, request, pk):
-        """Open the caller's own annotation of the image, creating it on first use (409 `task_closed` when the
-        image is submitted or decided, `task_full` when it has its k annotators)."""
+        """Start (or resume) the caller's own annotation of the image: creating it takes a place among the image's
+        annotators (409 `task_closed` when the image is submitted or decided, `task_full` when it has its k
+        annotators). The editor sends this at the first edit; to look without claiming, GET images/{id}/task/."""
         annotation, created = task_open(image=self._image(), user=request.user)
         return Response(_detail(annotation), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

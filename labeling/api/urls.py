@@ -93,6 +93,7 @@ urlpatterns = [
     path("images/<id:pk>/approve/", workflow.ImageApproveView.as_view(), name="image-approve"),
     path("images/<id:pk>/reject/", workflow.ImageRejectView.as_view(), name="image-reject"),
     path("images/<id:pk>/reopen/", workflow.ImageReopenView.as_view(), name="image-reopen"),
+    path("images/<id:pk>/task/", workflow.ImageTaskView.as_view(), name="image-task"),
     path("images/<id:pk>/transitions/", workflow.ImageTransitionsView.as_view(), name="image-transitions"),
     path("images/<id:pk>/agreement/", workflow.ImageAgreementView.as_view(), name="image-agreement"),
     path("images/<id:pk>/agreement/heatmap/", workflow.ImageDisagreementView.as_view(), name="image-disagreement"),

@@ -5,6 +5,7 @@ the rules are in `labeling.services.tasks` and `labeling.services.reviews`."""
 import io
 
 import numpy as np
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from PIL import Image as PILImage
@@ -17,7 +18,7 @@ from labeling.api.base import ScopedAPIView
 from labeling.api.images import ImageSerializer
 from labeling.dashboard import project_dashboard
 from labeling.models import Annotation, Image, ReviewComment, SegmentReview, TaskAssignment, TaskTransition
-from labeling.selectors import image_agreement, image_disagreement, task_visibility
+from labeling.selectors import image_agreement, image_disagreement, image_prelabel, task_visibility
 from labeling.services.reviews import comment_create, comment_set_resolved, segments_review
 from labeling.services.tasks import (
     annotation_submit,
@@ -28,6 +29,7 @@ from labeling.services.tasks import (
     image_set_gold,
     next_review,
     next_task,
+    task_start_refusal,
     tasks_assign,
 )
 
@@ -219,6 +221,48 @@ class ImageTransitionsView(_ImageAction):
         image = self.get_object()
         transitions = task_visibility(user=request.user, project=image.project).transitions(image=image)
         return Response(TransitionSerializer(transitions, many=True).data)
+
+
+class TaskRefusalSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="task_closed, task_full or not_a_labeller")
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+
+class ImageTaskSerializer(serializers.Serializer):
+    annotation = AnnotationSerializer(allow_null=True, help_text="the caller's own annotation of the image, if any")
+    can_start = serializers.BooleanField(help_text="whether POST images/{id}/annotations/ would start one now")
+    refusal = TaskRefusalSerializer(allow_null=True, help_text="why not: what starting would answer")
+    prelabel = serializers.IntegerField(allow_null=True, help_text="the pre-label annotation a start copies, if any")
+    tile_size = serializers.IntegerField(help_text="the tile size of a new annotation")
+
+
+class ImageTaskView(_ImageAction):
+    serializer_class = ImageTaskSerializer
+    scopes = {"GET": scopes.IMAGE_VIEW}
+
+    def get(self, request, pk):
+        """What opening the image gives the caller, without claiming it: their own annotation if they have one, else
+        whether they may start one and the pre-label it would start from. Starting (POST images/{id}/annotations/,
+        sent by the editor at the first edit) is what takes a place among the image's annotators."""
+        image = self.get_object()
+        own = (Annotation.objects.filter(image=image, annotator=request.user)
+               .select_related("annotator", "image").first())
+        refusal = None
+        if own is None:
+            if not scopes.can(request.user, scopes.ANNOTATION_CREATE, image):
+                refusal = {"code": "not_a_labeller", "message": "Your role in this project reviews images; it does "
+                           "not label them.", "extra": {}}
+            elif (conflict := task_start_refusal(image=image, user=request.user)) is not None:
+                refusal = {"code": conflict.code, "message": conflict.message, "extra": conflict.extra}
+        prelabel = image_prelabel(image=image) if own is None and refusal is None else None
+        return Response({
+            "annotation": AnnotationSerializer(own).data if own else None,
+            "can_start": own is None and refusal is None,
+            "refusal": refusal,
+            "prelabel": prelabel.pk if prelabel else None,
+            "tile_size": settings.ANNOTATOR["LABELMAP_TILE_SIZE"],
+        })
 
 
 class GoldInputSerializer(serializers.Serializer):

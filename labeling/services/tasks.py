@@ -435,24 +435,47 @@ def _startable_images(project: Project, user):
     )
 
 
+_CLOSED_BECAUSE = {
+    TaskState.SUBMITTED: "it is submitted and waits for review; it opens for labelling again if it is rejected",
+    TaskState.APPROVED: "it is approved; a reviewer or manager can reopen it to have its labels changed",
+    TaskState.REJECTED: "it was rejected and went back to the people who labelled it",
+}
+
+
+def task_start_refusal(*, image: Image, user) -> Conflict | None:
+    """Why the user may not start an annotation of the image now (the 409 that starting would answer), or None.
+    Reads only: the editor asks this when an image is opened, and opening claims nothing."""
+    if image.is_gold:
+        return None
+    project = image.project
+    if image.state not in (TaskState.NEW, TaskState.IN_PROGRESS):
+        return Conflict(f"There is nothing to label in this image: {_CLOSED_BECAUSE.get(image.state, image.state)}.",
+                        code="task_closed", extra={"state": image.state})
+    if not _startable_images(project, user).filter(pk=image.pk).exists():
+        return Conflict(f"This image already has its {project.annotators_per_image} annotator(s); press Next task "
+                        f"for another one.", code="task_full",
+                        extra={"annotators_per_image": project.annotators_per_image})
+    return None
+
+
 def task_open(*, image: Image, user) -> tuple[Annotation, bool]:
-    """Open the user's annotation of an image they chose themselves (the image grid): their own if they have one;
-    a new one only while the image is open and has a place among its k annotators (or is gold)."""
+    """Start (or resume) the user's annotation of an image they chose themselves (the image grid): their own if they
+    have one; a new one only while the image is open and has a place among its k annotators (or is gold). The editor
+    calls this at the user's first edit, not when the image is merely opened: starting claims a place."""
     from labeling.services.labelmaps import annotation_get_or_create
 
     existing = Annotation.objects.filter(image=image, annotator=user).first()
     if existing is not None:
         return existing, False
-    project = image.project
-    if not image.is_gold:
-        if image.state not in (TaskState.NEW, TaskState.IN_PROGRESS):
-            raise Conflict(f"this image is {image.state.replace('_', ' ')}: there is nothing to label in it",
-                           code="task_closed", extra={"state": image.state})
-        if not _startable_images(project, user).filter(pk=image.pk).exists():
-            raise Conflict(f"this image already has its {project.annotators_per_image} annotator(s); press Next "
-                           f"task for another one", code="task_full",
-                           extra={"annotators_per_image": project.annotators_per_image})
-    return annotation_get_or_create(image=image, user=user)
+    with transaction.atomic():
+        image = _locked_image(image.pk)  # serialises claims of this image (as next_task does); re-check under it
+        refusal = task_start_refusal(image=image, user=user)
+        if refusal is not None:
+            existing = Annotation.objects.filter(image=image, annotator=user).first()
+            if existing is not None:  # started meanwhile by the same user (another tab)
+                return existing, False
+            raise refusal
+        return annotation_get_or_create(image=image, user=user)
 
 
 def next_task(*, project: Project, user) -> NextTask:

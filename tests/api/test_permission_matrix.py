@@ -272,6 +272,7 @@ ENDPOINTS = [
     Endpoint("image-approve", "post", scopes.REVIEW_DECIDE, _submitted),
     Endpoint("image-reject", "post", scopes.REVIEW_DECIDE, _submitted, lambda w, a, j: {"reason": "sloppy edges"}),
     Endpoint("image-reopen", "post", scopes.REVIEW_DECIDE, _approved, lambda w, a, j: {"reason": "missed a car"}),
+    Endpoint("image-task", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
     Endpoint("image-transitions", "get", scopes.IMAGE_VIEW, lambda w, a, j: {"pk": w.image.pk}),
     Endpoint("image-agreement", "get", scopes.REVIEW_DECIDE, _submitted),
     Endpoint("image-disagreement", "get", scopes.REVIEW_DECIDE, _two_submitted),

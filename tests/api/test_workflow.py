@@ -544,6 +544,93 @@ def test_opening_an_image_from_the_grid_respects_the_task_flow(world, started, a
     assert client_for(second).post(reverse("image-annotations", kwargs={"pk": fresh.pk})).status_code == 201
 
 
+def test_opening_an_image_claims_nothing_and_starting_does(world, annotator, reviewer):
+    """Issue 16 item 17: a manager who only looks at a new image leaves it to the annotators; Next task and
+    `annotators_per_image` count only people who started."""
+    manager = world.users["manager"]
+    task_url = reverse("image-task", kwargs={"pk": world.image.pk})
+    body = client_for(manager).get(task_url).json()
+    assert body == {"annotation": None, "can_start": True, "refusal": None, "prelabel": None, "tile_size": 512}
+    assert states(world.image) == TaskState.NEW
+    assert not Annotation.objects.filter(image=world.image).exists()
+    assert not TaskTransition.objects.filter(image=world.image).exists()
+    # With one annotator per image, the annotator's Next task still gets it.
+    task = next_task(project=world.project, user=annotator)
+    assert (task.image, task.why) == (world.image, "unlabelled")
+    # Now it is taken: the manager's look says so, and starting is refused.
+    body = client_for(manager).get(task_url).json()
+    assert body["can_start"] is False and body["refusal"]["code"] == "task_full"
+    response = client_for(manager).post(reverse("image-annotations", kwargs={"pk": world.image.pk}))
+    assert response.status_code == 409 and response.json()["code"] == "task_full"
+    # The annotator's own look names their annotation; a reviewer is told they do not label.
+    body = client_for(annotator).get(task_url).json()
+    assert body["annotation"]["id"] == task.annotation.pk and body["can_start"] is False and body["refusal"] is None
+    body = client_for(reviewer).get(task_url).json()
+    assert body["can_start"] is False and body["refusal"]["code"] == "not_a_labeller"
+
+
+def test_starting_from_the_grid_is_the_claim_and_names_the_pre_label(world, annotator):
+    manager = world.users["manager"]
+    (fresh,) = more_images(world, 1)
+    prelabel = Annotation.objects.create(image=fresh, annotator=None)
+    paint(prelabel, None)
+    task_url = reverse("image-task", kwargs={"pk": fresh.pk})
+    assert client_for(manager).get(task_url).json()["prelabel"] == prelabel.pk
+    assert states(fresh) == TaskState.NEW
+    response = client_for(manager).post(reverse("image-annotations", kwargs={"pk": fresh.pk}))
+    assert response.status_code == 201 and len(response.json()["segments"]) == 1  # a copy of the pre-label
+    assert states(fresh) == TaskState.IN_PROGRESS
+    # The manager started it: with k=1 the annotator's Next task passes it by.
+    assert next_task(project=world.project, user=annotator).image == world.image
+    assert next_task(project=world.project, user=annotator).why == "draft"
+
+
+def test_a_start_rechecks_the_places_under_the_image_row_lock(world, annotator, monkeypatch):
+    """Two people starting the last place of an image at once: the second is refused once it holds the lock,
+    whatever it saw before (here the other start lands between the first check and the lock)."""
+    from labeling.services import tasks
+    from labeling.services.tasks import task_open
+
+    second = _second_annotator(world)
+    real_lock = tasks._locked_image
+    raced = []
+
+    def lock_after_a_rival_started(image_id):
+        if not raced:
+            raced.append(True)
+            annotation_get_or_create(image=world.image, user=second)
+        return real_lock(image_id)
+
+    monkeypatch.setattr(tasks, "_locked_image", lock_after_a_rival_started)
+    with pytest.raises(Conflict) as raised:
+        task_open(image=world.image, user=annotator)
+    assert raised.value.code == "task_full"
+    assert not Annotation.objects.filter(image=world.image, annotator=annotator).exists()
+
+
+def test_opening_an_approved_image_says_why_and_a_reviewer_may_reopen_it(world, started, annotator, reviewer):
+    """Issue 16 item 18: the refusal is a helpful 409 the editor shows as a page; OPTIONS on reopen tells the UI who
+    may reopen (the server's scopes), and a reopened image can be labelled again."""
+    annotation_submit(annotation=started, user=annotator)
+    image_approve(image=world.image, user=reviewer)
+    manager = world.users["manager"]
+    body = client_for(manager).get(reverse("image-task", kwargs={"pk": world.image.pk})).json()
+    assert body["can_start"] is False and body["refusal"]["code"] == "task_closed"
+    assert body["refusal"]["extra"] == {"state": "approved"} and "reopen" in body["refusal"]["message"]
+    response = client_for(manager).post(reverse("image-annotations", kwargs={"pk": world.image.pk}))
+    assert response.status_code == 409 and response.json()["message"] == body["refusal"]["message"]
+    reopen = reverse("image-reopen", kwargs={"pk": world.image.pk})
+    for user, allowed in ((manager, True), (reviewer, True), (annotator, False)):
+        assert ("POST" in client_for(user).options(reopen).json()["allowed_methods"]) is allowed
+    assert client_for(manager).post(reopen, {"reason": ""}, format="json").status_code == 400
+    response = client_for(manager).post(reopen, {"reason": "the mirror is a car too"}, format="json")
+    assert response.status_code == 200 and response.json()["state"] == "in_progress"
+    started.refresh_from_db()
+    assert started.state == AnnotationState.DRAFT
+    paint(started, manager, box=(20, 20, 30, 30))  # the manager labels on (as their revision)
+    assert Revision.objects.filter(annotation=started, author=manager).exists()
+
+
 @pytest.mark.parametrize("step", [1, 2, 3, 7])
 def test_sampled_label_map_equals_every_nth_pixel_of_the_whole(world, annotator, step):
     from labeling.masks.tiles import split_map
