@@ -66,6 +66,7 @@ def write_coco_instances(view, sink, options, progress) -> dict:
     head = {"info": {"description": view.name, "version": "1", "kind": view.kind}, "licenses": [],
             "categories": categories}
     count = done = as_rle = 0
+    sink.folder("images")  # datumaro's COCO importer demands it, even in an export without the image files
     for split, part in view.parts():
         images, first = [], True
         name = f"annotations/instances_{split or DEFAULT_PART}.json"

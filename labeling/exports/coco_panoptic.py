@@ -45,6 +45,7 @@ def write_coco_panoptic(view, sink, options, progress) -> dict:
     categories = [{"id": c.id, "name": c.name, "supercategory": c.kind, "isthing": int(c.kind == "thing"),
                    "color": _rgb(c.color)} for c in view.categories]
     done = segments = 0
+    sink.folder("images")  # datumaro's COCO importer demands it, even in an export without the image files
     for split, part in view.parts():
         base = f"annotations/panoptic_{split or DEFAULT_PART}"
         images, annotations = [], []

@@ -13,18 +13,24 @@ class ZipSink:
         self._zip = zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED)
         self._names: set[str] = set()
 
-    def _info(self, name: str, compress: bool) -> zipfile.ZipInfo:
+    def _info(self, name: str, compress: bool, mode: int = 0o100644) -> zipfile.ZipInfo:
         if name in self._names:
             raise ValueError(f"{name} is written twice")
         self._names.add(name)
         info = zipfile.ZipInfo(name, date_time=_EPOCH)
-        info.external_attr = 0o644 << 16
+        info.external_attr = mode << 16
         info.create_system = 3  # Unix, whatever the platform writing it
         info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED  # zlib's default level
         return info
 
     def write(self, name: str, data: bytes, *, compress: bool = True) -> None:
         self._zip.writestr(self._info(name, compress), data)
+
+    def folder(self, name: str) -> None:
+        """An empty folder entry, for readers that demand a folder even when nothing goes in it."""
+        info = self._info(name.rstrip("/") + "/", False, mode=0o040755)
+        info.external_attr |= 0x10  # MS-DOS directory flag, which zipfile and unzip read
+        self._zip.writestr(info, b"")
 
     def open(self, name: str) -> BinaryIO:
         """A member to write in pieces (a large JSON document streamed as it is built); close it when done."""

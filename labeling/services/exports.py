@@ -34,18 +34,27 @@ _WORK_ORDER = {AnnotationState.SUBMITTED: 0, AnnotationState.REJECTED: 1, Annota
 UNASSIGNED = "unassigned"  # a stored split's images that have none
 
 
+def _work_rank(annotator_id: int | None, imported: bool, state: str) -> int:
+    """Which annotation "all work" exports for an image without an approved one, lowest first: people's work
+    (submitted, rejected, then drafts), then imported labels, then a model's pre-labels. Imported labels and
+    pre-labels count on their own, so an image nobody has opened yet still exports what it holds."""
+    if annotator_id is not None:
+        return _WORK_ORDER.get(state, 3)
+    return 4 if imported else 5
+
+
 def _chosen_annotations(project: Project, approved_only: bool) -> list[tuple[int, int | None]]:
     """(image id, the annotation exported for it or None) in image id order, read as plain tuples so even a large
     project costs little memory. Approved images give their approved annotation. With `approved_only` false,
-    the others give their newest human work (submitted before rejected before drafts)."""
+    the others give their newest work in `_work_rank` order."""
     approved = dict(approved_label_maps(project=project).values_list("id", "approved_annotation_id"))
     if approved_only:
         return sorted(approved.items())
     best: dict[int, tuple] = {}
-    work = (Annotation.objects.filter(image__project=project, annotator__isnull=False)
-            .values_list("image_id", "id", "state", "updated_at"))
-    for image_id, annotation_id, state, updated_at in work.iterator(chunk_size=2000):
-        key = (_WORK_ORDER.get(state, 3), -updated_at.timestamp(), -annotation_id)
+    work = (Annotation.objects.filter(image__project=project)
+            .values_list("image_id", "id", "annotator_id", "imported", "state", "updated_at"))
+    for image_id, annotation_id, annotator_id, imported, state, updated_at in work.iterator(chunk_size=2000):
+        key = (_work_rank(annotator_id, imported, state), -updated_at.timestamp(), -annotation_id)
         if image_id not in best or key < best[image_id][0]:
             best[image_id] = (key, annotation_id)
     image_ids = Image.objects.filter(project=project).order_by("id").values_list("id", flat=True)
