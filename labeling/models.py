@@ -505,7 +505,8 @@ class DatasetVersion(models.Model):
     members = models.JSONField(default=dict, help_text="{zip member path: SHA-256 hex of its bytes}")
     splits = models.JSONField(default=dict, help_text="{split name: [image ids]}; {} when exported without one.")
     image_count = models.PositiveIntegerField(default=0)
-    annotation_count = models.PositiveIntegerField(default=0)
+    annotation_count = models.PositiveIntegerField(
+        default=0, help_text="The exported segments (objects), counted the same way for every format.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     # A deleted version keeps its row (so its number is never given to other data) but not its file.

@@ -28,4 +28,10 @@ class Migration(migrations.Migration):
             model_name="labelclass",
             constraint=models.UniqueConstraint(fields=("project", "number"), name="unique_class_number_per_project"),
         ),
+        migrations.AlterField(
+            model_name="datasetversion",
+            name="annotation_count",
+            field=models.PositiveIntegerField(
+                default=0, help_text="The exported segments (objects), counted the same way for every format."),
+        ),
     ]
