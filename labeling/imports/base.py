@@ -108,6 +108,14 @@ def _bounded(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+@dataclass(frozen=True)
+class ImportOptions:
+    """What the user chose beside the format. `void_value`: a pixel value of mask PNGs (and VOC PNGs) that means
+    "no label" (VOC's 255 boundary, say) rather than a value the table must list; None: no such value."""
+
+    void_value: int | None = None
+
+
 class UnreadableFile(Exception):
     """A whole file cannot be read (not JSON, the wrong shape): reported as one error by the importer, under
     `code`."""

@@ -3,13 +3,26 @@
 crowd regions usually are) or polygons, rasterised by pycocotools as every COCO reader does; overlaps resolve by
 `base.compose`'s rule. The file's `bbox` and `area` are not trusted: they are computed from the pixels.
 
-Per annotation, these are errors (the import applies nothing, every one is listed): an unknown or missing
-category, an `image_id` with no image entry, a duplicate annotation / image / category id, an RLE whose size is
-not the image's or whose runs do not cover it, a polygon with fewer than 3 points, an odd number of coordinates,
-a coordinate that is not a finite number or lies more than one pixel outside the image. Images of the file
-that are not in the project are warnings (skipped), as are annotations with no pixels.
+Polygons are rasterised by pycocotools on the image's size as they are (`frPyObjects(polygon, h, w)`), vertices
+outside the image included: pycocotools keeps the part inside, as every COCO reader sees it. Clipping the
+vertices to the image first would change the shape (labelme's chair lost 47 px that way).
+
+COCO results (what detectors write, and `COCO.loadRes` reads): a JSON that is a bare list of annotations with
+`image_id`, `category_id`, `segmentation` and `score`, and no images or categories of its own. Its ids are the
+ones of the instances JSON the model was run on, so it is imported from a ZIP holding both: the results are the
+pre-labels (scores kept), the one instances JSON beside them only names the images and categories (its own
+annotations are not imported; a warning says so). A results file alone is refused with that explanation rather
+than matched to the project's own ids by guess.
+
+Per annotation, these are errors (the import applies nothing, or with `skip_invalid` leaves that annotation out;
+every one is listed): an unknown or missing category, an `image_id` with no image entry, a duplicate annotation /
+image / category id, an RLE whose size is not the image's or whose runs do not cover it, a polygon with fewer
+than 3 points, an odd number of coordinates, a coordinate that is not a finite number or lies more than the
+image's own width (height) outside it. Images of the file that are not in the project are warnings (skipped), as
+are annotations with no pixels.
 """
 
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -22,8 +35,10 @@ from labeling.imports.base import (
     Files,
     ImageResolver,
     ImportedImage,
+    ImportOptions,
     Piece,
     Report,
+    UnreadableFile,
     compose,
     cover_budget,
     finite_score,
@@ -35,7 +50,10 @@ from labeling.imports.base import (
 )
 from labeling.masks.rle import bounding_crop, rle_to_crop
 
-OUT_OF_BOUNDS_TOLERANCE = 1.0  # pixels: coordinates this far outside the image are clipped, not refused
+# A polygon may reach this many times the image's own width (height) past its edges: pycocotools keeps the part
+# inside. Farther is refused: such coordinates belong to another image size, and pycocotools walks every edge
+# at 5 points a pixel, so far-away vertices cost memory (and overflow its int coordinates past ~4e8).
+OUT_OF_BOUNDS_REACH = 1.0
 
 
 COCO_KEYS = ("images", "annotations", "categories")
@@ -82,26 +100,109 @@ def categories_of(document: dict, classes: ClassResolver, report: Report, name: 
     return found
 
 
-def import_coco_instances(files: Files, classes: ClassResolver, images: ImageResolver,
-                          report: Report) -> Iterator[ImportedImage]:
+def import_coco_instances(files: Files, classes: ClassResolver, images: ImageResolver, report: Report,
+                          options: ImportOptions = ImportOptions()) -> Iterator[ImportedImage]:
+    results = [n for n in files.names(".json") if _starts_as_array(files, n)]
+    if results:
+        yield from _results(files, results, classes, images, report)
+        return
     wanted = "COCO instances JSON (with images, annotations and categories lists)"
     for name, document in json_documents(files, report, fits=is_coco_instances, wanted=wanted):
         yield from _document(name, document, classes, images, report)
 
 
-def _document(name: str, document: dict, classes: ClassResolver, images: ImageResolver,
-              report: Report) -> Iterator[ImportedImage]:
+RESULTS_ALONE = ("a COCO results file: a list of annotations whose image_id and category_id are the ids of the "
+                 "instances JSON the model was run on, with no images or categories of its own. Upload a ZIP "
+                 "holding it together with that instances JSON (its images and categories are read; its own "
+                 "annotations are not imported)")
+
+
+def is_coco_results(document: Any) -> str | None:
+    """None when it is a COCO results list; else why a JSON array is not one."""
+    if not isinstance(document, list):
+        return "not COCO results: not a list"
+    for position, item in enumerate(document):
+        if not isinstance(item, dict) or "image_id" not in item or "category_id" not in item:
+            return (f"not COCO results: item #{position} is not an annotation with image_id and category_id; "
+                    f"a JSON array is read as a results list")
+    return None
+
+
+def _starts_as_array(files: Files, name: str) -> bool:
+    """Whether the JSON file's first value opens an array (read from its first bytes, in any JSON encoding)."""
+    with open(files.paths[name], "rb") as fp:
+        head = fp.read(4096)
+    try:
+        text = head.decode(json.detect_encoding(head), "ignore")
+    except LookupError:
+        return False
+    return text.lstrip("\ufeff \t\r\n")[:1] == "["
+
+
+def _results(files: Files, names: list[str], classes: ClassResolver, images: ImageResolver,
+             report: Report) -> Iterator[ImportedImage]:
+    """The results lists `names`, read against the upload's one instances JSON (module note)."""
+    lists: list[tuple[str, list]] = []
+    for name in names:
+        document = _parsed(files, name, report)
+        why = is_coco_results(document) if document is not None else ""
+        if why:
+            report.error("bad_annotations_file", name, why)
+        elif document is not None:
+            lists.append((name, document))
+    tables: list[tuple[str, dict]] = []
+    for name in files.names(".json"):
+        if name not in names and (document := _parsed(files, name, report)) is not None:
+            why = is_coco_instances(document)
+            if why is None:
+                tables.append((name, document))
+            elif why:
+                report.error("bad_annotations_file", name, why)
+    if not lists:
+        return
+    if not tables:
+        for name, _ in lists:
+            report.error("results_without_images", name, f"this is {RESULTS_ALONE}")
+        return
+    if len(tables) > 1:
+        report.error("ambiguous_instances", "upload",
+                     f"{len(tables)} instances JSONs beside the results ({', '.join(n for n, _ in tables[:5])}); "
+                     "a results file's ids refer to one of them: leave only that one in the ZIP")
+        return
+    table_name, table = tables[0]
+    if table["annotations"]:
+        report.warning("annotations_not_imported", table_name,
+                       f"its {len(table['annotations']):,} annotations are not imported: beside a results file "
+                       "it only names the images and categories")
+    for name, document in lists:
+        yield from _document(name, {"images": table["images"], "categories": table["categories"],
+                                    "annotations": document}, classes, images, report, tables_from=table_name)
+
+
+def _parsed(files: Files, name: str, report: Report) -> Any:
+    try:
+        return files.json(name)
+    except UnreadableFile as exc:
+        report.error(exc.code, name, str(exc))
+        return None
+
+
+def _document(name: str, document: dict, classes: ClassResolver, images: ImageResolver, report: Report, *,
+              tables_from: str | None = None) -> Iterator[ImportedImage]:
+    """One document's images; `tables_from` names the file its images and categories come from when that is
+    another (a results list's instances JSON)."""
     used = {a.get("category_id") for a in document["annotations"]
             if isinstance(a, dict) and is_int(a.get("category_id"))}
-    categories = categories_of(document, classes, report, name, used)
+    table_name = tables_from or name
+    categories = categories_of(document, classes, report, table_name, used)
     targets: dict[int, Any] = {}  # file image id -> project image, or None when skipped
     entries: dict[int, dict] = {}
     for entry in document["images"]:
         if not isinstance(entry, dict) or not is_int(entry.get("id")):
-            report.error("bad_image", name, f"an image without an integer id: {_short(entry)}")
+            report.error("bad_image", table_name, f"an image without an integer id: {_short(entry)}")
             continue
         iid = entry["id"]
-        where = f"{name}: image {iid}"
+        where = f"{table_name}: image {iid}"
         if iid in entries:
             report.error("duplicate_id", where, "two images have this id")
             continue
@@ -153,8 +254,8 @@ def _document(name: str, document: dict, classes: ClassResolver, images: ImageRe
             listed.setdefault(iid, []).append((position, ann, where))
 
     for iid, image in targets.items():
-        if image is None:
-            continue
+        if image is None or (tables_from and iid not in listed):
+            continue  # a results list names few of its table's images: the others are not "listed without labels"
         where = f"{name}: image {iid}"
         pieces, held, budget = [], 0, cover_budget(image)
         for position, ann, at in listed.get(iid, ()):
@@ -200,7 +301,8 @@ def segmentation_crop(segmentation: Any, *, height: int, width: int) -> tuple[np
         except ValueError as exc:
             raise SegmentationError("bad_rle", f"bad RLE: {exc}") from None
     if not isinstance(segmentation, list) or not segmentation:
-        raise SegmentationError("missing_field", "no segmentation (an RLE object or a list of polygons)")
+        raise SegmentationError("missing_field", "no segmentation (an RLE object or a list of polygons); a bbox "
+                                                 "alone is no mask")
     polygons = []
     for k, polygon in enumerate(segmentation):
         if not isinstance(polygon, list) or not all(_is_number(v) for v in polygon):
@@ -215,12 +317,14 @@ def segmentation_crop(segmentation: Any, *, height: int, width: int) -> tuple[np
                                                    "needed")
         points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
         low, high = points.min(axis=0), points.max(axis=0)
-        tol = OUT_OF_BOUNDS_TOLERANCE
-        if low[0] < -tol or low[1] < -tol or high[0] > width + tol or high[1] > height + tol:
+        reach_x, reach_y = OUT_OF_BOUNDS_REACH * width, OUT_OF_BOUNDS_REACH * height
+        if low[0] < -reach_x or low[1] < -reach_y or high[0] > width + reach_x or high[1] > height + reach_y:
             raise SegmentationError("out_of_bounds", f"polygon {k} reaches ({low[0]:g}, {low[1]:g})–"
-                                                     f"({high[0]:g}, {high[1]:g}), outside the {width}x{height} "
-                                                     "image")
-        polygons.append(np.clip(points, 0, [width, height]).ravel().tolist())
+                                                     f"({high[0]:g}, {high[1]:g}), farther outside the {width}x"
+                                                     f"{height} image than its own size: coordinates of another "
+                                                     "image size?")
+        polygons.append(points.ravel().tolist())
+    # Unclipped: pycocotools rasterises the part inside the image (module note).
     rles = coco_mask.frPyObjects(polygons, height, width)
     return bounding_crop(coco_mask.decode(coco_mask.merge(rles)).astype(bool))
 

@@ -1,11 +1,15 @@
-"""COCO panoptic in: each JSON of the upload whose annotations carry `segments_info`, with its PNGs in the folder
-of the JSON's name (COCO's layout: `panoptic_val2017.json` beside `panoptic_val2017/`), else found by file name
-anywhere in the upload. A pixel's segment id is R + 256·G + 256²·B, 0 is void. Segments keep the file's
-order; several stuff segments of one class become one.
+"""COCO panoptic in: each JSON of the upload whose annotations carry `segments_info`, with its PNGs in one folder
+(`png_folder`): the folder of the JSON's name (COCO's layout: `panoptic_val2017.json` beside
+`panoptic_val2017/`), else the one folder holding the annotations' PNGs whose name says panoptic, else the one
+such folder that is no photo folder (`images/`, `JPEGImages/`, ...). A dataset zipped whole often holds photos
+named like the masks (`images/x.png` beside `panoptic/x.png`): a PNG outside the chosen folder is never read as a
+mask. A pixel's segment id is R + 256·G + 256²·B, 0 is void. Segments keep the file's order; several stuff
+segments of one class become one.
 
-Errors: an unreadable or non-RGB PNG, a PNG of another size than the image, a pixel value with no entry in
-`segments_info`, a duplicate segment or image id, an unknown category, an annotation whose image is not in the
-file. Warnings: an image not in the project (skipped), a `segments_info` entry with no pixels.
+Errors: no folder (or several) holding the PNGs, an unreadable or non-RGB PNG, a PNG of another size than the
+image, a pixel value with no entry in `segments_info`, a duplicate segment or image id (the first is used), an
+unknown category, an annotation whose image is not in the file. Warnings: an image not in the project (skipped),
+a `segments_info` entry with no pixels.
 """
 
 from collections.abc import Iterator
@@ -19,6 +23,7 @@ from labeling.imports.base import (
     Files,
     ImageResolver,
     ImportedImage,
+    ImportOptions,
     Piece,
     Report,
     compose,
@@ -34,9 +39,12 @@ from labeling.imports.base import (
 )
 from labeling.imports.coco_instances import categories_of
 
+# Folder names that hold a dataset's photos, never its panoptic PNGs (compared ignoring case).
+PHOTO_FOLDERS = frozenset({"images", "image", "imgs", "img", "jpegimages", "photos", "pictures", "rgb"})
 
-def import_coco_panoptic(files: Files, classes: ClassResolver, images: ImageResolver,
-                         report: Report) -> Iterator[ImportedImage]:
+
+def import_coco_panoptic(files: Files, classes: ClassResolver, images: ImageResolver, report: Report,
+                         options: ImportOptions = ImportOptions()) -> Iterator[ImportedImage]:
     documents = json_documents(files, report, fits=is_coco_panoptic,
                                wanted="COCO panoptic JSON (annotations with segments_info)")
     for name, document in documents:
@@ -59,13 +67,18 @@ def _document(name: str, document: dict, files: Files, classes: ClassResolver, i
             for info in (ann.get("segments_info") if isinstance(ann.get("segments_info"), list) else [])
             if isinstance(info, dict) and is_int(info.get("category_id"))}
     categories = categories_of(document, classes, report, name, used)
-    folder = str(PurePosixPath(name).with_suffix(""))
     file_names: dict[int, str] = {}
     for entry in document["images"]:
         if isinstance(entry, dict) and is_int(entry.get("id")):
             if entry["id"] in file_names:
-                report.error("duplicate_id", f"{name}: image {entry['id']}", "two images have this id")
+                report.error("duplicate_id", f"{name}: image {entry['id']}", "two images have this id; the first "
+                                                                             "is used")
+                continue
             file_names[entry["id"]] = str(entry.get("file_name", ""))
+    folder, why = png_folder(files, name, [str(a.get("file_name", "")) for a in document["annotations"]])
+    if folder is None:
+        report.error("png_folder", name, why)
+        return
     for ann in document["annotations"]:
         iid = ann.get("image_id")
         where = f"{name}: annotation of image {iid if is_int(iid) else '?'}"
@@ -80,10 +93,10 @@ def _document(name: str, document: dict, files: Files, classes: ClassResolver, i
             else:
                 report.warning("image_not_found", where, f"no image {file_names[iid]!r} in the project; skipped")
             continue
-        png_name = files.find(folder, str(ann.get("file_name", "")))
-        if png_name is None:
-            report.error("missing_png", where, f"no PNG {ann.get('file_name')!r} in {folder}/ or elsewhere in "
-                                               "the upload")
+        png_name = _joined(folder, str(ann.get("file_name", "")))
+        if png_name not in files.paths:
+            report.error("missing_png", where, f"no PNG {ann.get('file_name')!r} in {folder or 'the top'}/, the "
+                                               "folder of this JSON's PNGs")
             continue
         try:
             ids = panoptic_ids(files.read(png_name), size=(image.width, image.height))
@@ -93,6 +106,41 @@ def _document(name: str, document: dict, files: Files, classes: ClassResolver, i
         pieces = _pieces(ids, ann["segments_info"], categories, report, where, budget=cover_budget(image))
         if pieces is not None:
             yield compose(image, pieces, report, where)
+
+
+def _joined(folder: str, file_name: str) -> str:
+    return f"{folder}/{file_name}" if folder else file_name
+
+
+def png_folder(files: Files, json_name: str, png_names: list[str]) -> tuple[str | None, str]:
+    """(the folder, "" for the top of the upload) a panoptic JSON's PNGs are read from, or (None, why): the module
+    note's order, each choice among the folders that hold at least one of `png_names`."""
+    own = str(PurePosixPath(json_name).with_suffix(""))
+    wanted = {n for n in png_names if n}
+    holding: set[str] = set()
+    for path in files.paths:
+        if path in wanted:
+            holding.add("")
+        for cut in (i for i, ch in enumerate(path) if ch == "/"):
+            if path[cut + 1:] in wanted:
+                holding.add(path[:cut])
+    if own in holding:
+        return own, ""
+    if not holding:
+        return None, (f"none of its {len(wanted):,} PNGs is in the upload (COCO's layout puts them in {own}/)"
+                      if wanted else "its annotations name no PNG (file_name)")
+    last = {f: f.rsplit("/", 1)[-1].casefold() for f in holding}
+    panoptic = sorted(f for f in holding if "panoptic" in last[f])
+    if len(panoptic) == 1:
+        return panoptic[0], ""
+    masks = panoptic or sorted(f for f in holding if last[f] not in PHOTO_FOLDERS)
+    shown = ", ".join(f"{f or '(top)'}/" for f in sorted(masks or holding)[:5])
+    if len(masks) == 1:
+        return masks[0], ""
+    if not masks:
+        return None, (f"its PNGs are only in {shown}, which holds the photos, not panoptic PNGs; put the panoptic "
+                      f"PNGs in {own}/ (COCO's layout)")
+    return None, f"its PNGs are in several folders ({shown}); keep one, or name it {own}/ (COCO's layout)"
 
 
 def _pieces(ids: np.ndarray, segments_info, categories, report: Report, where: str,

@@ -7,7 +7,9 @@
   0 unlabelled) with `classes.json` (`classes` [{index, name}]); each class present is one segment (a semantic
   mask cannot tell two things of one class apart), in index order.
 
-When both are there the instance masks are imported (they hold more). A PNG names its image by its stem (the
+When both are there the instance masks are imported (they hold more). `ImportOptions.void_value` (say VOC's 255,
+the "ignore" boundary) names a pixel value that means "no label": such pixels stay unlabelled, and the table
+need not list the value. A PNG names its image by its stem (the
 export's `<id>_<name>`, or the original file name's stem). Errors: an unreadable PNG, one of another size than
 its image, a value the table does not list, a table naming an unknown class, a missing table. Warnings: a PNG
 whose image is not in the project (skipped).
@@ -24,6 +26,7 @@ from labeling.imports.base import (
     Files,
     ImageResolver,
     ImportedImage,
+    ImportOptions,
     Piece,
     Report,
     TargetClass,
@@ -38,14 +41,14 @@ from labeling.imports.base import (
 )
 
 
-def import_mask_pngs(files: Files, classes: ClassResolver, images: ImageResolver,
-                     report: Report) -> Iterator[ImportedImage]:
+def import_mask_pngs(files: Files, classes: ClassResolver, images: ImageResolver, report: Report,
+                     options: ImportOptions = ImportOptions()) -> Iterator[ImportedImage]:
     instance_pngs = _pngs(files, "instance")
     semantic_pngs = _pngs(files, "semantic")
     if instance_pngs:
-        yield from _instance(files, instance_pngs, classes, images, report)
+        yield from _instance(files, instance_pngs, classes, images, report, options.void_value)
     elif semantic_pngs:
-        yield from _semantic(files, semantic_pngs, classes, images, report)
+        yield from _semantic(files, semantic_pngs, classes, images, report, options.void_value)
     else:
         report.error("no_masks", "upload", "no PNGs in an instance/ or semantic/ folder")
 
@@ -67,7 +70,7 @@ def _table(files: Files, file_name: str, report: Report):
         return None, names[0]
 
 
-def _instance(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
+def _instance(files, pngs, classes, images, report, void: int | None) -> Iterator[ImportedImage]:
     table, table_name = _table(files, "instances.json", report)
     if table is None:
         return
@@ -85,7 +88,7 @@ def _instance(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
         if not isinstance(rows, list):
             report.error("missing_entry", name, f"instances.json lists no segments for {stem!r}")
             continue
-        crops = _read(files, name, image, report)
+        crops = _read(files, name, image, report, void)
         if crops is None:
             continue
         pieces, listed, ok = [], set(), True
@@ -113,7 +116,7 @@ def _instance(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
             yield compose(image, pieces, report, name)
 
 
-def _semantic(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
+def _semantic(files, pngs, classes, images, report, void: int | None) -> Iterator[ImportedImage]:
     table, table_name = _table(files, "classes.json", report)
     if table is None:
         return
@@ -126,7 +129,7 @@ def _semantic(files, pngs, classes, images, report) -> Iterator[ImportedImage]:
         image = _image(images, name, report)
         if image is None:
             continue
-        crops = _read(files, name, image, report)
+        crops = _read(files, name, image, report, void)
         if crops is None:
             continue
         if not _all_listed(crops, set(by_index), name, report):
@@ -163,18 +166,29 @@ def _image(images: ImageResolver, name: str, report: Report):
     return image
 
 
-def _read(files: Files, name: str, image, report: Report) -> dict[int, tuple[np.ndarray, int, int]] | None:
-    """The PNG's segments by value ({value: (crop, x, y)}), or None (reported) when it cannot be used."""
+def _read(files: Files, name: str, image, report: Report,
+          void: int | None = None) -> dict[int, tuple[np.ndarray, int, int]] | None:
+    """The PNG's segments by value ({value: (crop, x, y)}; `void` pixels are unlabelled), or None (reported) when it
+    cannot be used."""
     try:
         values = read_png(files.read(name), size=(image.width, image.height), modes=("L", "P", "I;16", "I;16B", "I"),
                           what="a mask PNG (one channel, 8- or 16-bit)")
     except BadPng as exc:
         report.error(exc.code, name, str(exc))
         return None
+    values = void_to_zero(values, void)
     crops = crops_by_value(values, max_pixels=cover_budget(image))
     if crops is None:
         report_overlap(report, name)
     return crops
+
+
+def void_to_zero(values: np.ndarray, void: int | None) -> np.ndarray:
+    """`values` with the pixels of `void` set to 0 (unlabelled); `values` itself when there are none."""
+    if void is None or void == 0:
+        return values
+    hit = values == void
+    return np.where(hit, 0, values).astype(values.dtype, copy=False) if hit.any() else values
 
 
 def _all_listed(crops: dict, listed: set[int], name: str, report: Report) -> bool:

@@ -1,6 +1,9 @@
 """Import jobs through the API: an export of the approved set imported back gives pre-labels whose export is
-byte-identical; a file with errors fails the job with every problem listed and writes nothing; a dry run
-writes nothing; annotators start from the import."""
+byte-identical; a file with errors fails the job with every problem listed and writes nothing, or with
+skip_invalid applies the valid items and lists the rest; a dry run writes nothing; annotators start from the
+import. Pascal VOC (VOC2012's layout with 255 boundaries, and our own export round-tripped into a fresh project),
+polygons past the image edge as pycocotools rasterises them, COCO results lists, the panoptic PNG folder beside a
+folder of photos of the same names."""
 
 import io
 import json
@@ -27,12 +30,13 @@ IMPORTER_OF = {"coco_instances": "coco_instances", "coco_panoptic": "coco_panopt
                "semantic_png": "mask_pngs"}
 
 
-def run_import(world, capture, *, format, data: bytes, name="labels.zip", dry_run=False, user=None):
+def run_import(world, capture, *, format, data: bytes, name="labels.zip", dry_run=False, user=None, project=None,
+               **options):
     client = client_for(user or world.users[Role.MANAGER])
+    body = {"format": format, "file": SimpleUploadedFile(name, data), "dry_run": dry_run, **options}
     with capture(execute=True):
-        response = client.post(reverse("project-imports", kwargs={"project_pk": world.project.pk}),
-                               {"format": format, "file": SimpleUploadedFile(name, data), "dry_run": dry_run},
-                               format="multipart")
+        response = client.post(reverse("project-imports", kwargs={"project_pk": (project or world.project).pk}),
+                               body, format="multipart")
     assert response.status_code == 202, response.content
     return Job.objects.get(pk=response.json()["id"])
 
@@ -116,7 +120,7 @@ def test_an_import_that_fails_half_way_rolls_back_every_image(world, django_capt
                    {"id": 2, "file_name": other.original_name}],
         "categories": [{"id": 1, "name": world.thing.name}],
         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": square},
-                        {"id": 2, "image_id": 2, "category_id": 1, "segmentation": [[0, 0, 900, 0, 0, 9]]}]}).encode()
+                        {"id": 2, "image_id": 2, "category_id": 1, "segmentation": [[0, 0, 2000, 0, 0, 9]]}]}).encode()
     job = run_import(world, django_capture_on_commit_callbacks, format="coco_instances", data=document,
                      name="labels.json")
     assert job.status == JobStatus.FAILED and [p["code"] for p in job.result["problems"]] == ["out_of_bounds"]
@@ -139,7 +143,8 @@ def test_bad_uploads_are_refused_before_a_job_and_only_managers_import(world, dj
     job = run_import(world, django_capture_on_commit_callbacks, format="mask_pngs", data=b"PK\x03\x04garbage")
     assert job.status == JobStatus.FAILED and job.result["problems"][0]["code"] == "not_an_archive"
     listing = client.get(url).json()
-    assert [f["name"] for f in listing["formats"]] == ["coco_instances", "coco_panoptic", "mask_pngs"]
+    assert [(f["name"], f["takes_void_value"]) for f in listing["formats"]] == [
+        ("coco_instances", False), ("coco_panoptic", False), ("mask_pngs", True), ("pascal_voc", True)]
     assert [j["id"] for j in listing["jobs"]] == [job.pk]
     assert client_for(world.users[Role.REVIEWER]).get(url).status_code == 403
 

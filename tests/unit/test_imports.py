@@ -271,7 +271,7 @@ def test_the_same_image_twice_is_an_error(tmp_path):
 
 
 def test_every_importer_is_registered_with_what_it_accepts():
-    assert sorted(IMPORTERS) == ["coco_instances", "coco_panoptic", "mask_pngs"]
+    assert sorted(IMPORTERS) == ["coco_instances", "coco_panoptic", "mask_pngs", "pascal_voc"]
     assert all(i.accepts and i.title for i in IMPORTERS.values())
 
 
