@@ -12,7 +12,7 @@ from labeling.api.base import ScopedAPIView
 from labeling.api.jobs import JobSerializer
 from labeling.exports import EXPORTERS
 from labeling.models import Job, JobStatus
-from labeling.services.exports import export_enqueue
+from labeling.services.exports import export_enqueue, export_formats
 
 SPLIT_CHOICES = ("none", "stored", "stratified")
 
@@ -21,6 +21,8 @@ class ExportFormatSerializer(serializers.Serializer):
     name = serializers.CharField()
     title = serializers.CharField()
     version = serializers.IntegerField()
+    options = serializers.ListField(child=serializers.CharField(),
+                                    help_text="the export options this format takes (polygons: COCO instances only)")
 
 
 class ExportsSerializer(serializers.Serializer):
@@ -56,8 +58,7 @@ class ProjectExportsView(ScopedAPIView):
     def get(self, request, project_pk):
         project = self.get_project()
         jobs = Job.objects.filter(project=project, kind="export").order_by("-created_at", "-id")[:50]
-        formats = [{"name": e.name, "title": e.title, "version": e.version} for _, e in sorted(EXPORTERS.items())]
-        return Response({"formats": formats, "jobs": JobSerializer(jobs, many=True).data})
+        return Response({"formats": export_formats(), "jobs": JobSerializer(jobs, many=True).data})
 
     @extend_schema(request=ExportInputSerializer, responses={202: JobSerializer})
     def post(self, request, project_pk):

@@ -1,4 +1,6 @@
-"""Python client for the Annotator API (`pip install annotator`; needs only `requests`, never Django).
+"""Python client for the Annotator API. It needs only `requests`, never Django: `pip install ./sdk` from a clone
+installs it (and the `annotator` command) alone, as the `annotator-sdk` distribution; the server's own install
+includes it too.
 
     from labeling.sdk import Client
     client = Client.login("https://label.example.com", "me", password)

@@ -224,35 +224,66 @@ def cmd_job(args) -> int:
     return 0
 
 
-def _class_ids(client: Client, project_id: int, names: str | None) -> list[int] | None:
-    if not names:
-        return None
-    known = client.classes(project_id)
-    by_name = {c["name"]: c["id"] for c in known}
-    ids = []
-    for item in (part.strip() for part in names.split(",")):
-        if item in by_name:
-            ids.append(by_name[item])
-        elif item.isdigit():
-            ids.append(int(item))
-        elif item:
-            raise UsageError(f"no class {item!r} in project {project_id} (classes: {', '.join(by_name) or 'none'})")
-    return ids
+def _fractions(text: str) -> dict[str, float]:
+    """train=0.8,val=0.1,test=0.1 (the server checks the names and the sum)."""
+    fractions = {}
+    for part in (p.strip() for p in text.split(",")):
+        name, _, value = part.partition("=")
+        try:
+            if not name.strip():
+                raise ValueError(part)
+            fractions[name.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{part!r}: give SPLIT=FRACTION pairs, e.g. train=0.8,val=0.1,test=0.1") from None
+    return fractions
+
+
+def _format_line(f: dict[str, Any]) -> str:
+    return f"{f['name']:<16} v{f['version']:<3} {f['title']}  [{', '.join(f.get('options', []))}]"
+
+
+def _checked_format(client: Client, project_id: int, name: str | None) -> str:
+    """The format, when the server exports it; else a usage error listing the server's formats."""
+    formats = client.export_formats(project_id)
+    if name in {f["name"] for f in formats}:
+        return name
+    listing = "\n".join(f"  {_format_line(f)}" for f in formats)
+    problem = "give --format" if name is None else f"the server has no export format {name!r}"
+    raise UsageError(f"{problem}; it exports:\n{listing}")
+
+
+def cmd_export_formats(args) -> int:
+    formats = _client().export_formats(args.project_id)
+    if args.json:
+        _print_json(formats)
+    else:
+        print("\n".join(_format_line(f) for f in formats))
+    return 0
 
 
 def cmd_export(args) -> int:
+    if (args.fractions is not None or args.seed is not None) and args.split != "stratified":
+        raise UsageError("--fractions and --seed apply to --split stratified")
     client = _client()
-    job = client.start_export(args.project_id, args.format, approved_only=not args.all,
-                              class_ids=_class_ids(client, args.project_id, args.classes),
-                              include_images=args.include_images)
+    export_format = _checked_format(client, args.project_id, args.format)
+    try:
+        classes = [c for c in args.classes.split(",") if c.strip()] if args.classes else None
+        job = client.start_export(args.project_id, export_format, approved_only=not args.all_work, class_ids=classes,
+                                  include_images=args.include_images, polygons=args.polygons, split=args.split,
+                                  split_fractions=args.fractions, split_seed=args.seed or 0)
+    except ValueError as exc:  # a class name the project lacks
+        raise UsageError(str(exc)) from None
     job = _follow(client, job, "export", args.timeout)
     path = client.download(job, args.output, sha256=job["result"].get("sha256"))
     if args.json:
         _print_json({"job": job, "path": str(path)})
     else:
         print(path)
-        print(f"exported {job['result'].get('images', '?')} images in {args.format} "
-              f"({job['result'].get('bytes', '?')} bytes)", file=sys.stderr)
+        splits = job["result"].get("splits")
+        detail = f", split {' '.join(f'{k}={len(v)}' for k, v in sorted(splits.items()))}" if splits else ""
+        print(f"exported {job['result'].get('images', '?')} images in {export_format} "
+              f"({job['result'].get('bytes', '?')} bytes{detail})", file=sys.stderr)
     return 0
 
 
@@ -361,16 +392,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="only check the file and list its problems")
     p.set_defaults(func=cmd_import)
 
+    p = sub.add_parser("export-formats", parents=[common], help="list the formats the server exports")
+    p.add_argument("project_id", type=int)
+    p.set_defaults(func=cmd_export_formats)
+
     p = sub.add_parser("export", parents=[common, waiting], help="export a project and download the zip")
     p.add_argument("project_id", type=int)
-    p.add_argument("--format", "-f", required=True,
-                   help="coco_instances, coco_panoptic, semantic_png or instance_png")
+    p.add_argument("--format", "-f",
+                   help="a format the server exports: `annotator export-formats PROJECT_ID` lists them (leaving this "
+                        "out lists them too)")
     p.add_argument("--output", "-o", required=True, help="the zip file to write")
-    p.add_argument("--all", action="store_true", help="all images, not only approved ones")
+    p.add_argument("--all-work", "--all", dest="all_work", action="store_true",
+                   help="all images, with the newest work on those not approved yet (default: approved ones only)")
     p.add_argument("--classes", metavar="NAME,NAME,...", help="only these classes (names or ids)")
     p.add_argument("--include-images", action="store_true", help="put the image files in the zip too")
+    p.add_argument("--polygons", action="store_true",
+                   help="COCO instances: polygons instead of RLE (segments with holes stay RLE)")
+    p.add_argument("--split", default="none", metavar="none|stored|stratified",
+                   help="stored: the images' own train/val/test; stratified: a seeded split by the classes in "
+                        "each image (default: none)")
+    p.add_argument("--fractions", type=_fractions, metavar="train=0.8,val=0.1,test=0.1",
+                   help="with --split stratified: each split's share (default 0.8/0.1/0.1)")
+    p.add_argument("--seed", type=int, help="with --split stratified: the split's seed (default 0)")
     p.set_defaults(func=cmd_export)
     return parser
+
+
+def _field_errors(exc: ApiError) -> list[str]:
+    """`field: message` for each refused field of a 400 (the message names only the first)."""
+    fields = exc.extra.get("fields")
+    if not isinstance(fields, dict) or len(fields) < 2:
+        return []
+
+    def flat(value) -> str:
+        if isinstance(value, dict):
+            return "; ".join(f"{k}: {flat(v)}" for k, v in value.items())
+        if isinstance(value, list):
+            return "; ".join(flat(v) for v in value)
+        return str(value)
+
+    return [f"{name}: {flat(value)}" for name, value in fields.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -386,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ApiError as exc:
         print(f"annotator: {exc}", file=sys.stderr)
+        for line in _field_errors(exc):
+            print(f"  {line}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"annotator: {exc}", file=sys.stderr)

@@ -390,13 +390,43 @@ class Client:
     # -- exports ----------------------------------------------------------------------------------------------
 
     def export_formats(self, project_id: int) -> list[dict[str, Any]]:
+        """The formats the server exports: `[{"name", "title", "version", "options"}]`, `options` naming the
+        export options the format takes (e.g. polygons only for coco_instances)."""
         return self._request("GET", f"projects/{int(project_id)}/exports/")["formats"]
 
+    def class_ids(self, project_id: int, classes: Iterable[int | str]) -> list[int]:
+        """Class ids for class names or ids (a name wins over a number-like string); ValueError names an unknown
+        one with the project's classes. Only names cost a request."""
+        classes = [classes] if isinstance(classes, str) else list(classes)
+        by_name = ({c["name"]: c["id"] for c in self.classes(project_id)}
+                   if any(isinstance(item, str) for item in classes) else {})
+        ids = []
+        for item in classes:
+            if not isinstance(item, str):
+                ids.append(int(item))
+            elif item.strip() in by_name:
+                ids.append(by_name[item.strip()])
+            elif item.strip().isdigit():
+                ids.append(int(item))
+            else:
+                raise ValueError(f"no class {item!r} in project {project_id} "
+                                 f"(classes: {', '.join(by_name) or 'none'})")
+        return ids
+
     def start_export(self, project_id: int, format: str, *, approved_only: bool = True,
-                     class_ids: Iterable[int] | None = None, include_images: bool = False) -> dict[str, Any]:
-        """Start an export job (`format`: coco_instances, coco_panoptic, semantic_png, instance_png, ...)."""
+                     class_ids: Iterable[int | str] | None = None, include_images: bool = False,
+                     polygons: bool = False, split: str = "none", split_fractions: dict[str, float] | None = None,
+                     split_seed: int = 0) -> dict[str, Any]:
+        """Start an export job and return it. `format`: one of `export_formats()` (coco_instances, coco_panoptic,
+        semantic_png, instance_png, pascal_voc, yolo_seg, ...). `approved_only=False` also exports the newest work
+        on images not approved yet. `class_ids`: only these classes (ids or names). `polygons`: COCO instances as
+        polygons instead of RLE. `split`: "none", "stored" (the images' own train/val/test) or "stratified" (by the
+        classes in each image, in `split_fractions`, default {"train": 0.8, "val": 0.1, "test": 0.1}, seeded by
+        `split_seed`). The server refuses a bad option with an ApiError saying which."""
+        ids = None if class_ids is None else self.class_ids(project_id, class_ids)
         body = {"format": format, "approved_only": approved_only, "include_images": include_images,
-                "class_ids": None if class_ids is None else [int(c) for c in class_ids]}
+                "class_ids": ids, "polygons": polygons, "split": split, "split_fractions": split_fractions,
+                "split_seed": split_seed}
         return self._request("POST", f"projects/{int(project_id)}/exports/", json=body)
 
     def download(self, job_id: int | dict[str, Any], path: str | os.PathLike, *, sha256: str | None = None,
@@ -431,11 +461,13 @@ class Client:
         return target
 
     def export(self, project_id: int, format: str, path: str | os.PathLike, *, approved_only: bool = True,
-               class_ids: Iterable[int] | None = None, include_images: bool = False,
+               class_ids: Iterable[int | str] | None = None, include_images: bool = False, polygons: bool = False,
+               split: str = "none", split_fractions: dict[str, float] | None = None, split_seed: int = 0,
                progress: Callable[[dict[str, Any]], Any] | None = None, timeout: float | None = None) -> Path:
-        """Start an export, wait for it and download its zip to `path`."""
+        """Start an export (the options as `start_export` takes them), wait for it and download its zip to `path`."""
         job = self.start_export(project_id, format, approved_only=approved_only, class_ids=class_ids,
-                                include_images=include_images)
+                                include_images=include_images, polygons=polygons, split=split,
+                                split_fractions=split_fractions, split_seed=split_seed)
         job = self.wait(job, progress=progress, timeout=timeout)
         return self.download(job, path, sha256=job.get("result", {}).get("sha256"))
 

@@ -1,32 +1,39 @@
 """The SDK and CLI against a real HTTP server (pytest-django's live_server; Celery eager, as in the other API
 tests): login, projects and classes, folder uploads with per-file errors, pre-labels, label imports with their
-problems, exports downloaded to disk, permissions, and the `annotator` command end to end with its credentials
-file."""
+problems, exports downloaded to disk with every option, the formats the server lists, permissions, the `annotator`
+command end to end with its credentials file, and the SDK installed alone (only `requests`) into a clean venv."""
 
 import io
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from pycocotools import mask as coco_mask
 
+from labeling.exports import EXPORTERS
 from labeling.ingest.images import ALLOWED_EXTENSIONS
-from labeling.models import Job, JobStatus, Project, Segment
+from labeling.masks.tiles import encode_tile, split_map
+from labeling.models import Image, Job, JobStatus, Project, Segment
 from labeling.sdk import UPLOAD_EXTENSIONS, ApiError, Client, JobFailed, JobTimeout, cli, folder_files
 from labeling.sdk.multipart import MultipartFile
+from labeling.services.labelmaps import SegmentInput, TileUpdate, annotation_get_or_create, labelmap_save
 from tests.api.conftest import make_user
 from tests.conftest import jpeg_bytes, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "pw-manager-123"  # make_user's password for "manager"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -136,14 +143,14 @@ def test_export_wait_and_download_give_a_coco_zip(client, folder, tmp_path):
                          progress=lambda job: seen.append(job["status"]))
     assert seen[-1] == "succeeded"
     with zipfile.ZipFile(path) as archive:
-        document = json.loads(archive.read("annotations/instances.json"))
+        document = json.loads(archive.read("annotations/instances_default.json"))
     assert sorted(i["id"] for i in document["images"]) == sorted(summary.image_ids)
     assert [c["name"] for c in document["categories"]] == ["car"]
     assert not list(tmp_path.glob(".*.part"))
     # Only approved images by default: none yet.
     job = client.wait(client.start_export(project["id"], "coco_instances"))
     with zipfile.ZipFile(client.download(job, tmp_path / "approved.zip")) as archive:
-        assert json.loads(archive.read("annotations/instances.json"))["images"] == []
+        assert json.loads(archive.read("annotations/instances_default.json"))["images"] == []
     with pytest.raises(ApiError) as bad:
         client.start_export(project["id"], "tiff")
     assert bad.value.status == 400 and "format" in bad.value.message
@@ -236,7 +243,7 @@ def test_cli_end_to_end(server, folder, tmp_path, monkeypatch, capsys):
                          "--classes", "person")
     assert code == 0, err
     assert out.strip() == str(target)
-    document = json.loads(zipfile.ZipFile(target).read("annotations/instances.json"))
+    document = json.loads(zipfile.ZipFile(target).read("annotations/instances_default.json"))
     assert len(document["images"]) == 4 and [c["name"] for c in document["categories"]] == ["person"]
     code, _, err = run("export", str(project["id"]), "--format", "coco_instances", "-o", str(target),
                        "--classes", "nope")
@@ -359,3 +366,218 @@ def test_cli_import_prints_the_summary_and_each_problem(client, server, import_p
     assert cli.main(["import", str(project["id"]), str(bad), "-f", "coco_instances", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["status"] == "failed"
     assert cli.main(["import", str(project["id"]), str(tmp_path / "missing.json"), "-f", "coco_instances"]) == 2
+
+
+# -- export options and formats ----------------------------------------------------------------------------------
+
+
+def _paint(image_id: int, *, car: int, road: int | None) -> None:
+    """The manager's draft of a 32x24 image: a holed car (stays RLE as polygons), a plain car and maybe road."""
+    image = Image.objects.get(pk=image_id)
+    user = get_user_model().objects.get(username="manager")
+    annotation, _ = annotation_get_or_create(image=image, user=user)
+    label_map = np.zeros((image.height, image.width), np.uint32)
+    label_map[2:12, 2:14] = 1
+    label_map[5:8, 5:8] = 0  # a hole
+    label_map[14:20, 16:28] = 2
+    segments = [SegmentInput(segment_id=1, class_id=car), SegmentInput(segment_id=2, class_id=car)]
+    if road is not None:
+        label_map[21:24, :] = 3
+        segments.append(SegmentInput(segment_id=3, class_id=road))
+    labelmap_save(annotation=annotation, user=user, base_version=annotation.version,
+                  tiles=[TileUpdate(tx=tx, ty=ty, data=encode_tile(t)) for (tx, ty), t in split_map(label_map).items()],
+                  segments=segments, deleted_segment_ids=[])
+
+
+@pytest.fixture
+def painted(client, tmp_path):
+    """A panoptic project of six drafted images (none approved); every other one also has road."""
+    project = client.create_project("Options", "panoptic", classes=[{"name": "car", "kind": "thing"},
+                                                                      {"name": "road", "kind": "stuff"}])
+    car, road = (c["id"] for c in project["classes"])
+    paths = []
+    for n in range(6):
+        paths.append(tmp_path / f"street{n}.png")
+        paths[-1].write_bytes(png_bytes(32, 24, seed=10 + n))
+    image_ids = client.upload_images(project["id"], paths).image_ids
+    for n, image_id in enumerate(image_ids):
+        _paint(image_id, car=car, road=road if n % 2 == 0 else None)
+    return project, image_ids
+
+
+def _document(path: Path, name: str = "default") -> dict[str, Any]:
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read(f"annotations/instances_{name}.json"))
+
+
+def test_the_server_lists_its_export_formats_with_their_options(client, painted, server, monkeypatch, capsys):
+    project, _ = painted
+    formats = client.export_formats(project["id"])
+    assert [f["name"] for f in formats] == sorted(EXPORTERS) and len(formats) >= 6
+    options = {f["name"]: set(f["options"]) for f in formats}
+    assert options["coco_instances"] == {"approved_only", "class_ids", "include_images", "polygons", "split"}
+    assert all("polygons" not in o for name, o in options.items() if name != "coco_instances")
+
+    monkeypatch.setenv("ANNOTATOR_URL", server)
+    monkeypatch.setenv("ANNOTATOR_TOKEN", client.token)
+    assert cli.main(["export-formats", str(project["id"])]) == 0
+    out, _ = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()] == sorted(EXPORTERS)
+    assert cli.main(["export-formats", str(project["id"]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == formats
+
+    # A wrong format, or none, is a usage error listing what the server exports; nothing is started.
+    target = Path(os.devnull)
+    assert cli.main(["export", str(project["id"]), "-f", "tiff", "-o", str(target)]) == 2
+    _, err = capsys.readouterr()
+    assert "no export format 'tiff'" in err and all(name in err for name in EXPORTERS)
+    assert cli.main(["export", str(project["id"]), "-o", str(target)]) == 2
+    _, err = capsys.readouterr()
+    assert "give --format" in err and all(name in err for name in EXPORTERS)
+    assert not Job.objects.filter(kind="export").exists()
+
+
+def test_export_options_through_the_sdk(client, painted, tmp_path):
+    project, image_ids = painted
+    pid = project["id"]
+    # approved_only (the default): nothing is approved yet.
+    assert _document(client.export(pid, "coco_instances", tmp_path / "approved.zip"))["images"] == []
+
+    # All work, only the cars (by name), as polygons: the holed car stays RLE, the other is a polygon.
+    document = _document(client.export(pid, "coco_instances", tmp_path / "cars.zip", approved_only=False,
+                                       class_ids=["car"], polygons=True))
+    assert sorted(i["id"] for i in document["images"]) == sorted(image_ids)
+    assert [c["name"] for c in document["categories"]] == ["car"]
+    kinds = sorted(type(a["segmentation"]).__name__ for a in document["annotations"])
+    assert kinds == ["dict"] * 6 + ["list"] * 6
+    road = next(c["id"] for c in project["classes"] if c["name"] == "road")
+    document = _document(client.export(pid, "coco_instances", tmp_path / "road.zip", approved_only=False,
+                                       class_ids=[road]))
+    assert [c["name"] for c in document["categories"]] == ["road"] and len(document["annotations"]) == 3
+    assert all(isinstance(a["segmentation"], dict) for a in document["annotations"])  # RLE without polygons
+    car = next(c["id"] for c in project["classes"] if c["name"] == "car")
+    assert client.class_ids(pid, "car") == [car] and client.class_ids(pid, [road, "car", str(car)]) == [road, car, car]
+    with pytest.raises(ValueError, match="no class 'bicycle'"):
+        client.start_export(pid, "coco_instances", class_ids=["bicycle"])
+
+    # A seeded stratified split: per-split files hold what the job result lists; the same seed, the same split.
+    fractions = {"train": 0.5, "val": 0.25, "test": 0.25}
+    job = client.wait(client.start_export(pid, "coco_instances", approved_only=False, split="stratified",
+                                          split_fractions=fractions, split_seed=3))
+    splits = job["result"]["splits"]
+    assert sorted(sum(splits.values(), [])) == sorted(image_ids) and set(splits) <= {"train", "val", "test"}
+    path = client.download(job, tmp_path / "split.zip")
+    for name, ids in splits.items():
+        assert sorted(i["id"] for i in _document(path, name)["images"]) == sorted(ids)
+    again = client.wait(client.start_export(pid, "coco_instances", approved_only=False, split="stratified",
+                                            split_fractions=fractions, split_seed=3))
+    assert again["result"]["splits"] == splits
+
+    # The images' own split.
+    Image.objects.filter(pk__in=image_ids[:2]).update(split="val")
+    Image.objects.filter(pk__in=image_ids[2:]).update(split="train")
+    path = client.export(pid, "coco_instances", tmp_path / "stored.zip", approved_only=False, split="stored")
+    assert sorted(i["id"] for i in _document(path, "val")["images"]) == sorted(image_ids[:2])
+    assert len(_document(path, "train")["images"]) == 4
+
+    # Bad options: the server's error, saying which.
+    refusals = [({"format": "semantic_png", "polygons": True}, "polygons_unsupported", "COCO instances only"),
+                ({"format": "coco_instances", "split": "stratified", "split_fractions": {"train": 0.9, "val": 0.2}},
+                 "invalid_split", "sum to 1"),
+                ({"format": "coco_instances", "split": "random"}, "invalid", "split"),
+                ({"format": "coco_instances", "split": "stratified", "split_fractions": {"holdout": 1.0}},
+                 "invalid_split", "unknown splits")]
+    for options, code, words in refusals:
+        with pytest.raises(ApiError) as refused:
+            client.start_export(pid, **options)
+        assert (refused.value.status, refused.value.code) == (400, code) and words in refused.value.message, options
+        del refused  # its traceback holds the refused request's connection (see the import test)
+
+
+def test_cli_export_options(client, painted, server, tmp_path, monkeypatch, capsys):
+    project, image_ids = painted
+    pid = str(project["id"])
+    monkeypatch.setenv("ANNOTATOR_URL", server)
+    monkeypatch.setenv("ANNOTATOR_TOKEN", client.token)
+    target = tmp_path / "out.zip"
+
+    assert cli.main(["export", pid, "-f", "coco_instances", "-o", str(target), "--all-work", "--classes", "car",
+                     "--polygons", "--split", "stratified", "--fractions", "train=0.5,val=0.5", "--seed", "7",
+                     "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    job = result["job"]
+    assert result["path"] == str(target) and job["params"]["polygons"] is True
+    assert job["params"]["split"] == {"mode": "stratified", "fractions": {"train": 0.5, "val": 0.5, "test": 0.0},
+                                      "seed": 7}
+    assert job["params"]["approved_only"] is False and job["params"]["class_ids"] == [project["classes"][0]["id"]]
+    splits = job["result"]["splits"]
+    assert sorted(sum(splits.values(), [])) == sorted(image_ids)
+    for name, ids in splits.items():
+        document = _document(target, name)
+        assert sorted(i["id"] for i in document["images"]) == sorted(ids)
+        assert {type(a["segmentation"]).__name__ for a in document["annotations"]} == {"dict", "list"}
+
+    assert cli.main(["export", pid, "-f", "yolo_seg", "-o", str(target), "--all", "--split", "stored"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == str(target) and "split unassigned=6" in err
+    assert cli.main(["export", pid, "-f", "coco_instances", "-o", str(target)]) == 0  # approved only: none
+    assert _document(target)["images"] == []
+    capsys.readouterr()
+
+    # Usage errors (2) are caught before anything is sent; the server's refusals (1) print its message and code.
+    for argv, words in [(["--fractions", "train=0.8,val"], "SPLIT=FRACTION"),
+                        (["--fractions", "train=1"], "apply to --split stratified"),
+                        (["--seed", "3", "--split", "stored"], "apply to --split stratified"),
+                        (["--classes", "car,bicycle"], "no class 'bicycle'")]:
+        assert cli.main(["export", pid, "-f", "coco_instances", "-o", str(target), *argv]) == 2, argv
+        assert words in capsys.readouterr().err, argv
+    for argv, words in [(["-f", "semantic_png", "--polygons"], "polygons apply to COCO instances only (HTTP 400, "
+                                                               "polygons_unsupported)"),
+                        (["-f", "coco_instances", "--split", "stratified", "--fractions", "train=0.5"],
+                         "must sum to 1, not 0.5 (HTTP 400, invalid_split)"),
+                        (["-f", "coco_instances", "--split", "random"], "(HTTP 400, invalid)")]:
+        assert cli.main(["export", pid, "-o", str(target), *argv]) == 1, argv
+        assert words in capsys.readouterr().err, argv
+
+
+# -- the SDK installed alone -------------------------------------------------------------------------------------
+
+
+def test_the_sdk_installs_alone_with_only_requests(tmp_path):
+    """`pip install ./sdk` into a clean venv (no site packages): the client and the `annotator` command work, and
+    nothing of the server comes along (no Django, numpy or torch). Built from a copy, so the working tree stays
+    untouched; pip fetches requests from the configured index (about 10 s here)."""
+    source = tmp_path / "clone"
+    shutil.copytree(REPO / "sdk", source / "sdk", ignore=shutil.ignore_patterns("src", "build", "dist", "*.egg-info"))
+    shutil.copytree(REPO / "labeling" / "sdk", source / "labeling" / "sdk",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    venv = tmp_path / "venv"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE", "VIRTUAL_ENV")}
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, env=env)
+    python = venv / "bin" / "python"
+    # This venv's pip installs into the new one (`--python`), which then needs no pip of its own.
+    pip = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+                          "--disable-pip-version-check", str(source / "sdk")], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=300)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+
+    listing = subprocess.run([str(python), "-c", "import importlib.metadata as m; "
+                              "print('\\n'.join(d.metadata['Name'].lower() for d in m.distributions()))"],
+                             capture_output=True, text=True, check=True, env=env, cwd=tmp_path)
+    installed = set(listing.stdout.split())
+    assert {"annotator-sdk", "requests"} <= installed
+    assert not installed & {"annotator", "django", "djangorestframework", "numpy", "torch", "celery", "pillow"}
+
+    code = ("import sys, labeling, labeling.sdk; from labeling.sdk import Client; "
+            "assert 'django' not in sys.modules; print(labeling.__file__)")
+    imported = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert Path(imported.stdout.strip()).is_relative_to(venv)  # the installed copy, not the repository's
+    assert sorted(p.name for p in Path(imported.stdout.strip()).parent.iterdir() if p.suffix == ".py") == \
+        ["__init__.py"]  # the light `labeling` holds only the SDK
+
+    for argv, words in [(["--help"], ("export-formats", "export")),
+                        (["export", "--help"], ("--polygons", "--split", "--fractions", "--all-work", "--classes"))]:
+        shown = subprocess.run([str(venv / "bin" / "annotator"), *argv], capture_output=True, text=True, env=env,
+                               cwd=tmp_path)
+        assert shown.returncode == 0 and all(word in shown.stdout for word in words), shown.stdout + shown.stderr
