@@ -58,7 +58,7 @@ def test_coco_export_of_the_approved_set_reads_back_identical(world, approved, d
     coco.dataset = json.loads(archive.read("annotations/instances_default.json"))
     coco.createIndex()
     (image,) = coco.dataset["images"]
-    assert image["id"] == world.image.pk and image["file_name"] == f"{world.image.pk}_street.png"
+    assert image["id"] == world.image.pk and image["file_name"] == "street.png"
     label_map = annotation_label_map(annotation=approved)
     for ann, sid in zip(coco.loadAnns(coco.getAnnIds()), (1, 2), strict=True):
         assert ann["instance"] == sid  # annotations in segment order
@@ -69,9 +69,9 @@ def test_exports_are_deterministic_and_options_apply(world, approved, django_cap
     first, _ = run_export(world, django_capture_on_commit_callbacks, format="semantic_png")
     second, archive = run_export(world, django_capture_on_commit_callbacks, format="semantic_png")
     assert first.result["sha256"] == second.result["sha256"]
-    assert sorted(archive.namelist()) == ["classes.json", f"semantic/{world.image.pk}_street.png"]
+    assert sorted(archive.namelist()) == ["classes.json", "semantic/street.png"]
     _, archive = run_export(world, django_capture_on_commit_callbacks, format="instance_png", include_images=True)
-    assert f"images/{world.image.pk}_street.png" in archive.namelist()
+    assert "images/street.png" in archive.namelist()
     # All images: the draft on a second image is exported too; one class only.
     (other,) = more_images(world, 1)
     draft, _ = annotation_get_or_create(image=other, user=world.users[Role.ANNOTATOR])
@@ -118,9 +118,9 @@ def test_a_stratified_split_export_is_seeded_and_recorded(world, approved, djang
     splits = job.result["splits"]
     assert {k: len(v) for k, v in splits.items()} == {"train": 6, "val": 2, "test": 2}
     assert sorted(sum(splits.values(), [])) == sorted(world.project.images.values_list("id", flat=True))
-    for name, ids in splits.items():  # label files are named <image id>_<name>.txt
-        assert {int(n.split("/")[2].split("_")[0]) for n in archive.namelist()
-                if n.startswith(f"labels/{name}/")} == set(ids)
+    id_of = {f"{i.original_name.rsplit('.', 1)[0]}.txt": i.pk for i in world.project.images.all()}
+    for name, ids in splits.items():  # label files are named after their images
+        assert {id_of[n.split("/")[2]] for n in archive.namelist() if n.startswith(f"labels/{name}/")} == set(ids)
     again, _ = run_export(world, django_capture_on_commit_callbacks, **body)
     assert again.result["splits"] == splits and again.result["sha256"] == job.result["sha256"]
     other, _ = run_export(world, django_capture_on_commit_callbacks, **{**body, "split_seed": 6})
@@ -155,7 +155,7 @@ def test_every_format_exports_an_image_without_annotation_as_unlabelled(world, a
     (bare,) = more_images(world, 1)  # never opened: no annotation at all
     job, archive = run_export(world, django_capture_on_commit_callbacks, format=format, approved_only=False)
     assert job.result["images"] == 2 and job.result["annotations"] == 2
-    stem = f"{bare.pk}_extra0"
+    stem = "extra0"
     own = [n for n in archive.namelist() if n.rsplit("/", 1)[-1].startswith(stem)]
     assert own or format == "coco_instances"
     for name in archive.namelist():
