@@ -230,6 +230,74 @@ def _too_many_pixels(max_pixels: int) -> IngestRejected:
     return IngestRejected("too_many_pixels", f"The image is larger than the limit of {max_pixels:,} pixels.")
 
 
+# --- TIFF sample formats ---------------------------------------------------------------------------------------
+#
+# TIFF lets a pixel hold samples of any width and type: 64-bit floats (what numpy writes by default), 16-bit
+# floats, 64-bit integers, complex numbers. Pillow, which every consumer here decodes images with (validation,
+# tiles, display, model runners, exports), reads 1/8/16/32-bit integer and 32-bit float samples and refuses the
+# rest as an unidentifiable file. We refuse those too, saying which samples the file holds and how to convert it,
+# rather than converting them on upload: a conversion (float64 -> float32) would make the stored image, which
+# exports hand back as the user's file, silently differ from the upload, and CVAT likewise takes only what its
+# image reader decodes. "The header is unreadable" was the wrong answer for a valid file.
+
+_SAMPLE_KINDS = {1: "unsigned integer", 2: "signed integer", 3: "floating-point", 4: "untyped",
+                 5: "complex integer", 6: "complex floating-point"}
+# (SampleFormat, BitsPerSample) pairs Pillow decodes (per sample; any count of samples per pixel it reads).
+_PILLOW_TIFF_SAMPLES = frozenset({(1, 1), (1, 8), (1, 16), (1, 32), (2, 8), (2, 16), (2, 32), (3, 32),
+                                  (4, 1), (4, 8), (4, 16), (4, 32)})
+_TIFF_TYPE_SIZES = {1: 1, 3: 2, 4: 4, 16: 8}  # BYTE, SHORT, LONG, LONG8: the types these tags are stored in
+
+
+def tiff_samples(path: Path) -> tuple[int, int] | None:
+    """(SampleFormat, BitsPerSample) of a TIFF's first image, read from its first directory (classic or BigTIFF),
+    or None when the header cannot be read that far. Several samples of different widths: the widest."""
+    try:
+        with open(path, "rb") as fp:
+            head = fp.read(16)
+            order = {b"II": "<", b"MM": ">"}[head[:2]]
+            big = struct.unpack(order + "H", head[2:4])[0] == 43
+            offset = struct.unpack(order + ("Q" if big else "I"), head[8:16] if big else head[4:8])[0]
+            fp.seek(offset)
+            count_size, entry_size = (8, 20) if big else (2, 12)
+            count = struct.unpack(order + ("Q" if big else "H"), fp.read(count_size))[0]
+            if count > 4096:  # no real first directory has this many tags
+                return None
+            entries = fp.read(count * entry_size)
+            values: dict[int, list[int]] = {}
+            for k in range(count):
+                entry = entries[k * entry_size:(k + 1) * entry_size]
+                tag, kind = struct.unpack(order + "HH", entry[:4])
+                if tag not in (258, 339) or kind not in _TIFF_TYPE_SIZES:  # BitsPerSample, SampleFormat
+                    continue
+                n = struct.unpack(order + ("Q" if big else "I"), entry[4:12] if big else entry[4:8])[0]
+                width = _TIFF_TYPE_SIZES[kind]
+                inline = entry[12:20] if big else entry[8:12]
+                if n * width <= len(inline):
+                    data = inline[:n * width]
+                elif n <= 64:
+                    fp.seek(struct.unpack(order + ("Q" if big else "I"), inline)[0])
+                    data = fp.read(n * width)
+                else:
+                    return None
+                code = {1: "B", 2: "H", 4: "I", 8: "Q"}[width]
+                values[tag] = list(struct.unpack(f"{order}{n}{code}", data))
+    except (KeyError, OSError, struct.error, OverflowError, ValueError):
+        return None
+    bits = max(values.get(258, [1]))
+    kind = max(values.get(339, [1]))
+    return kind, bits
+
+
+def _unsupported_samples(samples: tuple[int, int]) -> IngestRejected:
+    kind, bits = samples
+    what = f"{bits}-bit {_SAMPLE_KINDS.get(kind, f'type-{kind}')}"
+    return IngestRejected(
+        "unsupported_sample_format",
+        f"The TIFF stores {what} samples, which are not supported (8-, 16- and 32-bit integer and 32-bit "
+        "floating-point samples are); save it with one of those, e.g. as 32-bit float.",
+    )
+
+
 def _orientation(img: Image.Image) -> int:
     try:
         value = img.getexif().get(_ORIENTATION_TAG, 1)
@@ -294,6 +362,9 @@ def inspect_image(path: str | os.PathLike[str], *, filename: str, max_pixels: in
         except Image.DecompressionBombError as exc:  # Pillow's own check (at 2x the limit) came first
             raise _too_many_pixels(max_pixels) from exc
         except _DECODE_ERRORS + (UnidentifiedImageError,) as exc:
+            samples = tiff_samples(path) if fmt == "TIFF" else None
+            if samples is not None and samples not in _PILLOW_TIFF_SAMPLES:
+                raise _unsupported_samples(samples) from exc
             raise IngestRejected("corrupt", f"The {fmt} header is unreadable.") from exc
         try:
             _check_pixels(img.size, max_pixels)

@@ -131,9 +131,26 @@ def archive_limits() -> ArchiveLimits:
     )
 
 
+def _distinct_name(name: str, taken: set[str]) -> str:
+    """`name`, or "<stem> (2)<suffix>", "(3)"... when another image of this upload already has it: two different
+    images (a ZIP may hold two members of one path, a batch two files of one name) never share a name."""
+    if name not in taken:
+        return name
+    folder, slash, base = name.rpartition("/")
+    stem, dot, suffix = base.rpartition(".")
+    if not stem:  # no extension
+        stem, dot, suffix = base, "", ""
+    number = 2
+    while (candidate := f"{folder}{slash}{stem} ({number}){dot}{suffix}") in taken:
+        number += 1
+    return candidate
+
+
 def _ingest_one(
-    *, project: Project, path: Path, name: str, user, seen: dict[str, str], work_dir: Path, held: _HeldJob
+    *, project: Project, path: Path, name: str, user, seen: dict[str, str], names: set[str], work_dir: Path,
+    held: _HeldJob,
 ) -> UploadResult:
+    """One file's result; `seen` maps the batch's checksums to names, `names` holds the names its images took."""
     try:
         inspected = inspect_image(path, filename=name, max_pixels=settings.ANNOTATOR["MAX_IMAGE_PIXELS"])
     except IngestRejected as exc:
@@ -150,6 +167,7 @@ def _ingest_one(
     except IngestRejected as exc:
         return UploadResult(name=name, status="rejected", code=exc.code, message=exc.message)
     stored_path = upright or path
+    stored_as = _distinct_name(name, names)
     storage_name = image_storage_path(project_id=project.pk, sha256=inspected.sha256, fmt=inspected.format)
     saved_name = ""
     try:
@@ -159,7 +177,7 @@ def _ingest_one(
             image = Image.objects.create(
                 project=project,
                 file=saved_name,
-                original_name=name,
+                original_name=stored_as,
                 format=inspected.format,
                 width=inspected.width,
                 height=inspected.height,
@@ -183,8 +201,10 @@ def _ingest_one(
     finally:
         if upright:
             upright.unlink(missing_ok=True)
-    seen[inspected.sha256] = name
-    return UploadResult(name=name, status="accepted", image_id=image.pk)
+    seen[inspected.sha256] = stored_as
+    names.add(stored_as)
+    renamed = f"another image of this upload is named so too; stored as {stored_as}" if stored_as != name else ""
+    return UploadResult(name=name, status="accepted", message=renamed, image_id=image.pk)
 
 
 def _delete_quietly(name: str) -> None:
@@ -220,7 +240,9 @@ def _members(path: Path, archive_name: str, work_dir: Path) -> Iterator[tuple[st
                 )
             else:
                 assert isinstance(item, ArchiveMember)
-                yield f"{archive_name}/{_display_name(item.name)}", item.path, None
+                # Some Windows tools separate folders with a backslash: a folder is a folder, whoever zipped it.
+                member = item.name.replace("\\", "/")
+                yield f"{archive_name}/{_display_name(member)}", item.path, None
     except IngestRejected as exc:
         yield "", None, UploadResult(name=archive_name, status="rejected", code=exc.code, message=exc.message)
 
@@ -236,6 +258,7 @@ def images_upload(*, project: Project, files: Iterable[UploadedFile], user) -> U
                                "requests", code="too_many_files")
     results: list[UploadResult] = []
     seen: dict[str, str] = {}
+    names: set[str] = set()  # the names this upload's images are stored under
     held = _HeldJob(project=project, user=user)
     work_dir = Path(tempfile.mkdtemp(prefix="upload-", dir=settings.FILE_UPLOAD_TEMP_DIR))
     disk_full = False
@@ -247,7 +270,7 @@ def images_upload(*, project: Project, files: Iterable[UploadedFile], user) -> U
                 continue
             try:
                 results.extend(_ingest_file(project=project, upload=upload, name=name, user=user, seen=seen,
-                                            work_dir=work_dir, held=held))
+                                            names=names, work_dir=work_dir, held=held))
             except OSError as exc:
                 if not is_disk_full(exc):
                     raise
@@ -267,17 +290,19 @@ def images_upload(*, project: Project, files: Iterable[UploadedFile], user) -> U
     return UploadBatch(results=results, job=job)
 
 
-def _ingest_file(*, project: Project, upload: UploadedFile, name: str, user, seen: dict[str, str],
-                 work_dir: Path, held: _HeldJob) -> list[UploadResult]:
-    """The results of one uploaded file: one for an image, one per member for a ZIP archive."""
+def _ingest_file(*, project: Project, upload: UploadedFile, name: str, user, seen: dict[str, str], work_dir: Path,
+                 held: _HeldJob, names: set[str] | None = None) -> list[UploadResult]:
+    """The results of one uploaded file: one for an image, one per member for a ZIP archive. `names`: those the
+    batch's images took so far (a fresh set when the file is the batch)."""
+    names = set() if names is None else names
     too_big = upload.size is not None and upload.size > settings.ANNOTATOR["MAX_UPLOAD_FILE_BYTES"]
     if too_big and not name.lower().endswith(".zip"):
         return [UploadResult(name=name, status="rejected", code="file_too_large",
                              message="the file is larger than the upload limit")]
     path = _local_path(upload, work_dir)
     if not is_zip(path):
-        return [_ingest_one(project=project, path=path, name=name, user=user, seen=seen, work_dir=work_dir,
-                            held=held)]
+        return [_ingest_one(project=project, path=path, name=name, user=user, seen=seen, names=names,
+                            work_dir=work_dir, held=held)]
     results = []
     for member_name, member_path, rejected in _members(path, name, work_dir):
         if rejected:
@@ -285,7 +310,7 @@ def _ingest_file(*, project: Project, upload: UploadedFile, name: str, user, see
             continue
         try:
             results.append(_ingest_one(project=project, path=member_path, name=member_name, user=user, seen=seen,
-                                       work_dir=work_dir, held=held))
+                                       names=names, work_dir=work_dir, held=held))
         finally:
             member_path.unlink(missing_ok=True)
     return results

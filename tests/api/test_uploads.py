@@ -12,6 +12,7 @@ from PIL import Image as PILImage
 from labeling.models import Image, Job, PyramidStatus
 from tests.api.conftest import client_for, upload_files
 from tests.conftest import jpeg_bytes, png_bytes
+from tests.unit.test_ingest_images import handmade_tiff
 
 
 def zip_bytes(members: dict[str, bytes], symlinks: dict[str, str] | None = None) -> bytes:
@@ -159,3 +160,45 @@ def test_image_list_filters_and_pagination(world, manager_client):
     assert manager_client.get(url, {"state": "approved"}).json()["count"] == 0
     bad = manager_client.get(url, {"state": "bogus"})
     assert bad.status_code == 400 and bad.json()["code"] == "invalid"
+
+
+def test_different_images_of_one_name_keep_distinct_names(world, manager_client):
+    """Folders of a ZIP stay in the name (with / whoever zipped it); a name two images of one upload would share
+    (a ZIP may hold two members of one path, a batch two files of one name) gets a number."""
+    archive = zip_bytes({"train/cat.png": png_bytes(20, 10, seed=21), "val/cat.png": png_bytes(20, 10, seed=22),
+                         "win\\dog.png": png_bytes(20, 10, seed=23)})
+    twice = io.BytesIO()
+    with zipfile.ZipFile(twice, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr("cat.png", png_bytes(20, 10, seed=24))
+        zf.writestr("cat.png", png_bytes(20, 10, seed=25))
+        zf.writestr("same.png", png_bytes(20, 10, seed=26))
+        zf.writestr("same.png", png_bytes(20, 10, seed=26))  # the same content: a duplicate, not a second image
+    response = upload_files(manager_client, world.project, [
+        SimpleUploadedFile("batch.zip", archive), SimpleUploadedFile("twice.zip", twice.getvalue()),
+        SimpleUploadedFile("x.png", png_bytes(20, 10, seed=27)),
+        SimpleUploadedFile("x.png", png_bytes(20, 10, seed=28))])
+    assert response.status_code == 201, response.json()
+    results = response.json()["results"]
+    assert [(r["name"], r["status"], r["message"]) for r in results] == [
+        ("batch.zip/train/cat.png", "accepted", ""), ("batch.zip/val/cat.png", "accepted", ""),
+        ("batch.zip/win/dog.png", "accepted", ""), ("twice.zip/cat.png", "accepted", ""),
+        ("twice.zip/cat.png", "accepted",
+         "another image of this upload is named so too; stored as twice.zip/cat (2).png"),
+        ("twice.zip/same.png", "accepted", ""),
+        ("twice.zip/same.png", "duplicate", "same content as twice.zip/same.png in this upload"),
+        ("x.png", "accepted", ""),
+        ("x.png", "accepted", "another image of this upload is named so too; stored as x (2).png")]
+    names = {r["image_id"]: r for r in results if r["status"] == "accepted"}
+    stored = dict(Image.objects.filter(pk__in=names).values_list("pk", "original_name"))
+    assert sorted(stored.values()) == sorted([
+        "batch.zip/train/cat.png", "batch.zip/val/cat.png", "batch.zip/win/dog.png", "twice.zip/cat.png",
+        "twice.zip/cat (2).png", "twice.zip/same.png", "x.png", "x (2).png"])
+
+
+def test_a_float64_tiff_is_refused_saying_so(world, manager_client, tmp_path):
+    path = handmade_tiff(tmp_path, dtype="float64", sample_format=3)
+    response = upload_files(manager_client, world.project, [SimpleUploadedFile("scan.tif", path.read_bytes())])
+    assert response.status_code == 422
+    (result,) = by_name(response).values()
+    assert result["code"] == "unsupported_sample_format"
+    assert "64-bit floating-point samples" in result["message"] and "32-bit float" in result["message"]

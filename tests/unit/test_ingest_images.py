@@ -408,3 +408,74 @@ def test_palette_with_transparency_keeps_alpha():
 
 def test_cmyk_white_is_white():
     assert to_display_rgb(Image.new("CMYK", (1, 1), (0, 0, 0, 0))).getpixel((0, 0)) == (255, 255, 255)
+
+
+# --- TIFF sample formats Pillow cannot decode -----------------------------------------------------------------------
+
+
+def handmade_tiff(tmp_path: Path, *, dtype: str, sample_format: int, order: str = "<", big: bool = False,
+          samples: int = 1) -> Path:
+    """A valid one-strip, uncompressed TIFF (classic or BigTIFF) of `dtype` samples, written by hand: what numpy
+    users save (tifffile writes float64 by default)."""
+    width, height = 7, 5
+    pixels = np.arange(width * height * samples, dtype=np.dtype(dtype).newbyteorder(order)) / 3
+    data = pixels.astype(np.dtype(dtype).newbyteorder(order)).tobytes()
+    bits = np.dtype(dtype).itemsize * 8
+    # tag, type (3 SHORT, 4 LONG), value
+    tags = [(256, 4, width), (257, 4, height), (258, 3, bits), (259, 3, 1), (262, 3, 1 if samples == 1 else 2),
+            (273, 4, 0), (277, 3, samples), (278, 4, height), (279, 4, len(data)), (284, 3, 1),
+            (339, 3, sample_format)]
+    entry = (order + "HHQQ") if big else (order + "HHII")
+    head = 16 if big else 8
+    ifd_size = (8 if big else 2) + len(tags) * struct.calcsize(entry) + (8 if big else 4)
+    strip_at = head + ifd_size
+    out = bytearray(b"II" if order == "<" else b"MM")
+    out += struct.pack(order + "HHHQ", 43, 8, 0, head) if big else struct.pack(order + "HI", 42, head)
+    out += struct.pack(order + ("Q" if big else "H"), len(tags))
+    for tag, kind, value in tags:
+        value = strip_at if tag == 273 else value
+        # A SHORT sits in the first bytes of the value field: pack it as a short followed by padding.
+        field = struct.pack(order + "H", value).ljust(8 if big else 4, b"\0") if kind == 3 else \
+            struct.pack(order + ("Q" if big else "I"), value)
+        out += struct.pack(order + "HH", tag, kind) + struct.pack(order + ("Q" if big else "I"), 1) + field
+    out += struct.pack(order + ("Q" if big else "I"), 0)
+    out += data
+    path = tmp_path / "scan.tif"
+    path.write_bytes(bytes(out))
+    return path
+
+
+@pytest.mark.parametrize(("dtype", "sample_format", "order", "big", "samples", "what"), [
+    ("float64", 3, "<", False, 1, "64-bit floating-point"),
+    ("float64", 3, ">", False, 1, "64-bit floating-point"),
+    ("float64", 3, "<", True, 1, "64-bit floating-point"),
+    ("float64", 3, "<", False, 3, "64-bit floating-point"),
+    ("float16", 3, "<", False, 1, "16-bit floating-point"),
+    ("int64", 2, "<", False, 1, "64-bit signed integer"),
+])
+def test_a_tiff_of_samples_pillow_cannot_decode_is_refused_for_what_it_is(tmp_path, dtype, sample_format, order, big,
+                                                                          samples, what):
+    path = handmade_tiff(tmp_path, dtype=dtype, sample_format=sample_format, order=order, big=big, samples=samples)
+
+    error = _rejected(path)
+
+    assert error.code == "unsupported_sample_format"
+    assert f"stores {what} samples" in error.message and "32-bit float" in error.message
+    assert "unreadable" not in error.message
+
+
+def test_the_same_tiff_in_32_bit_float_is_accepted(tmp_path):
+    path = handmade_tiff(tmp_path, dtype="float32", sample_format=3)
+
+    inspected = inspect_image(path, filename=path.name, max_pixels=MAX)
+
+    assert (inspected.format, inspected.width, inspected.height) == ("TIFF", 7, 5)
+
+
+def test_a_tiff_whose_header_is_garbage_is_still_unreadable(tmp_path):
+    path = tmp_path / "a.tif"
+    path.write_bytes(b"II*\x00" + struct.pack("<I", 10**9) + bytes(40))
+
+    error = _rejected(path)
+
+    assert error.code == "corrupt" and "header is unreadable" in error.message
