@@ -31,6 +31,8 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
   const approvedOnly = h("input", { type: "checkbox", checked: true, testid: "export-approved-only" });
   const includeImages = h("input", { type: "checkbox", testid: "export-include-images" });
   const polygons = h("input", { type: "checkbox", testid: "export-polygons" });
+  // The server says which formats take which options (GET exports/ lists each format's `options`).
+  const takesPolygons = () => data.formats.find((f) => f.name === format.value)?.options.includes("polygons") ?? false;
   const polygonsOption = h("label", { class: "tool-option inline" }, polygons, " Polygons instead of RLE (segments with holes stay RLE)");
   const split = h("select", { testid: "export-split" },
     h("option", { value: "none" }, "No split"),
@@ -43,7 +45,7 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
   const splitOptions = h("div", { class: "split-options", testid: "export-split-options" },
     "Train ", shares.train, "% · val ", shares.val, "% · test ", shares.test, "% · seed ", seed);
   const syncOptions = () => {
-    polygonsOption.hidden = format.value !== "coco_instances";
+    polygonsOption.hidden = !takesPolygons();
     splitOptions.hidden = split.value !== "stratified";
   };
   format.addEventListener("change", syncOptions);
@@ -82,7 +84,7 @@ export async function exportsPage(ctx: PageContext): Promise<void> {
     try {
       const body: ExportInputRequest = {
         format: format.value as ExportInputRequest["format"], approved_only: approvedOnly.checked, include_images: includeImages.checked,
-        polygons: format.value === "coco_instances" && polygons.checked, split: split.value as ExportInputRequest["split"], split_seed: 0,
+        polygons: takesPolygons() && polygons.checked, split: split.value as ExportInputRequest["split"], split_seed: 0,
         class_ids: chosenClassIds(classes, ticked()),
       };
       if (split.value === "stratified") {

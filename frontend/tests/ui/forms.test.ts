@@ -112,6 +112,7 @@ describe("class save plan", () => {
     color: "#ff0000",
     kind: "thing",
     order,
+    number: id,
     attribute_schema: [],
     ...extra,
   });
