@@ -8,6 +8,7 @@ import zipfile
 from dataclasses import replace
 from functools import partial
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image as PILImage
@@ -19,7 +20,6 @@ from labeling.exports.split import stratified_split
 from labeling.exports.view import Category, DatasetView, ExportImage, ExportSegment
 from labeling.exports.zipsink import ZipSink
 from labeling.masks.labelmap import segment_stats
-from labeling.masks.polygons import rasterize_rings
 
 CATEGORIES = (Category(1, 11, "car", "thing", "#ff0000"), Category(2, 12, "person", "thing", "#00ff00"),
               Category(3, 13, "road", "stuff", "#808080"))
@@ -255,10 +255,11 @@ def test_yolo_polygons_rasterise_back_to_each_segment_and_holes_are_counted():
     assert 'names:\n  0: "car"\n  1: "person"\n  2: "road"' in yaml
     for image_id, (label_map, categories) in _maps().items():
         lines = read(data, f"labels/{image_id}_photo.txt").decode().splitlines()
-        for line in lines:
+        for line in lines:  # filled as Ultralytics' loader does (polygon2mask); see tests/unit/test_yolo_export.py
             index, *coords = line.split()
-            ring = np.array(coords, dtype=float).reshape(-1, 2) * (60, 40)
-            mask = rasterize_rings([np.round(ring, 4)], height=40, width=60)
+            mask = np.zeros((40, 60), dtype=np.uint8)
+            cv2.fillPoly(mask, [(np.array(coords, dtype=np.float32).reshape(-1, 2) * (60, 40)).astype(np.int32)], 1)
+            mask = mask.astype(bool)
             sid = next(s for s, c in categories.items() if c == int(index) + 1)
             filled = label_map == sid
             if (image_id, sid) == (101, 1):
