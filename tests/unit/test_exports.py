@@ -407,7 +407,8 @@ def test_the_artifact_key_changes_with_everything_the_bytes_depend_on(monkeypatc
             key(image_id=102), key(width=61), key(annotation_id=8), key(annotation_version=4)]
     assert len(set(keys)) == len(keys)
     assert key() == key() and key(options=ExportOptions(include_images=True)) == key()  # no effect on the bytes
-    monkeypatch.setitem(EXPORTERS, "semantic_png", replace(EXPORTERS["semantic_png"], version=EXPORTERS["semantic_png"].version + 1))
+    semantic = EXPORTERS["semantic_png"]
+    monkeypatch.setitem(EXPORTERS, "semantic_png", replace(semantic, version=semantic.version + 1))
     assert key() not in keys
 
 
