@@ -297,13 +297,17 @@ export const startExport = (projectId: number, body: ExportInputRequest) =>
   json<Job>("POST", `/api/projects/${projectId}/exports/`, body);
 export const exportDownloadUrl = (jobId: number) => `/api/jobs/${jobId}/download/`;
 // Label imports (COCO instances / panoptic, mask PNGs) become pre-labels.
-export interface ImportInput { format: string; file: File; dry_run: boolean } // a multipart form, not JSON
+/** A multipart form, not JSON. `skip_invalid`: apply every valid item and list the rest; `void_value`: a mask
+ * PNG value that means no label (formats with `takes_void_value`). */
+export interface ImportInput { format: string; file: File; dry_run: boolean; skip_invalid?: boolean; void_value?: number | null }
 export const listImports = (projectId: number) => json<Imports>("GET", `/api/projects/${projectId}/imports/`);
 /** Send a label file (a ZIP, or a COCO JSON) with upload progress; the server answers 202 with the import job. */
 export function startImport(projectId: number, input: ImportInput, onProgress?: (fraction: number) => void): Promise<Job> {
   const form = new FormData();
   form.append("format", input.format);
   form.append("dry_run", input.dry_run ? "true" : "false");
+  form.append("skip_invalid", input.skip_invalid ? "true" : "false");
+  if (input.void_value != null) form.append("void_value", String(input.void_value));
   form.append("file", input.file, input.file.name);
   return postForm<Job>(`/api/projects/${projectId}/imports/`, form, onProgress);
 }

@@ -1,7 +1,8 @@
-// The Upload tab's "Import labels" card (managers): send a label file (COCO instances or panoptic, mask PNGs) in
-// one of the server's import formats, follow the import job, then show what it did and every problem it found.
-// Imported annotations become pre-labels an annotator starts from; a failed import applies nothing, and a dry
-// run only checks the file.
+// The Upload tab's "Import labels" card (managers): send a label file (COCO instances or panoptic, mask PNGs,
+// Pascal VOC) in one of the server's import formats, follow the import job, then show what it did and every
+// problem it found. Imported annotations become pre-labels an annotator starts from; a file with errors applies
+// nothing unless "Skip invalid items" is on (then every valid item is applied and the rest listed), and a dry run
+// only checks the file. Formats that read mask PNGs take a void value: a pixel value that means no label.
 import { listImports, startImport, type ImportFormat, type Job } from "../api/client";
 import { followJob } from "../api/jobs";
 import { field, h, replaceChildren } from "../ui/dom";
@@ -15,6 +16,7 @@ export interface ImportProblem { severity: "error" | "warning"; code: string; wh
 export interface ImportResult {
   format: string;
   dry_run: boolean;
+  skip_invalid?: boolean; // absent in jobs from before the option
   applied: boolean;
   images: number;
   segments: number;
@@ -38,8 +40,9 @@ export function problemCounts(result: Pick<ImportResult, "errors" | "warnings">)
     .filter(Boolean).join(", ");
 }
 
-const isDryRun = (job: ImportJob, result: ImportResult | null) =>
-  result?.dry_run ?? (job.params as { dry_run?: boolean } | null)?.dry_run ?? false;
+interface ImportParams { format?: string; dry_run?: boolean; skip_invalid?: boolean; void_value?: number | null; file_name?: string }
+const paramsOf = (job: Pick<Job, "params">) => (job.params ?? {}) as ImportParams;
+const isDryRun = (job: ImportJob, result: ImportResult | null) => result?.dry_run ?? paramsOf(job).dry_run ?? false;
 
 /** One line saying what a finished (or running) import did. */
 export function importSummary(job: ImportJob): string {
@@ -47,10 +50,11 @@ export function importSummary(job: ImportJob): string {
   const counts = result ? problemCounts(result) : "";
   const withCounts = (text: string) => (counts ? `${text} (${counts})` : text);
   const what = result ? `${plural(result.images, "image")}, ${plural(result.segments, "segment")}` : "";
+  const skipped = result?.errors ? ", skipping the invalid items" : ""; // errors in a success: skip_invalid left them out
   switch (job.status) {
     case "succeeded":
-      if (isDryRun(job, result) || result?.applied === false) return withCounts(`Checked: nothing applied${what ? `; ${what} would be imported as pre-labels` : ""}`);
-      return withCounts(`Imported ${what || "the labels"} as pre-labels`);
+      if (isDryRun(job, result) || result?.applied === false) return withCounts(`Checked: nothing applied${what ? `; ${what} would be imported as pre-labels${skipped}` : ""}`);
+      return withCounts(`Imported ${what || "the labels"} as pre-labels${skipped}`);
     case "failed":
       return withCounts(`Import failed: nothing was applied${result ? "" : job.error ? ` (${job.error})` : ""}`);
     case "cancelled":
@@ -60,6 +64,22 @@ export function importSummary(job: ImportJob): string {
     default:
       return isDryRun(job, result) ? "Checking…" : "Importing…";
   }
+}
+
+/** A void value as typed: null when empty, a whole number from 1 to 65535, or an error to show. */
+export function parseVoidValue(text: string): { value: number | null; error: string | null } {
+  const trimmed = text.trim();
+  if (!trimmed) return { value: null, error: null };
+  const value = Number(trimmed);
+  if (!/^[0-9]+$/.test(trimmed) || value < 1 || value > 65535) return { value: null, error: "A whole number from 1 to 65535 (0 is unlabelled already)." };
+  return { value, error: null };
+}
+
+/** What a job was asked beside its format: " · dry run · skip invalid · void 255". */
+export function importOptionsNote(job: Pick<Job, "params">, result: ImportResult | null): string {
+  const params = paramsOf(job);
+  return [isDryRun(job as ImportJob, result) ? "dry run" : "", params.skip_invalid ? "skip invalid" : "",
+    params.void_value != null ? `void ${params.void_value}` : ""].filter(Boolean).map((s) => ` · ${s}`).join("");
 }
 
 /** The file-input `accept` list from a format's hint (".json or .zip" → ".json,.zip"). */
@@ -88,6 +108,10 @@ export function importLabelsCard(projectId: number, signal: AbortSignal): HTMLEl
   const hint = formatField.wrap.querySelector<HTMLElement>(".field-hint")!; // "Accepts …", set per format
   const file = h("input", { type: "file", id: "import-file", testid: "import-file" });
   const dryRun = h("input", { type: "checkbox", testid: "import-dry-run" });
+  const skipInvalid = h("input", { type: "checkbox", testid: "import-skip-invalid" });
+  const voidValue = h("input", { type: "text", inputmode: "numeric", placeholder: "none", style: "width: 8em", testid: "import-void-value" });
+  const voidField = field("Void value", voidValue, { hint: " ", class: "import-void" });
+  const voidHint = voidField.wrap.querySelector<HTMLElement>(".field-hint")!;
   const start = h("button", { type: "button", class: "btn btn-primary", testid: "import-start", disabled: true }, "Import");
   const bar = progressBar("Import", "import-progress");
   bar.el.hidden = true;
@@ -100,10 +124,17 @@ export function importLabelsCard(projectId: number, signal: AbortSignal): HTMLEl
     const chosen = formats.find((f) => f.name === format.value);
     hint.textContent = chosen ? `Accepts ${chosen.accepts}` : "";
     file.accept = chosen ? acceptList(chosen.accepts) : "";
-    start.disabled = busy || !chosen || !file.files?.length;
+    voidField.wrap.hidden = !chosen?.takes_void_value;
+    voidHint.textContent = chosen?.name === "pascal_voc"
+      ? "Another mask value that means no label (VOC's 255 always does)"
+      : "A mask value that means no label, e.g. 255 (VOC's boundary)";
+    const invalid = !voidField.wrap.hidden && parseVoidValue(voidValue.value).error;
+    voidField.setError(invalid || null);
+    start.disabled = busy || !chosen || !file.files?.length || Boolean(invalid);
   };
   format.addEventListener("change", sync);
   file.addEventListener("change", sync);
+  voidValue.addEventListener("input", sync);
 
   const showOutcome = (job: Job) => {
     const result = importResult(job);
@@ -115,10 +146,10 @@ export function importLabelsCard(projectId: number, signal: AbortSignal): HTMLEl
 
   const row = (job: Job) => {
     const result = importResult(job);
-    const params = (job.params ?? {}) as { format?: string; dry_run?: boolean; file_name?: string };
+    const params = paramsOf(job);
     return h("li", { class: "export-item", testid: "import-job", "data-status": job.status },
       jobStatusBadge(job.status),
-      ` ${params.format ?? result?.format ?? "?"}${params.file_name ? ` · ${params.file_name}` : ""}${isDryRun(job, result) ? " · dry run" : ""}`
+      ` ${params.format ?? result?.format ?? "?"}${params.file_name ? ` · ${params.file_name}` : ""}${importOptionsNote(job, result)}`
         + ` · ${new Date(job.created_at).toLocaleString()} · ${importSummary(job)} `,
       result?.problems.length
         ? h("button", { type: "button", class: "btn btn-sm btn-ghost", testid: "import-job-problems", onclick: () => showOutcome(job) }, "Problems")
@@ -146,7 +177,9 @@ export function importLabelsCard(projectId: number, signal: AbortSignal): HTMLEl
     bar.el.hidden = false;
     bar.set(0, "Uploading 0%");
     try {
-      const job = await startImport(projectId, { format: format.value, file: chosen, dry_run: dryRun.checked },
+      const voidChosen = voidField.wrap.hidden ? null : parseVoidValue(voidValue.value).value;
+      const job = await startImport(projectId,
+        { format: format.value, file: chosen, dry_run: dryRun.checked, skip_invalid: skipInvalid.checked, void_value: voidChosen },
         (fraction) => bar.set(fraction, `Uploading ${percent(fraction)}`));
       const done = await followJob(job, (j) => {
         bar.set(j.progress ?? 0, j.status === "queued" ? "Waiting for a worker…" : undefined);
@@ -173,10 +206,13 @@ export function importLabelsCard(projectId: number, signal: AbortSignal): HTMLEl
   return h("section", { class: "card card-pad import-card", "aria-labelledby": "import-title", testid: "import-card" },
     h("h2", { id: "import-title" }, "Import labels"),
     h("p", { class: "muted" },
-      "Labels from another tool become pre-labels: an annotator who opens an image starts from them. A file with errors imports nothing; check only to see its problems first."),
+      "Labels from another tool become pre-labels: an annotator who opens an image starts from them. A file with errors imports nothing unless you skip invalid items; check only to see its problems first."),
     h("div", { class: "import-form" },
       formatField.wrap,
       h("div", { class: "field" }, h("label", { for: "import-file" }, "Label file"), file),
+      voidField.wrap,
+      h("label", { class: "tool-option inline", title: "Apply every valid annotation, PNG or class and list the rest; off, any error applies nothing" },
+        skipInvalid, " Skip invalid items"),
       h("label", { class: "tool-option inline" }, dryRun, " Check only (dry run)")),
     error.el,
     h("div", { class: "form-footer" }, start),

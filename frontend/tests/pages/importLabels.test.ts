@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError, postForm, startImport, uploadImages } from "../../src/api/client";
-import { acceptList, importResult, importSummary, problemCounts, type ImportResult } from "../../src/pages/importLabels";
+import {
+  acceptList, importOptionsNote, importResult, importSummary, parseVoidValue, problemCounts, type ImportResult,
+} from "../../src/pages/importLabels";
 
 const result = (over: Partial<ImportResult> = {}): ImportResult => ({
   format: "coco_instances", dry_run: false, applied: true, images: 12, segments: 240, errors: 0, warnings: 0,
@@ -27,10 +29,31 @@ describe("importSummary", () => {
     expect(importSummary(job("failed", {}, { error: "worker lost" }))).toBe("Import failed: nothing was applied (worker lost)");
   });
 
+  it("says invalid items were skipped when a job with errors applied (or would apply) the rest", () => {
+    expect(importSummary(job("succeeded", result({ images: 2, segments: 2, errors: 4, skip_invalid: true }))))
+      .toBe("Imported 2 images, 2 segments as pre-labels, skipping the invalid items (4 errors)");
+    expect(importSummary(job("succeeded", result({ dry_run: true, applied: false, images: 2, segments: 2, errors: 1 }))))
+      .toBe("Checked: nothing applied; 2 images, 2 segments would be imported as pre-labels, skipping the invalid items (1 error)");
+  });
+
   it("follows a job that has not finished, naming a check as a check", () => {
     expect(importSummary(job("queued", {}))).toBe("Waiting for a worker…");
     expect(importSummary(job("running", {}))).toBe("Importing…");
     expect(importSummary(job("running", {}, { params: { dry_run: true } }))).toBe("Checking…");
+  });
+});
+
+describe("import options", () => {
+  it("reads a void value as a whole number from 1 to 65535, or none", () => {
+    expect(parseVoidValue("")).toEqual({ value: null, error: null });
+    expect(parseVoidValue(" 255 ")).toEqual({ value: 255, error: null });
+    for (const bad of ["0", "65536", "2.5", "-1", "x"]) expect(parseVoidValue(bad).error).toMatch(/1 to 65535/);
+  });
+
+  it("notes what a job was asked beside its format", () => {
+    expect(importOptionsNote({ params: {} } as never, null)).toBe("");
+    expect(importOptionsNote({ params: { dry_run: true, skip_invalid: true, void_value: 255 } } as never, null))
+      .toBe(" · dry run · skip invalid · void 255");
   });
 });
 
@@ -92,7 +115,12 @@ describe("postForm (images and imports)", () => {
     expect(Object.keys(xhr.headers).sort()).toEqual(["Accept", "X-CSRFToken"]);
     expect(xhr.sent!.get("format")).toBe("coco_instances");
     expect(xhr.sent!.get("dry_run")).toBe("true");
+    expect(xhr.sent!.get("skip_invalid")).toBe("false");
+    expect(xhr.sent!.has("void_value")).toBe(false);
     expect((xhr.sent!.get("file") as File).name).toBe("instances.json");
+    await startImport(3, { format: "pascal_voc", file, dry_run: false, skip_invalid: true, void_value: 255 });
+    expect(FakeXhr.last.sent!.get("skip_invalid")).toBe("true");
+    expect(FakeXhr.last.sent!.get("void_value")).toBe("255");
   });
 
   it("uploads images through the same helper", async () => {
