@@ -17,7 +17,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -144,23 +144,17 @@ class Files:
             raise UnreadableFile(f"{size:,} bytes of JSON; imports read at most {self.max_json_bytes:,}")
         return load_json(self.read(name))
 
-    def find(self, folder: str, file_name: str) -> str | None:
-        """`folder/file_name` when it is there, else the one file whose name ends with `/file_name`."""
-        exact = f"{folder}/{file_name}" if folder else file_name
-        if exact in self.paths:
-            return exact
-        tail = "/" + file_name.lstrip("/")
-        found = [n for n in self.paths if n.endswith(tail) or n == file_name]
-        return found[0] if len(found) == 1 else None
-
 
 def json_documents(files: Files, report: Report, *, fits: Callable[[Any], str | None],
-                   wanted: str) -> Iterator[tuple[str, Any]]:
-    """(name, document) of each JSON of the upload the format reads, parsed one at a time. `fits(document)` is
-    None for one it reads, "" for one that is plainly something else (a classes table: left out), or why a
-    document that looks like the format's is not one (an error). Finding none to read is an error too."""
+                   wanted: str, skip: Collection[str] = ()) -> Iterator[tuple[str, Any]]:
+    """(name, document) of each JSON of the upload the format reads (but those named in `skip`, read already),
+    parsed one at a time. `fits(document)` is None for one it reads, "" for one that is plainly something else (a
+    classes table: left out), or why a document that looks like the format's is not one (an error). Finding none
+    to read is an error too."""
     found = 0
     for name in files.names(".json"):
+        if name in skip:
+            continue
         try:
             document = files.json(name)
         except UnreadableFile as exc:

@@ -102,12 +102,13 @@ def categories_of(document: dict, classes: ClassResolver, report: Report, name: 
 
 def import_coco_instances(files: Files, classes: ClassResolver, images: ImageResolver, report: Report,
                           options: ImportOptions = ImportOptions()) -> Iterator[ImportedImage]:
-    results = [n for n in files.names(".json") if _starts_as_array(files, n)]
-    if results:
-        yield from _results(files, results, classes, images, report)
+    arrays = [n for n in files.names(".json") if _starts_as_array(files, n)]
+    lists, results_upload = _results_lists(files, arrays, report)
+    if results_upload:  # even when every results list is at fault: its instances JSON is no import of its own
+        yield from _results(files, lists, arrays, classes, images, report)
         return
-    wanted = "COCO instances JSON (with images, annotations and categories lists)"
-    for name, document in json_documents(files, report, fits=is_coco_instances, wanted=wanted):
+    wanted = "COCO instances JSON (with images, annotations and categories lists) or COCO results list"
+    for name, document in json_documents(files, report, fits=is_coco_instances, wanted=wanted, skip=arrays):
         yield from _document(name, document, classes, images, report)
 
 
@@ -118,13 +119,17 @@ RESULTS_ALONE = ("a COCO results file: a list of annotations whose image_id and 
 
 
 def is_coco_results(document: Any) -> str | None:
-    """None when it is a COCO results list; else why a JSON array is not one."""
+    """None when it is a COCO results list (an empty list included); "" when it is some other JSON (no item is an
+    annotation); else why a list of annotations is not one."""
     if not isinstance(document, list):
-        return "not COCO results: not a list"
-    for position, item in enumerate(document):
-        if not isinstance(item, dict) or "image_id" not in item or "category_id" not in item:
-            return (f"not COCO results: item #{position} is not an annotation with image_id and category_id; "
-                    f"a JSON array is read as a results list")
+        return ""
+    annotation = [isinstance(i, dict) and "image_id" in i and "category_id" in i for i in document]
+    if document and not any(annotation):
+        return ""
+    if not all(annotation):
+        position = annotation.index(False)
+        return (f"not COCO results: item #{position} is not an annotation with image_id and category_id, unlike "
+                "the others")
     return None
 
 
@@ -139,20 +144,27 @@ def _starts_as_array(files: Files, name: str) -> bool:
     return text.lstrip("\ufeff \t\r\n")[:1] == "["
 
 
-def _results(files: Files, names: list[str], classes: ClassResolver, images: ImageResolver,
-             report: Report) -> Iterator[ImportedImage]:
-    """The results lists `names`, read against the upload's one instances JSON (module note)."""
-    lists: list[tuple[str, list]] = []
-    for name in names:
+def _results_lists(files: Files, arrays: list[str], report: Report) -> tuple[list[tuple[str, list]], bool]:
+    """((name, list) of the JSON arrays `arrays` that are COCO results lists, whether any array is or looks like
+    one); those that look like one but are not are reported, the others (plainly something else) left out."""
+    lists, results_like = [], False
+    for name in arrays:
         document = _parsed(files, name, report)
         why = is_coco_results(document) if document is not None else ""
         if why:
             report.error("bad_annotations_file", name, why)
-        elif document is not None:
+        elif why is None:
             lists.append((name, document))
+        results_like = results_like or why != ""
+    return lists, results_like
+
+
+def _results(files: Files, lists: list[tuple[str, list]], arrays: list[str], classes: ClassResolver,
+             images: ImageResolver, report: Report) -> Iterator[ImportedImage]:
+    """The results `lists`, read against the upload's one instances JSON (module note)."""
     tables: list[tuple[str, dict]] = []
     for name in files.names(".json"):
-        if name not in names and (document := _parsed(files, name, report)) is not None:
+        if name not in arrays and (document := _parsed(files, name, report)) is not None:
             why = is_coco_instances(document)
             if why is None:
                 tables.append((name, document))

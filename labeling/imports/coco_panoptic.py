@@ -75,6 +75,8 @@ def _document(name: str, document: dict, files: Files, classes: ClassResolver, i
                                                                              "is used")
                 continue
             file_names[entry["id"]] = str(entry.get("file_name", ""))
+    if not document["annotations"]:
+        return
     folder, why = png_folder(files, name, [str(a.get("file_name", "")) for a in document["annotations"]])
     if folder is None:
         report.error("png_folder", name, why)

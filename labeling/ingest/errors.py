@@ -11,8 +11,8 @@ class IngestRejected(Exception):
     """An uploaded file or archive was refused.
 
     `code` is a short, stable snake_case string clients may branch on (`unsupported_format`, `disguised_file`,
-    `truncated`, `too_many_pixels`, `corrupt`, `empty_file`, `multi_frame`, `zip_slip`, `symlink`,
-    `nested_archive`, `member_too_large`, `archive_too_large`, `too_many_members`, `not_an_archive`,
+    `unsupported_sample_format`, `truncated`, `too_many_pixels`, `corrupt`, `empty_file`, `multi_frame`, `zip_slip`,
+    `symlink`, `nested_archive`, `member_too_large`, `archive_too_large`, `too_many_members`, `not_an_archive`,
     `encrypted`, ...); `message` is a sentence for a human and may change wording freely.
     """
 

@@ -213,9 +213,22 @@ def test_results_lists_read_against_the_one_instances_json_beside_them(tmp_path)
                               "results.json": json.dumps(results).encode()})
     _, report = run("coco_instances", two)
     assert [p.code for p in report.problems] == ["ambiguous_instances"]
-    _, report = run("coco_instances", files_of(tmp_path, {"list.json": b"[1, 2]"}))
+    odd = json.dumps(results + [5]).encode()
+    _, report = run("coco_instances", files_of(tmp_path, {"instances.json": json.dumps(INSTANCES).encode(),
+                                                          "results.json": odd}))
     assert [p.code for p in report.problems] == ["bad_annotations_file"]
-    assert "item #0 is not an annotation" in report.problems[0].message
+    assert "item #2 is not an annotation" in report.problems[0].message
+
+
+def test_a_json_array_that_is_no_results_list_is_left_out_like_any_other_json(tmp_path):
+    document = dict(INSTANCES, annotations=[{"id": 1, "image_id": 3, "category_id": 1,
+                                             "segmentation": [[1, 1, 10, 1, 10, 10]]}])
+    files = files_of(tmp_path, {"instances.json": json.dumps(document).encode(), "names.json": b'["car", "road"]'})
+    (item,), report = run("coco_instances", files)
+    assert [p.code for p in report.problems] == ["image_not_found"] and len(item.segments) == 1
+    _, report = run("coco_instances", files_of(tmp_path, {"names.json": b'["car", "road"]'}))
+    assert [p.code for p in report.problems] == ["no_annotations_file"]
+    assert "or COCO results list" in report.problems[0].message
 
 
 # --- the panoptic PNG folder ---------------------------------------------------------------------------------------
