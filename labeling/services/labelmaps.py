@@ -78,6 +78,7 @@ class SaveResult:
     annotation: Annotation
     revision: Revision
     segments: list[Segment]
+    # Ids not in the table after the save: the ones asked for, and rows dropped for having no pixel.
     deleted_segment_ids: list[int]
 
 
@@ -363,17 +364,25 @@ def labelmap_save(
             else:
                 LabelMapTile.objects.create(annotation=annotation, tx=key[0], ty=key[1], data=data, stats=stats_json)
 
-        # Area and bbox come from the pixels, for every segment a changed tile touched.
+        # Area and bbox come from the pixels, for every segment a changed tile touched (and rows stored empty).
         affected.update(painted_ids)
+        affected.update(sid for sid, row in rows.items() if row.pk is not None and not row.area)
         merged = merge_stats(
             {sid: s for sid, s in stats.items() if sid in affected} for stats in all_stats.values()
         )
+        # A segment is its pixels: a row left without any (never painted, or painted over entirely) leaves the
+        # table instead of being stored with area 0; the answer lists it with the deleted ids.
+        emptied = sorted(sid for sid in affected if sid in rows and sid not in merged)
+        for sid in emptied:
+            changed.pop(sid, None)
+            if rows.pop(sid).pk is not None:
+                deleted.append(sid)
         for sid in affected:
             row = rows.get(sid)
             if row is None:
                 continue
-            area, x0, y0, x1, y1 = merged.get(sid, (0, 0, 0, -1, -1))
-            new_bbox = [x0, y0, x1 - x0 + 1, y1 - y0 + 1] if area else []
+            area, x0, y0, x1, y1 = merged[sid]
+            new_bbox = [x0, y0, x1 - x0 + 1, y1 - y0 + 1]
             if sid in reshaped and row.review_state != SegmentReview.PENDING:
                 # Its pixels changed: a review decision on the old shape no longer holds.
                 row.review_state = SegmentReview.PENDING
@@ -402,7 +411,8 @@ def labelmap_save(
         annotation_edited(annotation=annotation, user=user)
     annotation.version = version
     saved = sorted(changed.values(), key=lambda row: row.segment_id)
-    return SaveResult(annotation=annotation, revision=revision, segments=saved, deleted_segment_ids=sorted(deleted))
+    return SaveResult(annotation=annotation, revision=revision, segments=saved,
+                      deleted_segment_ids=sorted({*deleted, *emptied}))
 
 
 def labelmap_save_idempotent(

@@ -268,3 +268,78 @@ def test_resending_a_thing_without_instance_keeps_its_number(world, annotation, 
     row = Segment.objects.get(annotation=annotation, segment_id=1)
     assert row.instance == 1
     assert row.area == 100 + 3 * 10
+
+
+def test_a_listed_segment_without_pixels_is_not_stored(world, annotation, annotator_client):
+    label_map = np.zeros((480, 640), dtype=np.uint32)
+    label_map[5:15, 5:15] = 1
+    response = save(annotator_client, annotation, {
+        "base_version": 0, "tiles": tiles_payload(label_map),
+        "segments": [{"segment_id": 1, "class_id": world.thing.pk}, {"segment_id": 3, "class_id": world.thing.pk}],
+    })
+    assert response.status_code == 200, response.json()
+    data = response.json()
+    # Never stored with area 0: the answer says it is not in the table, so the client can drop it too.
+    assert [s["segment_id"] for s in data["segments"]] == [1]
+    assert data["deleted_segment_ids"] == [3]
+    assert list(Segment.objects.filter(annotation=annotation).values_list("segment_id", "area")) == [(1, 100)]
+    # It never existed, so the revision deletes nothing.
+    assert Revision.objects.get(annotation=annotation, version=1).segments_deleted == []
+    # Sending it again, with no pixels still, drops it again; nothing fails.
+    again = save(annotator_client, annotation, {
+        "base_version": 1, "segments": [{"segment_id": 3, "class_id": world.thing.pk, "attributes": {"a": 1}}],
+    })
+    assert again.status_code == 200, again.json()
+    assert again.json()["segments"] == [] and again.json()["deleted_segment_ids"] == [3]
+    assert list(Segment.objects.filter(annotation=annotation).values_list("segment_id", flat=True)) == [1]
+
+
+def test_a_segment_painted_over_entirely_leaves_the_table(world, annotation, annotator_client):
+    label_map = np.zeros((480, 640), dtype=np.uint32)
+    label_map[0:100, 0:100] = 1
+    label_map[20:40, 20:40] = 2  # inside segment 1's square
+    label_map[200:210, 600:610] = 3  # in the other tile: untouched by the second save
+    assert save(annotator_client, annotation, {
+        "base_version": 0, "tiles": tiles_payload(label_map),
+        "segments": [{"segment_id": sid, "class_id": world.thing.pk} for sid in (1, 2, 3)],
+    }).status_code == 200
+    # Segment 1 is painted back over segment 2; the client sends only the changed tile and no rows.
+    label_map[20:40, 20:40] = 1
+    response = save(annotator_client, annotation, {"base_version": 1, "tiles": tiles_payload(label_map, {(0, 0)})})
+    assert response.status_code == 200, response.json()
+    data = response.json()
+    assert data["deleted_segment_ids"] == [2]
+    assert {s["segment_id"]: s["area"] for s in data["segments"]} == {1: 100 * 100}
+    assert dict(Segment.objects.filter(annotation=annotation).values_list("segment_id", "area")) == {
+        1: 100 * 100, 3: 100}
+    assert Revision.objects.get(annotation=annotation, version=2).segments_deleted == [2]
+    # The table and the map agree: every stored row has exactly its pixels.
+    stored = read_map(annotator_client, annotation)
+    for row in Segment.objects.filter(annotation=annotation):
+        assert int((stored == row.segment_id).sum()) == row.area > 0
+
+
+def test_an_empty_row_stored_earlier_is_dropped_by_the_next_save(world, annotation, annotator_client):
+    label_map = np.zeros((480, 640), dtype=np.uint32)
+    label_map[5:15, 5:15] = 1
+    assert save(annotator_client, annotation, {
+        "base_version": 0, "tiles": tiles_payload(label_map),
+        "segments": [{"segment_id": 1, "class_id": world.thing.pk}],
+    }).status_code == 200
+    # A row with area 0, as saves before this rule could leave.
+    Segment.objects.create(annotation=annotation, segment_id=9, label_class=world.thing, instance=2, area=0, bbox=[])
+    label_map[20, 5:15] = 1
+    response = save(annotator_client, annotation, {"base_version": 1, "tiles": tiles_payload(label_map, {(0, 0)})})
+    assert response.status_code == 200, response.json()
+    assert response.json()["deleted_segment_ids"] == [9]
+    assert list(Segment.objects.filter(annotation=annotation).values_list("segment_id", "area")) == [(1, 110)]
+
+
+def test_a_replace_with_an_empty_segment_row_stores_only_painted_ones(world, annotation):
+    from labeling.services.labelmaps import SegmentInput, labelmap_replace
+
+    label_map = np.zeros((480, 640), dtype=np.uint32)
+    label_map[5:15, 5:15] = 4
+    labelmap_replace(annotation=annotation, label_map=label_map, segments=[
+        SegmentInput(segment_id=4, class_id=world.thing.pk), SegmentInput(segment_id=5, class_id=world.thing.pk)])
+    assert list(Segment.objects.filter(annotation=annotation).values_list("segment_id", "area")) == [(4, 100)]

@@ -22,6 +22,8 @@ export interface PaintOptions {
   onlyIds?: ReadonlySet<number>;
   /** Collect one before-copy per tile across many edits (a brush stroke); the edit then returns []. */
   recorder?: ChangeRecorder;
+  /** Receives the ids the changed pixels held before (so the caller can tell which segments lost pixels). */
+  changedIds?: Set<number>;
 }
 
 /** Area and [x, y, w, h] pixel bbox of one segment, the numbers the server stores. */
@@ -158,7 +160,7 @@ export class LabelMap {
    */
   paint(mask: RegionMask, value: number, opts: PaintOptions = {}): TileChange[] {
     checkId(value);
-    const { protect, onlyIds, recorder } = opts;
+    const { protect, onlyIds, recorder, changedIds } = opts;
     const changes: TileChange[] = [];
     const x0 = Math.max(0, mask.x0);
     const y0 = Math.max(0, mask.y0);
@@ -168,6 +170,7 @@ export class LabelMap {
     // Painting is mostly over a handful of ids, so remember the last protect() answer.
     let lastId = -1;
     let lastProtected = false;
+    let lastChanged = -1;
     const ts = this.tileSize;
     for (let ty = Math.floor(y0 / ts); ty <= Math.floor((y1 - 1) / ts); ty++) {
       for (let tx = Math.floor(x0 / ts); tx <= Math.floor((x1 - 1) / ts); tx++) {
@@ -201,6 +204,10 @@ export class LabelMap {
               if (!tile) tile = this.tiles[k] = new Uint32Array(tileRows * tileCols);
             }
             tile![tileRow + x] = value;
+            if (changedIds && current !== lastChanged) {
+              lastChanged = current;
+              changedIds.add(current);
+            }
           }
         }
         if (changed) {

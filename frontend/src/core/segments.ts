@@ -254,11 +254,22 @@ export class SegmentTable {
 
   /**
    * The server accepted the save of `snapshot`. Rows unchanged since then adopt the server's derived fields
-   * (instance, area, bbox, review state) from `serverRows`; rows changed meanwhile stay dirty.
+   * (instance, area, bbox, review state) from `serverRows`; rows changed meanwhile stay dirty. `serverDeleted`
+   * are the ids the save removed: the ones asked for, and rows the server dropped for having no pixel, which
+   * go here too unless changed meanwhile (then they are sent again, as new rows). Returns the ids dropped.
    */
-  markSaved(snapshot: SegmentSaveSnapshot, serverRows: Iterable<ServerSegment> = []): void {
+  markSaved(snapshot: SegmentSaveSnapshot, serverRows: Iterable<ServerSegment> = [], serverDeleted: Iterable<number> = []): number[] {
     for (const row of snapshot.rows) this.onServer.add(row.segment_id);
     for (const id of snapshot.deletedIds) this.onServer.delete(id);
+    const dropped: number[] = [];
+    for (const id of serverDeleted) {
+      this.onServer.delete(id);
+      if (!this.rows.has(id)) continue;
+      const sent = snapshot.revisions.get(id) ?? this.savedRevisions.get(id) ?? 0;
+      if ((this.revisions.get(id) ?? 0) > sent) continue; // changed since: stays, and is sent again
+      this.setRow(id, undefined);
+      dropped.push(id);
+    }
     for (const [id, revision] of snapshot.revisions) {
       this.savedRevisions.set(id, Math.max(this.savedRevisions.get(id) ?? 0, revision));
     }
@@ -268,6 +279,7 @@ export class SegmentTable {
       if (!row || this.revisions.get(id) !== snapshot.revisions.get(id)) continue;
       this.setRow(id, { ...row, ...pick(fromServer(server), ["instance", "area", "bbox", "reviewState"]) });
     }
+    return dropped;
   }
 
   /** A reviewer's decisions, as the server stored them: only the review state changes; nothing becomes dirty. */

@@ -146,14 +146,19 @@ export class Autosaver {
       const result = await saveAnnotation(session.annotationId, sent.body, sent.key);
       session.version = result.version;
       session.map.markClean(tiles.map((t) => [t.tx, t.ty] as const), tiles.map((t) => t.revision));
-      session.table.markSaved(rows, result.segments);
+      const dropped = session.table.markSaved(rows, result.segments, result.deleted_segment_ids);
       for (const t of tiles) {
         const key = tileKey(t.tx, t.ty);
         if (t.pixels && t.pixels.some((v) => v !== 0)) session.savedTiles.set(key, t.pixels);
         else session.savedTiles.delete(key);
       }
       for (const row of rows.rows) session.savedRows.set(row.segment_id, row);
-      for (const id of rows.deletedIds) session.savedRows.delete(id);
+      for (const id of [...rows.deletedIds, ...result.deleted_segment_ids]) session.savedRows.delete(id);
+      if (dropped.length) {
+        // The server dropped rows left without a pixel (another client's save, an old empty row).
+        if (session.activeSegment !== null && dropped.includes(session.activeSegment)) session.activeSegment = null;
+        session.emit("segments");
+      }
       this.backoff = 2000;
       this.firstChangeAt = 0;
       session.emit("saved");

@@ -4,9 +4,10 @@
 import * as api from "../api/client";
 import { History } from "../core/history";
 import { ChangeRecorder, LabelMap, type TileChange } from "../core/labelMap";
-import { brushStroke, rasterizeRings, type RegionMask, type Ring } from "../core/raster";
+import { brushStroke, maskArea, rasterizeRings, type RegionMask, type Ring } from "../core/raster";
 import { SegmentRuleError, SegmentTable, type SaveRow, type SegmentChange, type SegmentRow, type SegmentSource } from "../core/segments";
 import { decodeTile } from "../core/tileCodec";
+import { maskToRings, ringPoints, ringsDescribe } from "../core/trace";
 
 /** What changed: "hover" only moves the highlight (cheap; panels must not re-render on it); "review": a
  * reviewer's decisions on segments, stored by the server already (nothing to save). */
@@ -27,6 +28,18 @@ export interface LoadOptions {
 }
 
 export const tileKey = (tx: number, ty: number) => `${tx},${ty}`;
+
+/** Why a pixel was kept: "existing" (Protect existing) or "locked" (a locked or hidden segment). */
+export type Protection = "existing" | "locked";
+
+/** What a stroke did: `changed` false means no pixel changed and no undo step was added; `message` says why. */
+export interface StrokeResult {
+  changed: boolean;
+  message?: string;
+}
+
+// Vertex editing draws a handle per vertex: past this many, a traced outline is no use as a polygon.
+const MAX_EDIT_POINTS = 10_000;
 
 export class EditorSession {
   readonly map: LabelMap;
@@ -54,7 +67,9 @@ export class EditorSession {
 
   private readonly listeners = new Set<(kind: ChangeKind) => void>();
   private stroke: { recorder: ChangeRecorder; target: number; rows: SegmentChange[]; last: [number, number] | null;
-    radius: number; erase: boolean; created: boolean; label?: string } | null = null;
+    radius: number; erase: boolean; created: boolean; label?: string;
+    /** Ids the stroke's changed pixels held before, and why pixels under it were kept. */
+    lost: Set<number>; blocked: Set<Protection> } | null = null;
 
   constructor(readonly data: LoadedAnnotation) {
     const { image, annotation, classes } = data;
@@ -168,14 +183,26 @@ export class EditorSession {
     this.emit("view");
   }
 
-  /** Pixels of these ids are never overwritten: locked or hidden segments, and others with "protect existing". */
-  private protectFor(target: number): (id: number) => boolean {
+  /**
+   * Why a pixel holding `id` must keep it when painting `target` (0: erasing), or null when it may change:
+   * locked and hidden segments are never changed; with "protect existing" on, paint keeps off other segments
+   * and the eraser erases only the selected segment (nothing when none is selected).
+   */
+  private protection(target: number, id: number): Protection | null {
+    if (id === 0 || (target !== 0 && id === target)) return null;
+    if (this.lockedSegments.has(id) || this.hiddenSegments.has(id)) return "locked";
+    const row = this.table.get(id);
+    if (row && this.hiddenClasses.has(row.classId)) return "locked";
+    if (this.protectExisting && !(target === 0 && id === this.activeSegment)) return "existing";
+    return null;
+  }
+
+  /** The protect test for LabelMap.paint; `blocked` collects why pixels were kept (for the message). */
+  private protectFor(target: number, blocked?: Set<Protection>): (id: number) => boolean {
     return (id: number) => {
-      if (id === 0 || id === target) return false;
-      if (this.protectExisting) return true;
-      if (this.lockedSegments.has(id) || this.hiddenSegments.has(id)) return true;
-      const row = this.table.get(id);
-      return row ? this.hiddenClasses.has(row.classId) : false;
+      const reason = this.protection(target, id);
+      if (reason && blocked) blocked.add(reason);
+      return reason !== null;
     };
   }
 
@@ -213,6 +240,24 @@ export class EditorSession {
     if (row.rings) rows.push(this.table.update(segmentId, { rings: null, reviewState: row.reviewState }));
   }
 
+  /**
+   * After an edit took pixels from the segments `lost` (ids the changed pixels held): one left with no pixel
+   * leaves the table in the same undo step (a segment is never kept, or saved, with area 0), and a polygon
+   * segment that lost some becomes a pixel segment, since its rings no longer describe its pixels.
+   */
+  private settleLosers(lost: Iterable<number>, target: number, rows: SegmentChange[]): void {
+    const stats = this.map.segmentStats();
+    for (const id of lost) {
+      if (id === 0 || id === target || !this.table.has(id)) continue;
+      if (stats.has(id)) {
+        this.toPixelSegment(id, rows);
+        continue;
+      }
+      rows.push(this.table.remove(id));
+      if (this.activeSegment === id) this.activeSegment = null;
+    }
+  }
+
   beginStroke(x: number, y: number, radius: number, erase: boolean): void {
     const rows: SegmentChange[] = [];
     let target = 0;
@@ -221,7 +266,8 @@ export class EditorSession {
       ({ id: target, created } = this.paintTarget(rows));
       this.activeSegment = target;
     }
-    this.stroke = { recorder: new ChangeRecorder(this.map), target, rows, last: null, radius, erase, created };
+    this.stroke = { recorder: new ChangeRecorder(this.map), target, rows, last: null, radius, erase, created,
+      lost: new Set(), blocked: new Set() };
     this.extendStroke(x, y);
   }
 
@@ -231,8 +277,9 @@ export class EditorSession {
     const points: [number, number][] = stroke.last ? [stroke.last, [x, y]] : [[x, y]];
     const mask = brushStroke(points, stroke.radius, this.map.width, this.map.height);
     stroke.last = [x, y];
-    const protect = stroke.erase ? this.protectFor(0) : this.protectFor(stroke.target);
-    this.map.paint(mask, stroke.target, { protect, recorder: stroke.recorder });
+    this.map.paint(mask, stroke.target, {
+      protect: this.protectFor(stroke.target, stroke.blocked), recorder: stroke.recorder, changedIds: stroke.lost,
+    });
     this.lastPaintBox = { x: mask.x0, y: mask.y0, width: mask.width, height: mask.height };
     this.emit("pixels");
     this.lastPaintBox = null;
@@ -246,45 +293,102 @@ export class EditorSession {
     const rows: SegmentChange[] = [];
     const { id: target, created } = this.paintTarget(rows);
     this.activeSegment = target;
-    this.stroke = { recorder: new ChangeRecorder(this.map), target, rows, last: null, radius: 0, erase: false, created, label };
+    this.stroke = { recorder: new ChangeRecorder(this.map), target, rows, last: null, radius: 0, erase: false, created,
+      label, lost: new Set(), blocked: new Set() };
   }
 
   /** Paint one region into the stroke begun by beginMaskStroke (locks and "protect existing" apply). */
   extendStrokeWithMask(mask: RegionMask): void {
     const stroke = this.stroke;
     if (!stroke || !mask.width || !mask.height) return;
-    this.map.paint(mask, stroke.target, { protect: this.protectFor(stroke.target), recorder: stroke.recorder });
+    this.map.paint(mask, stroke.target, {
+      protect: this.protectFor(stroke.target, stroke.blocked), recorder: stroke.recorder, changedIds: stroke.lost,
+    });
     this.lastPaintBox = { x: mask.x0, y: mask.y0, width: mask.width, height: mask.height };
     this.emit("pixels");
     this.lastPaintBox = null;
   }
 
-  endStroke(): void {
+  /**
+   * Finish the stroke as one undo step. A stroke that changed no pixel adds no step (a segment made for it, or
+   * rings it dropped, come back) and its result says why, for the tool to show.
+   */
+  endStroke(): StrokeResult {
     const stroke = this.stroke;
-    if (!stroke) return;
+    if (!stroke) return { changed: false };
     this.stroke = null;
     const tiles = stroke.recorder.finish();
-    const stats = this.map.segmentStats();
-    if (stroke.created && !stats.has(stroke.target)) {
-      // Nothing was painted (all protected): the new segment would be empty, so it is not created.
-      this.table.applyChanges(stroke.rows, "undo");
-      this.activeSegment = null;
+    if (tiles.length === 0) {
+      if (stroke.rows.length) this.table.applyChanges(stroke.rows, "undo");
+      if (stroke.created) this.activeSegment = null;
       this.changed();
-      return;
+      return { changed: false, message: this.unchangedMessage(stroke.erase, stroke.blocked) };
     }
+    this.settleLosers(stroke.lost, stroke.target, stroke.rows);
     this.history.push({ label: stroke.label ?? (stroke.erase ? "Erase" : "Brush"), tiles, rows: stroke.rows });
     this.changed();
+    return { changed: true };
+  }
+
+  /** Why an edit changed no pixel, in words for the user. */
+  private unchangedMessage(erase: boolean, blocked: ReadonlySet<Protection>): string {
+    const nothing = erase ? "Nothing erased" : "Nothing painted";
+    if (erase && blocked.has("existing")) {
+      return this.activeSegment === null
+        ? `${nothing}: with Protect existing on, the eraser erases only the selected segment, and none is selected.`
+        : `${nothing}: with Protect existing on, the eraser erases only the selected segment, and the stroke missed it.`;
+    }
+    if (blocked.has("existing")) return `${nothing}: Protect existing keeps paint off the other segments here.`;
+    if (blocked.has("locked")) return `${nothing}: the segments here are locked or hidden.`;
+    return erase ? `${nothing}: there is no label under the stroke.` : `${nothing}: these pixels are already this segment's.`;
   }
 
   get stroking(): boolean {
     return this.stroke !== null;
   }
 
-  /** Rasterise finished polygon rings into a segment: a new one, or `segmentId` when editing its vertices. */
+  /**
+   * Rings to open a segment with for vertex editing: its own rings while they describe its pixels exactly,
+   * else the traced outline of its current pixels (after the eraser or brush changed it), so committing them
+   * unchanged keeps every pixel. Throws SegmentRuleError for a segment without pixels or with an outline too
+   * detailed to edit as vertices.
+   */
+  editableRings(segmentId: number): Ring[] {
+    const row = this.table.get(segmentId);
+    if (!row) throw new SegmentRuleError(`segment ${segmentId} does not exist`, "unknown_segment", { segment_id: segmentId });
+    const mask = this.map.segmentMask(segmentId);
+    if (mask.width === 0) throw new SegmentRuleError("This segment has no pixels to outline.", "empty_segment");
+    if (row.rings?.length && ringsDescribe(row.rings, mask, this.map.width, this.map.height)) {
+      return row.rings.map((ring) => ring.map(([x, y]) => [x, y]));
+    }
+    const traced = maskToRings(mask);
+    const points = ringPoints(traced);
+    if (points > MAX_EDIT_POINTS) {
+      throw new SegmentRuleError(
+        `This segment's outline has ${points.toLocaleString()} vertices, too many to edit as a polygon: use the brush and eraser.`,
+        "outline_too_detailed", { points },
+      );
+    }
+    return traced;
+  }
+
+  /**
+   * Rasterise finished polygon rings into a segment: a new one, or `segmentId` when editing its vertices. A
+   * polygon that would leave its segment without a pixel (it covers no pixel centre, or only protected ones)
+   * changes nothing and throws SegmentRuleError. The segment keeps the rings only while they describe its
+   * pixels exactly (protected pixels inside them stay another segment's).
+   */
   commitPolygon(rings: Ring[], segmentId: number | null = null): number {
     const mask = rasterizeRings(rings, this.map.width, this.map.height);
+    const area = maskArea(mask);
+    if (area === 0) {
+      throw new SegmentRuleError(segmentId !== null
+        ? "The polygon covers no pixel centre: move its vertices apart, or delete the segment."
+        : "The polygon covers no pixel centre, so no segment was made: draw it larger.", "empty_polygon");
+    }
     const rows: SegmentChange[] = [];
     const tiles: TileChange[] = [];
+    const previousActive = this.activeSegment;
     let target: number;
     if (segmentId !== null) {
       target = segmentId;
@@ -299,7 +403,22 @@ export class EditorSession {
       // A new polygon keeps its rings; adding a polygon to an existing (stuff) segment makes it pixels.
       rows.push(this.table.update(target, { rings: made.created ? rings : null, reviewState: row.reviewState }));
     }
-    tiles.push(...this.map.paint(mask, target, { protect: this.protectFor(target) }));
+    const lost = new Set<number>();
+    const blocked = new Set<Protection>();
+    const painted = this.map.paint(mask, target, { protect: this.protectFor(target, blocked), changedIds: lost });
+    tiles.push(...painted);
+    const targetArea = this.map.segmentStats().get(target)?.area ?? 0;
+    if (targetArea === 0 || (segmentId === null && painted.length === 0)) {
+      this.map.applyChanges(tiles, "undo");
+      this.table.applyChanges(rows, "undo");
+      this.activeSegment = previousActive;
+      this.changed();
+      throw new SegmentRuleError(this.unchangedMessage(false, blocked), "nothing_painted");
+    }
+    if (targetArea !== area && this.table.get(target)!.rings) {
+      rows.push(this.table.update(target, { rings: null, reviewState: this.table.get(target)!.reviewState }));
+    }
+    this.settleLosers(lost, target, rows);
     this.history.push({ label: segmentId !== null ? "Edit polygon" : "Polygon", tiles, rows });
     this.activeSegment = target;
     this.changed();
@@ -321,11 +440,13 @@ export class EditorSession {
     } else {
       target = this.paintTarget(rows, { useActive: false, source: opts.source, score: opts.score }).id;
     }
-    const tiles = this.map.paint(mask, target, { protect: this.protectFor(target) });
+    const lost = new Set<number>();
+    const tiles = this.map.paint(mask, target, { protect: this.protectFor(target), changedIds: lost });
     if (tiles.length === 0) {
       if (rows.length) this.table.applyChanges(rows, "undo");
       return null;
     }
+    this.settleLosers(lost, target, rows);
     this.history.push({ label: opts.label, tiles, rows });
     this.activeSegment = target;
     this.changed();
@@ -348,6 +469,8 @@ export class EditorSession {
     if (from.size === 0) return;
     const tiles = this.map.replaceIds(from, target);
     const rows = [...from].map((id) => this.table.remove(id));
+    // The target's rings do not cover the pixels it took over.
+    if (tiles.length) this.toPixelSegment(target, rows);
     this.history.push({ label: "Merge segments", tiles, rows });
     this.activeSegment = target;
     this.changed();

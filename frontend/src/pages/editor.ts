@@ -236,7 +236,12 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   tools.superpixel = superpixelTool;
   const superpixelPanel = new SuperpixelPanel(superpixelTool);
   let tool: Tool = tools.select;
-  overlay.addPainter((o) => tool.drawOverlay?.(o));
+  overlay.addPainter((o) => {
+    tool.drawOverlay?.(o);
+    // The hint follows the tool's state (the polygon tool: drawing, editing vertices, idle).
+    const hint = tool.hint?.() ?? "";
+    if (hintLine.textContent !== hint) hintLine.textContent = hint;
+  });
   const toolButtons = new Map<string, HTMLButtonElement>();
   const hintLine = h("div", { class: "tool-hint muted", testid: "tool-hint" });
   const setTool = (name: string) => {
@@ -277,7 +282,10 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   };
   const protect = h("input", {
     type: "checkbox", testid: "protect-existing",
-    onchange: (e: Event) => (session.protectExisting = (e.target as HTMLInputElement).checked),
+    onchange: (e: Event) => {
+      session.protectExisting = (e.target as HTMLInputElement).checked;
+      hintLine.textContent = tool.hint?.() ?? "";
+    },
   });
   const opacityInput = h("input", {
     type: "range", min: 0, max: 100, value: opacity * 100, testid: "overlay-opacity",
@@ -297,7 +305,9 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   const brushOption = h("label", { class: "tool-option", testid: "brush-size-option" }, "Brush size ", sizeInput, sizeLabel);
   toolbar.append(
     brushOption,
-    h("label", { class: "tool-option" }, protect, " Protect existing"),
+    h("label", { class: "tool-option", testid: "protect-existing-option",
+      title: "Brush, polygon, SAM, superpixels: never paint over other segments. Eraser: erase only the selected segment." },
+    protect, " Protect existing"),
     h("label", { class: "tool-option" }, "Opacity ", opacityInput),
     modeButton,
     h("button", { testid: "fit", onclick: fit, title: "Fit the image (F)" }, "Fit"),

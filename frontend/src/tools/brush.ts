@@ -1,5 +1,7 @@
 // Brush and eraser: drag to paint the active segment (or a new one of the current class); the eraser sets
-// pixels back to unlabeled. One stroke is one undo step. "Protect existing" keeps other segments' pixels.
+// pixels back to unlabeled. One stroke is one undo step; a stroke that changed nothing adds none and says why.
+// "Protect existing" keeps the brush off other segments' pixels and limits the eraser to the selected segment
+// (the CVAT / Label Studio habit: erase this object, leave its neighbours alone).
 import type { Overlay } from "../canvas/overlay";
 import type { Point } from "../canvas/viewport";
 import { SegmentRuleError } from "../core/segments";
@@ -35,12 +37,18 @@ export class BrushTool implements Tool {
   }
 
   pointerUp(): void {
-    if (this.ctx.session.stroking) this.ctx.session.endStroke();
+    this.finish();
   }
 
   deactivate(): void {
-    if (this.ctx.session.stroking) this.ctx.session.endStroke();
+    this.finish();
     this.pointer = null;
+  }
+
+  private finish(): void {
+    if (!this.ctx.session.stroking) return;
+    const result = this.ctx.session.endStroke();
+    if (result.message) this.ctx.notify(result.message, "info");
   }
 
   drawOverlay(overlay: Overlay): void {
@@ -52,8 +60,11 @@ export class BrushTool implements Tool {
   }
 
   hint(): string {
-    return this.erase
-      ? "Drag to erase. [ and ] change the size."
-      : "Drag to paint the selected segment (N starts a new one). [ and ] change the size.";
+    if (this.erase) {
+      return this.ctx.session.protectExisting
+        ? "Drag to erase the selected segment only (Protect existing is on). [ and ] change the size."
+        : "Drag to erase. [ and ] change the size.";
+    }
+    return "Drag to paint the selected segment (N starts a new one). [ and ] change the size.";
   }
 }

@@ -1,8 +1,10 @@
 // Polygon tool: click vertices; click the first vertex (or press Enter) to close a ring. After the outer ring,
 // H starts a hole ring. While the polygon is open for editing: drag a vertex to move it, Alt+click an edge to
 // insert a vertex, right-click or Delete on a hovered vertex to remove it. Enter commits (rasterised into the
-// label map exactly as the server would), Escape cancels. With a polygon segment selected, E (or a double
-// click on it) opens its rings again for vertex editing.
+// label map exactly as the server would), Escape cancels. With a segment selected, E (or a double click on it)
+// opens it for vertex editing: a polygon segment with its own rings, any other segment (a polygon the eraser
+// or brush changed, a SAM mask) with the exact outline of its current pixels, so only moved vertices change
+// pixels. A polygon covering no pixel centre is never committed (no empty segment).
 import type { Overlay } from "../canvas/overlay";
 import { imageToScreen, type Point } from "../canvas/viewport";
 import { SegmentRuleError } from "../core/segments";
@@ -24,6 +26,8 @@ export class PolygonTool implements Tool {
   private dragging: { ring: number; index: number } | null = null;
   /** After H: the next click starts a hole ring instead of editing the closed rings. */
   private holeMode = false;
+  /** Whether the opened rings were changed (committing unchanged rings would be an empty undo step). */
+  private modified = false;
 
   constructor(private readonly ctx: ToolContext) {}
 
@@ -35,18 +39,32 @@ export class PolygonTool implements Tool {
     this.cancel();
   }
 
-  /** Open an existing polygon segment's rings for vertex editing. */
+  /** Open an existing segment for vertex editing (its rings, or the outline of its current pixels). */
   editSegment(segmentId: number): boolean {
-    const row = this.ctx.session.table.get(segmentId);
-    if (!row?.rings?.length) {
-      this.ctx.notify("This segment has no polygon to edit (brush strokes turned it into pixels).", "info");
-      return false;
+    let rings: number[][][];
+    try {
+      rings = this.ctx.session.editableRings(segmentId);
+    } catch (err) {
+      if (err instanceof SegmentRuleError) {
+        this.ctx.notify(err.message, "info");
+        return false;
+      }
+      throw err;
     }
-    this.rings = row.rings.map((ring) => ring.map(([x, y]) => [x, y] as [number, number]));
+    this.rings = rings.map((ring) => ring.map(([x, y]) => [x, y] as [number, number]));
     this.drawing = [];
+    this.holeMode = false;
+    this.modified = false;
     this.editingSegment = segmentId;
+    if (this.ctx.session.activeSegment !== segmentId) this.ctx.session.select(segmentId);
     this.ctx.redraw();
     return true;
+  }
+
+  /** The segment under an image point, if any. */
+  private segmentAt(p: Point): number | null {
+    const id = this.ctx.session.map.get(Math.floor(p.x), Math.floor(p.y));
+    return id && this.ctx.session.table.has(id) ? id : null;
   }
 
   private screenDistance(a: Point, b: Point): number {
@@ -105,6 +123,7 @@ export class PolygonTool implements Tool {
         if (edge) {
           this.rings[edge.ring].splice(edge.index + 1, 0, point);
           this.dragging = { ring: edge.ring, index: edge.index + 1 };
+          this.modified = true;
           this.ctx.redraw();
           return;
         }
@@ -125,7 +144,10 @@ export class PolygonTool implements Tool {
   pointerMove(p: Point): void {
     this.pointer = p;
     if (this.dragging) {
-      this.rings[this.dragging.ring][this.dragging.index] = [round(p.x), round(p.y)];
+      const vertex = this.rings[this.dragging.ring][this.dragging.index];
+      const moved: [number, number] = [round(p.x), round(p.y)];
+      if (vertex[0] !== moved[0] || vertex[1] !== moved[1]) this.modified = true;
+      this.rings[this.dragging.ring][this.dragging.index] = moved;
     } else if (this.drawing.length === 0) {
       this.hover = this.vertexAt(p);
     }
@@ -137,9 +159,19 @@ export class PolygonTool implements Tool {
   }
 
   doubleClick(p: Point): void {
-    if (this.busy) return;
-    const id = this.ctx.session.map.get(Math.floor(p.x), Math.floor(p.y));
-    if (id) this.editSegment(id);
+    // Both clicks of a double click reached pointerDown first. When they began a new polygon (one or two
+    // vertices, all under the pointer), they were meant for the segment there, not as vertices.
+    const startedByIt = this.rings.length === 0 && !this.holeMode && this.drawing.length > 0 && this.drawing.length <= 2
+      && this.drawing.every(([x, y]) => this.screenDistance(p, { x, y }) <= SNAP_PX);
+    if (this.busy && !startedByIt) return;
+    const id = this.segmentAt(p);
+    if (id !== null) {
+      this.drawing = [];
+      this.editSegment(id);
+    } else if (startedByIt) {
+      this.drawing = this.drawing.slice(0, 1); // on empty ground: one vertex, not two on the same spot
+      this.ctx.redraw();
+    }
   }
 
   key(event: KeyboardEvent): boolean {
@@ -193,11 +225,13 @@ export class PolygonTool implements Tool {
     } else {
       ring.splice(vertex.index, 1);
     }
+    this.modified = true;
     this.hover = null;
     this.ctx.redraw();
   }
 
   private closeRing(): void {
+    this.modified = true;
     this.rings.push(this.drawing);
     this.drawing = [];
     this.holeMode = false;
@@ -205,6 +239,10 @@ export class PolygonTool implements Tool {
   }
 
   private commit(): void {
+    if (this.editingSegment !== null && !this.modified) {
+      this.cancel(); // nothing moved: no undo step, the segment keeps its pixels
+      return;
+    }
     try {
       this.ctx.session.commitPolygon(this.rings, this.editingSegment);
     } catch (err) {
@@ -222,6 +260,7 @@ export class PolygonTool implements Tool {
     this.rings = [];
     this.drawing = [];
     this.editingSegment = null;
+    this.modified = false;
     this.hover = null;
     this.dragging = null;
     this.ctx.redraw();

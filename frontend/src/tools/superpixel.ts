@@ -218,7 +218,9 @@ export class SuperpixelTool implements Tool {
   private finishPainting(): void {
     if (!this.painting) return;
     this.painting = null;
-    if (this.ctx.session.stroking) this.ctx.session.endStroke();
+    if (!this.ctx.session.stroking) return;
+    const result = this.ctx.session.endStroke();
+    if (result.message) this.ctx.notify(result.message, "info");
   }
 
   key(event: KeyboardEvent): boolean {

@@ -49,6 +49,22 @@ describe("LabelMap painting", () => {
     expect(map.get(-1, 0)).toBe(0);
   });
 
+  test("changedIds names the segments that lost pixels, and only those", () => {
+    const map = new LabelMap(64, 64, 32);
+    map.paint(rect(0, 0, 10, 10), 1);
+    map.paint(rect(40, 40, 10, 10), 2);
+    map.paint(rect(20, 20, 4, 4), 3);
+    const lost = new Set<number>();
+    // Over 1 and empty ground, next to 3 but not on it; 2 is protected.
+    map.paint(rect(5, 5, 15, 15), 4, { changedIds: lost });
+    map.paint(rect(38, 38, 4, 4), 4, { changedIds: lost, protect: (id) => id === 2 });
+    expect([...lost].sort()).toEqual([0, 1]);
+    const recorder = new ChangeRecorder(map);
+    const erased = new Set<number>();
+    map.paint(rect(0, 0, 64, 64), 0, { changedIds: erased, recorder, onlyIds: new Set([3]) });
+    expect([...erased]).toEqual([3]);
+  });
+
   test("revisions move only when pixels change", () => {
     const map = new LabelMap(64, 64, 32);
     map.paint(rect(0, 0, 5, 5), 3);

@@ -146,6 +146,23 @@ describe("autosave bookkeeping", () => {
     expect(t.deletedIds()).toEqual([a.segmentId]); // created by the save, deleted since
   });
 
+  test("rows the server dropped for having no pixel leave the table, unless edited since", () => {
+    const t = table();
+    t.load([serverRow(1, CAR, 1), serverRow(2, CAR, 2)]);
+    const fresh = t.add({ classId: CAR }).after!; // 3, sent without pixels
+    t.update(2, { score: 0.3 });
+    const snapshot = t.saveSnapshot();
+    t.update(2, { score: 0.4 }); // edited while the save was in flight
+    const dropped = t.markSaved(snapshot, [], [1, 2, fresh.segmentId]);
+    expect(dropped).toEqual([1, fresh.segmentId]);
+    expect(t.has(1)).toBe(false);
+    expect(t.has(fresh.segmentId)).toBe(false);
+    // Dropped on the server already: nothing to delete there.
+    expect(t.deletedIds()).toEqual([]);
+    // Row 2 changed since: it stays and is sent again (as a new row: the server no longer has it).
+    expect(t.dirtyRows().map((r) => r.segmentId)).toEqual([2]);
+  });
+
   test("a failed save leaves everything to send again", () => {
     const t = table();
     t.add({ classId: SKY });
