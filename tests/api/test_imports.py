@@ -424,7 +424,8 @@ def test_our_voc_export_imports_into_a_fresh_project_pixel_for_pixel(world, djan
 
     job = run_import(world, django_capture_on_commit_callbacks, format="pascal_voc", data=archive.fp.getvalue(),
                      project=fresh)
-    assert job.status == JobStatus.SUCCEEDED and (job.result["errors"], job.result["warnings"]) == (0, 0), job.result["problems"]
+    assert job.status == JobStatus.SUCCEEDED, job.result["problems"]
+    assert (job.result["errors"], job.result["warnings"]) == (0, 0), job.result["problems"]
     imported = imported_annotation(image)
     assert np.array_equal(annotation_label_map(annotation=imported), annotation_label_map(annotation=original))
     class_names = {world.thing.pk: "car", world.stuff.pk: "road", car.pk: "car", road.pk: "road"}
