@@ -6,7 +6,7 @@ import core alone: reading, checking and composing each label map; no database w
 
 The upload is made by the matching exporter from the same synthetic maps as bench/export.py (not timed) and
 extracted to a temporary folder, as the import job does; `--format` is an export format (coco_instances,
-coco_panoptic, instance_png, semantic_png), read by its importer. Peak RSS (VmHWM) is reset just before the
+coco_panoptic, instance_png, semantic_png, pascal_voc), read by its importer. Peak RSS (VmHWM) is reset just before the
 timed read; run each size in its own process.
 """
 
@@ -30,7 +30,7 @@ bench_export = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_export)
 
 IMPORTER_OF = {"coco_instances": "coco_instances", "coco_panoptic": "coco_panoptic", "instance_png": "mask_pngs",
-               "semantic_png": "mask_pngs"}
+               "semantic_png": "mask_pngs", "pascal_voc": "pascal_voc"}
 
 
 def main() -> int:

@@ -311,6 +311,7 @@ def cmd_import(args) -> int:
     bar, progress = _job_bar("import")
     try:
         job = client.import_labels(args.project_id, args.file, format=args.format, dry_run=args.dry_run,
+                                   skip_invalid=args.skip_invalid, void_value=args.void_value,
                                    progress=progress, timeout=args.timeout)
     except JobFailed as exc:  # the file had errors: nothing applied; its problems are in the result
         job = exc.job
@@ -388,8 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", parents=[common, waiting], help="import labels as pre-labels (or --dry-run)")
     p.add_argument("project_id", type=int)
     p.add_argument("file", metavar="FILE", help="a ZIP, or a COCO instances JSON")
-    p.add_argument("--format", "-f", required=True, help="coco_instances, coco_panoptic or mask_pngs")
+    p.add_argument("--format", "-f", required=True,
+                   help="coco_instances, coco_panoptic, mask_pngs or pascal_voc (the server lists its importers)")
     p.add_argument("--dry-run", action="store_true", help="only check the file and list its problems")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="apply every valid item and list the rest (default: all or nothing)")
+    p.add_argument("--void-value", type=int, metavar="N",
+                   help="a mask PNG value meaning no label, e.g. 255 for VOC (mask_pngs, pascal_voc)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export-formats", parents=[common], help="list the formats the server exports")

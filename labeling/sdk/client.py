@@ -474,18 +474,23 @@ class Client:
     # -- label imports ----------------------------------------------------------------------------------------
 
     def import_formats(self, project_id: int) -> list[dict[str, Any]]:
-        """`[{"name", "title", "accepts"}]`: coco_instances, coco_panoptic, mask_pngs."""
+        """`[{"name", "title", "accepts", "takes_void_value"}]`: the importers the server has."""
         return self._request("GET", f"projects/{int(project_id)}/imports/")["formats"]
 
     def import_labels(self, project_id: int, path: str | os.PathLike, *, format: str, dry_run: bool = False,
-                      wait: bool = True, progress: Callable[[dict[str, Any]], Any] | None = None,
+                      skip_invalid: bool = False, void_value: int | None = None, wait: bool = True,
+                      progress: Callable[[dict[str, Any]], Any] | None = None,
                       timeout: float | None = None) -> dict[str, Any]:
         """Import a label file (a ZIP; for coco_instances also a bare JSON) as pre-labels; `dry_run` only checks it.
+        By default all of it applies or nothing does; `skip_invalid` applies every valid item and lists the rest.
+        `void_value`: a mask PNG value meaning "no label" (VOC's 255), for the formats that read mask PNGs.
 
         Returns the job (without `wait`, as it was started). Its `result` counts `images`, `segments`, `errors`
         and `warnings` and lists `problems` (`severity`, `code`, `where`, `message`). A failed import applied
         nothing and raises JobFailed, whose `job["result"]["problems"]` says why.
         """
         job = self._post_file(f"projects/{int(project_id)}/imports/", path,
-                              fields={"format": format, "dry_run": "true" if dry_run else "false"})
+                              fields={"format": format, "dry_run": "true" if dry_run else "false",
+                                      "skip_invalid": "true" if skip_invalid else "false",
+                                      **({"void_value": str(int(void_value))} if void_value is not None else {})})
         return self.wait(job, progress=progress, timeout=timeout) if wait else job

@@ -581,3 +581,29 @@ def test_the_sdk_installs_alone_with_only_requests(tmp_path):
         shown = subprocess.run([str(venv / "bin" / "annotator"), *argv], capture_output=True, text=True, env=env,
                                cwd=tmp_path)
         assert shown.returncode == 0 and all(word in shown.stdout for word in words), shown.stdout + shown.stderr
+
+
+def test_import_labels_skip_invalid_applies_the_valid_items_and_void_value_reaches_the_server(
+        client, server, import_project, tmp_path, monkeypatch, capsys):
+    project, image = import_project
+    document = _coco_instances(image)
+    document["annotations"].append({"id": 3, "image_id": 99, "category_id": 1,
+                                    "segmentation": [[0, 0, 5, 0, 5, 5]]})  # an image the file does not list
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(JobFailed):  # all or nothing by default
+        client.import_labels(project["id"], path, format="coco_instances")
+    assert not Segment.objects.filter(annotation__image_id=image["id"]).exists()
+
+    monkeypatch.setenv("ANNOTATOR_URL", server)
+    monkeypatch.setenv("ANNOTATOR_TOKEN", client.token)
+    assert cli.main(["import", str(project["id"]), str(path), "-f", "coco_instances", "--skip-invalid"]) == 0
+    out, err = capsys.readouterr()
+    assert "dangling_id" in err and out.startswith("imported 1 image, 2 segments")
+    assert Segment.objects.filter(annotation__image_id=image["id"]).count() == 2
+
+    # void_value is for the formats that read mask PNGs: the server's 400 comes back as an ApiError.
+    with pytest.raises(ApiError) as refused:
+        client.import_labels(project["id"], path, format="coco_instances", void_value=255)
+    assert refused.value.status == 400 and "void_value" in str(refused.value)
+    del refused  # see test_import_labels_with_errors_fails_listing_the_problems
