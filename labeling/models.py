@@ -35,6 +35,11 @@ class Role(models.TextChoices):
     REVIEWER = "reviewer", "Reviewer"
 
 
+class NextTaskOrder(models.TextChoices):
+    DEFAULT = "default", "Oldest first"
+    UNCERTAINTY = "uncertainty", "Most uncertain first"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=ProjectKind.choices)
@@ -44,6 +49,17 @@ class Project(models.Model):
     )
     gold_share = models.FloatField(
         default=0.0, help_text="Share of each annotator's tasks that are gold images (0 to 0.5), handed out unseen."
+    )
+    # Learning from approved labels (labeling.services.training).
+    retrain_every = models.PositiveIntegerField(
+        default=0, help_text="Train a model again after this many newly approved images (0 = off)."
+    )
+    prelabel_new = models.BooleanField(
+        default=False, help_text="After each training, pre-label the images nobody started with the best model."
+    )
+    next_task_order = models.CharField(
+        max_length=12, choices=NextTaskOrder.choices, default=NextTaskOrder.DEFAULT,
+        help_text="Within each Next-task tier: oldest first, or the most uncertain images first.",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_projects"
@@ -144,6 +160,9 @@ class Image(models.Model):
     # How many times the reconcile sweep re-created this image's missing derived data (thumbnail, pyramid,
     # superpixels, embeddings); it gives up at ANNOTATOR_MAX_JOB_ATTEMPTS. A manager's reprocess resets it.
     rebuild_attempts = models.PositiveSmallIntegerField(default=0)
+    # The mean of 1 - top class probability of the latest pre-label by a trained pixel classifier (its map is
+    # stored as uncertainty/<id>.png); empty until such a model ran on the image.
+    uncertainty = models.FloatField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -457,11 +476,19 @@ class Proposal(models.Model):
 class ModelFormat(models.TextChoices):
     TORCHSCRIPT = "torchscript", "TorchScript"
     ONNX = "onnx", "ONNX"
+    # A random forest over pixel features trained here on approved labels, stored with skops (no pickle).
+    PIXEL_FOREST = "pixel_forest", "Pixel classifier (skops)"
+
+
+class ModelOrigin(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded"
+    TRAINED = "trained", "Trained on approved labels"
 
 
 class TrainedModel(models.Model):
-    """A project's own segmentation model (TorchScript or ONNX, never a pickle) with its manifest: input size,
-    normalisation, output kind and class mapping. Run as pre-label jobs."""
+    """A project's own segmentation model with its manifest: uploaded (TorchScript or ONNX, never a pickle; input
+    size, normalisation, output kind and class mapping) or trained here on the approved labels (a pixel
+    classifier; `training` records how). Run as pre-label jobs."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="trained_models")
     name = models.CharField(max_length=200)
@@ -470,6 +497,10 @@ class TrainedModel(models.Model):
     sha256 = models.CharField(max_length=64)
     size_bytes = models.BigIntegerField()
     manifest = models.JSONField(default=dict)
+    origin = models.CharField(max_length=8, choices=ModelOrigin.choices, default=ModelOrigin.UPLOADED)
+    # A trained model's record: learner, the image ids it trained and validated on, hyper-parameters, metrics per
+    # round and the final validation metrics, the job that trained it. Empty for uploaded models.
+    training = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
