@@ -13,7 +13,7 @@ from labeling.models import Annotation, Image, Membership, Role, Segment
 from labeling.services.images import images_upload
 from labeling.services.projects import label_class_create, project_create
 from tests.e2e.conftest import shot
-from tests.e2e.test_editor_flow import PASSWORD, login
+from tests.e2e.test_editor_flow import PASSWORD, drag, login, wait_saved
 from tests.own_model_fixtures import SemanticNet, blob_image, manifest, pickle_bytes, png_of, torchscript_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,6 +83,13 @@ def test_manager_uploads_a_model_and_runs_a_prelabel_job(live_server, new_page, 
     shot(other, "models-annotator-readonly")
     other.goto(f"{base}/app/images/{image.pk}")
     other.wait_for_function("window.__editor && window.__editor.renderer.viewport.scale > 0")
-    own = Annotation.objects.get(image=image, annotator=annotator)
+    other.wait_for_function("window.__editor.session.table.all().length === 3")  # the pre-label, shown
+    assert not Annotation.objects.filter(image=image, annotator=annotator).exists()  # opening claims nothing
+    other.keyboard.press("b")
+    for _ in range(6):
+        other.keyboard.press("[")  # a small brush: a dot in the black gap between the cars and the road
+    drag(other, [(29, 26), (31, 26)])
+    wait_saved(other)
+    own = Annotation.objects.get(image=image, annotator=annotator)  # the first edit started it, from the pre-label
     assert Segment.objects.filter(annotation=own, source="model").count() == 3
     shot(other, "models-annotator-editor")

@@ -18,6 +18,7 @@ import type {
   NextTask,
   Transition,
   Image,
+  ImageTask,
   Job,
   LabelClass,
   LabelClassInputRequest,
@@ -52,6 +53,7 @@ export type {
   NextTask,
   Transition,
   Image,
+  ImageTask,
   Job,
   LabelClass,
   Me,
@@ -274,6 +276,13 @@ export const approveImage = (id: number, body: { annotation?: number | null; rea
 export const rejectImage = (id: number, body: { reason: string; annotations?: number[] | null }) =>
   json<Image>("POST", `/api/images/${id}/reject/`, body);
 export const reopenImage = (id: number, reason: string) => json<Image>("POST", `/api/images/${id}/reopen/`, { reason });
+export const reopenImageUrl = (id: number) => `/api/images/${id}/reopen/`;
+/** What opening the image gives the caller, claiming nothing: their annotation, or whether they may start one. */
+export const getImageTask = (id: number) => json<ImageTask>("GET", `/api/images/${id}/task/`);
+/** The methods of an API route the caller's scopes allow (its OPTIONS answer): how the UI asks what one may do. */
+export async function allowedMethods(url: string): Promise<string[]> {
+  return (await json<{ allowed_methods: string[] }>("OPTIONS", url)).allowed_methods;
+}
 export const listTransitions = (imageId: number) => json<Transition[]>("GET", `/api/images/${imageId}/transitions/`);
 export const reviewSegments = (annotationId: number, segmentIds: number[], reviewState: "pending" | "accepted" | "rejected") =>
   json<api_Segment[]>("POST", `/api/annotations/${annotationId}/segment-reviews/`, { segment_ids: segmentIds, review_state: reviewState });

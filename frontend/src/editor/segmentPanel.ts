@@ -182,11 +182,12 @@ export class SegmentPanel {
     this.areaEl = h("div", { class: "muted", testid: "segment-area" }, area);
     const cls = this.classOf(row);
     const canEdit = this.options.canEdit;
+    const mergeNotice = h("div", { class: "merge-notice", testid: "stuff-merge-confirm", role: "alert", hidden: true });
     const classSelect = h(
       "select",
       {
         testid: "segment-class", disabled: !canEdit,
-        onchange: (e: Event) => this.guard(() => session.setSegmentClass(row.segmentId, Number((e.target as HTMLSelectElement).value))),
+        onchange: (e: Event) => this.changeClass(row, Number((e.target as HTMLSelectElement).value), mergeNotice),
       },
       [...session.classes.values()].map((c) => h("option", { value: c.id, selected: c.id === row.classId }, `${c.name} (${c.kind})`)),
     );
@@ -215,6 +216,7 @@ export class SegmentPanel {
       this.details,
       h("h4", null, `Segment ${row.segmentId}`),
       h("label", { class: "field-row" }, "Class ", classSelect),
+      mergeNotice,
       h("label", { class: "field-row" }, "Instance ", instance),
       this.areaEl,
       this.attributeEditor(row, (cls?.attribute_schema ?? []) as AttributeSpec[]),
@@ -239,6 +241,26 @@ export class SegmentPanel {
         )
         : null,
     );
+  }
+
+  /** A stuff class has one segment per image: relabelling a segment into one that has it merges the two, so ask
+   * first (the merge is undoable, but easy to miss in a long list). */
+  private changeClass(row: SegmentRow, classId: number, notice: HTMLElement): void {
+    const { session } = this;
+    const into = session.table.classKind(classId) === "stuff" ? session.table.segmentForStuff(classId) : undefined;
+    if (!into || into.segmentId === row.segmentId) {
+      this.guard(() => session.setSegmentClass(row.segmentId, classId));
+      return;
+    }
+    const name = session.classes.get(classId)?.name ?? "?";
+    notice.hidden = false;
+    replaceChildren(notice,
+      h("p", null, `Merge into the existing '${name}' segment? ${this.rowLabel(row)} becomes part of it: a stuff class has one segment per image.`),
+      h("div", { class: "button-row" },
+        h("button", { class: "btn btn-primary btn-sm", testid: "stuff-merge-accept",
+          onclick: () => this.guard(() => session.setSegmentClass(row.segmentId, classId)) }, `Merge into ${name}`),
+        h("button", { class: "btn btn-ghost btn-sm", testid: "stuff-merge-cancel", onclick: () => this.rebuild() }, "Cancel")));
+    notice.querySelector<HTMLButtonElement>("[data-testid=stuff-merge-accept]")?.focus();
   }
 
   private attributeEditor(row: SegmentRow, schema: AttributeSpec[]): HTMLElement | null {

@@ -88,3 +88,39 @@ export function describeTransition(t: Transition): string {
     : `annotation ${t.from_state} → ${t.to_state}`;
   return `${who}: ${what}${t.reason ? ` — ${t.reason}` : ""}`;
 }
+
+/** Why an image opened without anything to label (the server's refusal to start one), as the editor's page says it. */
+export interface TaskRefusal {
+  code: string;
+  message: string;
+  extra?: Record<string, unknown>;
+}
+
+/** The title of the page shown instead of the editor when the user may not start labelling the image. */
+export function refusalTitle(refusal: TaskRefusal): string {
+  const state = typeof refusal.extra?.state === "string" ? refusal.extra.state : null;
+  if (refusal.code === "task_full") return "Someone else is labelling this image";
+  if (refusal.code === "not_a_labeller") return "Reviewers do not label images";
+  if (refusal.code === "task_closed" && state === "approved") return "This image is approved";
+  if (refusal.code === "task_closed" && state === "submitted") return "This image waits for review";
+  if (refusal.code === "task_closed" && state === "rejected") return "This image went back to its annotators";
+  return "There is nothing to label here";
+}
+
+export interface SegmentKey {
+  segment_id: number;
+  class_id: number;
+  instance: number | null;
+}
+
+/**
+ * Whether the annotation the first edit started holds the segments the user was looking at (the pre-label they
+ * saw, or nothing): then the edits made meanwhile apply to it as they are. False when the pre-label changed between
+ * opening and starting.
+ */
+export function sameSegments(started: ReadonlyArray<SegmentKey>, seen: ReadonlyArray<SegmentKey>): boolean {
+  if (started.length !== seen.length) return false;
+  const key = (s: SegmentKey) => `${s.segment_id}:${s.class_id}:${s.instance ?? ""}`;
+  const keys = new Set(seen.map(key));
+  return started.every((s) => keys.has(key(s)));
+}

@@ -1,7 +1,8 @@
-// The editor's workflow panel: the annotation's state, "Submit for review" for its author, and for reviewers the
-// review decisions (accept / reject segments, approve / reject the image, next in the queue), review comments
-// pinned to a point or a segment (drawn on the overlay; click one to jump there; resolve / reopen), and the
-// task's history. Everything a reviewer needs is on the keyboard (the review rows of editor/shortcuts.ts).
+// The editor's workflow panel: the annotation's state, "Submit for review" for its author (then on to the next task),
+// for reviewers the review decisions (accept / reject segments, approve / reject the image, next in the queue),
+// reopening approved work for those the server lets, review comments pinned to a point or a segment (drawn on the
+// overlay; click one to jump there; resolve / reopen), and the task's history. Everything a reviewer needs is on
+// the keyboard (the review rows of editor/shortcuts.ts).
 import * as api from "../api/client";
 import type { Overlay } from "../canvas/overlay";
 import type { Point } from "../canvas/viewport";
@@ -34,6 +35,28 @@ export interface WorkflowContext {
   reload(): void;
   /** Show another annotation of the image next to this one, following the same view (null: stop). */
   sideBySide(annotationId: number | null): Promise<void>;
+  /** The user has no annotation of the image yet: they look at what one would start from (the first edit, or
+   * Submit through `flush`, starts it). */
+  preview: boolean;
+}
+
+const NEXT_AFTER_SUBMIT = "annotator.nextAfterSubmit";
+
+/** Whether Submit goes on to the next task (the default; the user may turn it off, remembered in this browser). */
+function nextAfterSubmit(): boolean {
+  try {
+    return localStorage.getItem(NEXT_AFTER_SUBMIT) !== "0";
+  } catch {
+    return true;
+  }
+}
+
+function setNextAfterSubmit(on: boolean): void {
+  try {
+    localStorage.setItem(NEXT_AFTER_SUBMIT, on ? "1" : "0");
+  } catch {
+    /* not remembered */
+  }
 }
 
 export const editorUrl = (imageId: number, mode: EditorMode, annotationId?: number) => {
@@ -69,17 +92,32 @@ export class WorkflowPanel {
   private heat: ImageBitmap | null = null;
   private showHeat = false;
   private disposed = false;
+  private readonly stateBadge: HTMLElement;
+  private readonly reopen: HTMLElement;
+  private mayReopen = false;
+  private preview: boolean;
 
   constructor(private readonly ctx: WorkflowContext) {
     const { session, permissions } = ctx;
     const annotation = session.data.annotation;
     const state = annotation.state as AnnotationState;
     const who = annotation.annotator_name ? `by ${annotation.annotator_name}` : "pre-label";
+    this.preview = ctx.preview;
+    this.stateBadge = ctx.preview ? badge("Not started", "new", "annotation-state")
+      : badge(STATE_LABELS[state] ?? state, `state-${state}`, "annotation-state");
+    const mine = annotation.annotator !== null && annotation.annotator === session.data.me?.id;
 
     this.headerEl = h("span", { class: "workflow-head" },
-      badge(STATE_LABELS[state] ?? state, `state-${state}`, "annotation-state"),
+      this.stateBadge,
       h("span", { class: "muted" }, who),
       permissions.canSubmit ? h("button", { class: "btn btn-primary btn-sm", testid: "submit-annotation", onclick: () => void this.submit() }, "Submit for review") : null,
+      permissions.canSubmit ? h("label", { class: "next-after-submit", title: "After submitting, open your next task" },
+        h("input", { type: "checkbox", testid: "next-after-submit", checked: nextAfterSubmit(),
+          onchange: (e: Event) => setNextAfterSubmit((e.target as HTMLInputElement).checked) }), " then next task") : null,
+      // One's own work waiting for review (or approved): the way on is the next task.
+      mine && ctx.mode === "edit" && !permissions.canSubmit && (state === "submitted" || state === "approved")
+        ? h("button", { class: "btn btn-primary btn-sm", testid: "editor-next-task", onclick: () => void this.openNextTask() }, "Next task")
+        : null,
       this.modeSwitch(),
     );
 
@@ -117,10 +155,12 @@ export class WorkflowPanel {
     ) : h("div", { hidden: true });
     this.history = h("ol", { class: "history-list", testid: "history-list" });
     this.consensus = h("div", { class: "consensus", testid: "consensus", hidden: true });
+    this.reopen = h("div", { class: "reopen", testid: "reopen", hidden: true });
 
     this.el = h("section", { class: "panel workflow-panel", testid: "workflow-panel" },
       h("h3", null, ctx.mode === "review" ? "Review" : "Task"),
       this.banner,
+      this.reopen,
       this.consensus,
       this.decisions,
       permissions.canComment && !permissions.canDecide ? h("button", { class: "btn btn-sm", testid: "comment-start", onclick: () => this.startPin() }, "Pin a comment · C") : null,
@@ -131,8 +171,52 @@ export class WorkflowPanel {
     );
     this.removePainter = ctx.overlay.addPainter((o) => this.drawPins(o));
     this.render(); // the read-only note at once; comments and history once loaded
-    void this.refresh();
+    if (!this.preview) void this.refresh();
     if (ctx.mode === "review") void this.loadConsensus();
+    if (session.data.image.state === "approved" && state === "approved") void this.offerReopen();
+  }
+
+  /** The first edit started the user's annotation: it is a draft now, with a history. */
+  started(): void {
+    this.preview = false;
+    this.stateBadge.textContent = STATE_LABELS.draft ?? "draft";
+    this.stateBadge.className = "badge badge-state-draft";
+    this.render();
+    void this.refresh();
+  }
+
+  /** Approved work is read-only; those the server lets reopen it (with a reason) get the way to. */
+  private async offerReopen(): Promise<void> {
+    const image = this.ctx.session.data.image;
+    try {
+      this.mayReopen = (await api.allowedMethods(api.reopenImageUrl(image.id))).includes("POST");
+    } catch {
+      return;
+    }
+    if (!this.mayReopen || this.disposed) return;
+    const reason = h("textarea", { rows: 2, testid: "reopen-reason", placeholder: "What should change? (required)" });
+    const button: HTMLButtonElement = h("button", {
+      class: "btn btn-sm", testid: "image-reopen", title: "Make the approved annotation a draft again, to change it",
+      onclick: async () => {
+        const why = reason.value.trim();
+        if (!why) {
+          reason.focus();
+          this.ctx.notify("Say why the image is reopened", "error");
+          return;
+        }
+        button.disabled = true;
+        const reopened = await this.run("Reopening", () => api.reopenImage(image.id, why));
+        button.disabled = false;
+        if (!reopened) return;
+        this.ctx.notify("Reopened: the labels can be changed again");
+        const url = editorUrl(image.id, "edit", this.ctx.session.annotationId);
+        if (window.location.pathname + window.location.search === url) this.ctx.reload();
+        else this.ctx.open(url);
+      },
+    }, "Reopen for labelling");
+    this.reopen.hidden = false;
+    replaceChildren(this.reopen, h("h4", null, "Reopen"), reason, button);
+    this.render();
   }
 
   /** With several annotators on the image: who they are (switch between them), how much they agree, where they
@@ -243,7 +327,9 @@ export class WorkflowPanel {
     const rejection = latestRejection(this.transitions, session.annotationId);
     const notes: string[] = [];
     if (rejection) notes.push(`Rejected by ${rejection.actor_name ?? "a reviewer"}: ${rejection.reason}`);
-    if (permissions.readOnlyReason) notes.push(permissions.readOnlyReason);
+    if (this.preview) notes.push("Not started: the image stays free for others until your first edit starts your annotation.");
+    if (this.mayReopen) notes.push("Approved: read-only. Reopen it below to change its labels.");
+    else if (permissions.readOnlyReason) notes.push(permissions.readOnlyReason);
     this.banner.hidden = !notes.length;
     this.banner.dataset.kind = rejection ? "rejected" : "info";
     replaceChildren(this.banner, notes.map((n) => h("div", null, n)));
@@ -331,8 +417,26 @@ export class WorkflowPanel {
     }
     const done = await this.run("Submitting", () => api.submitAnnotation(session.annotationId));
     if (!done) return;
-    this.ctx.notify("Submitted for review");
-    this.ctx.reload();
+    if (!nextAfterSubmit()) {
+      this.ctx.notify("Submitted for review");
+      this.ctx.reload();
+      return;
+    }
+    if (!(await this.openNextTask("Submitted for review. "))) this.ctx.reload();
+  }
+
+  /** Open the user's next task; false (and says so) when none is left. */
+  async openNextTask(before = ""): Promise<boolean> {
+    const project = this.ctx.session.data.project;
+    const next = await this.run("Finding the next task", () => api.nextTask(project.id));
+    if (!next) return false;
+    if (!next.image) {
+      this.ctx.notify(`${before}No task is left for you in this project.`);
+      return false;
+    }
+    this.ctx.notify(`${before}Next task: ${next.image.original_name}`);
+    this.ctx.open(editorUrl(next.image.id, "edit"));
+    return true;
   }
 
   startPin(): void {

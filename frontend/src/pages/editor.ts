@@ -9,9 +9,10 @@ import { WorkerPendingStore } from "../editor/pendingStoreClient";
 import { SegmentPanel } from "../editor/segmentPanel";
 import { EditorSession } from "../editor/session";
 import { SHORTCUTS, helpOverlay } from "../editor/shortcuts";
-import { flushView, recallView, rememberView } from "../editor/viewMemory";
-import { workflowPermissions, type AnnotationState, type EditorMode } from "../editor/workflow";
+import { flushView, recallView, rememberView, viewStamp } from "../editor/viewMemory";
+import { workflowPermissions, type AnnotationState, type EditorMode, type TaskRefusal } from "../editor/workflow";
 import { WorkflowPanel } from "../editor/workflowPanel";
+import { TaskStarter, adoptPreviewEdits, previewAnnotationId } from "../editor/workflowStart";
 import { BrushTool } from "../tools/brush";
 import { PolygonTool } from "../tools/polygon";
 import { SelectTool } from "../tools/select";
@@ -26,6 +27,8 @@ import { h, replaceChildren } from "../ui/dom";
 import { markdownToDom } from "../ui/markdown";
 import { loginUrl } from "../ui/router";
 import { toast } from "../ui/toast";
+import { closedPage, openFailedPage } from "./editorClosed";
+import { nameSegments, type SegmentNames } from "./editorMessages";
 
 const SCALE_LIMITS = { min: 1 / 256, max: 64 };
 
@@ -47,29 +50,85 @@ export function mountEditor(el: HTMLElement, imageId: number, options: EditorOpt
   let disposed = false;
   let cleanup: (() => void) | null = null;
   const mode = options.mode ?? "edit";
+  const navigate = options.navigate ?? ((url: string) => window.location.assign(url));
   const open = async () => {
     replaceChildren(el, h("p", { class: "muted", testid: "editor-loading" }, "Loading the label map…"));
     try {
-      const annotationId = options.annotationId ?? (mode === "review" ? await annotationToReview(imageId) : undefined);
-      const session = await EditorSession.load(imageId, { annotationId });
+      const opened = await openImage(imageId, mode, options.annotationId);
       if (disposed) return;
-      cleanup = buildEditor(el, session, { ...options, mode }, () => {
-        cleanup?.();
-        cleanup = null;
-        if (!disposed) void open();
-      });
+      if ("refusal" in opened) {
+        closedPage(el, opened.image, opened.refusal, { navigate });
+        return;
+      }
+      cleanup = buildEditor(el, opened.session, { ...options, mode, preview: opened.preview }, reload, closed);
     } catch (err) {
       if (disposed) return;
-      replaceChildren(el, h("div", { class: "page-error", testid: "editor-error" },
-        h("h2", null, "The editor could not open this image"),
-        h("p", null, err instanceof api.ApiError || err instanceof Error ? err.message : String(err))));
+      openFailedPage(el, err, imageId);
     }
+  };
+  const reload = () => {
+    cleanup?.();
+    cleanup = null;
+    if (!disposed) void open();
+  };
+  /** The first edit could not start the task (someone took the image's last place meanwhile). */
+  const closed = (image: api.Image, refusal: TaskRefusal) => {
+    cleanup?.();
+    cleanup = null;
+    if (!disposed) closedPage(el, image, refusal, { navigate });
   };
   void open();
   return () => {
     disposed = true;
     cleanup?.();
   };
+}
+
+type Opened = { session: EditorSession; preview: boolean } | { image: api.Image; refusal: TaskRefusal };
+
+/**
+ * What the editor shows for an image. Opening claims nothing: the user's own annotation if they have one; else, when
+ * they may start one, a preview of what it would start from (the pre-label, or an empty map) that the first edit
+ * turns into their annotation; else approved labels read-only (for those who may see them), or why there is nothing
+ * to label.
+ */
+async function openImage(imageId: number, mode: EditorMode, annotationId?: number): Promise<Opened> {
+  if (annotationId !== undefined || mode === "review") {
+    const id = annotationId ?? await annotationToReview(imageId);
+    return { session: await EditorSession.load(imageId, { annotationId: id }), preview: false };
+  }
+  const [task, image] = await Promise.all([api.getImageTask(imageId), api.getImage(imageId)]);
+  if (task.annotation) return { session: await EditorSession.load(imageId, { annotationId: task.annotation.id }), preview: false };
+  if (task.can_start) return { session: await previewSession(image, task), preview: true };
+  if (image.state === "approved" && image.approved_annotation !== null) {
+    try {
+      return { session: await EditorSession.load(imageId, { annotationId: image.approved_annotation }), preview: false };
+    } catch (err) {
+      if (!(err instanceof api.ApiError && err.status === 404)) throw err; // not someone this user may see
+    }
+  }
+  return { image, refusal: task.refusal ?? { code: "task_closed", message: "There is nothing to label in this image." } };
+}
+
+/** The map a new annotation would start from, shown as the user's own draft under a placeholder id (nothing exists
+ * on the server until the first edit starts it). */
+async function previewSession(image: api.Image, task: api.ImageTask): Promise<EditorSession> {
+  const [project, classes, me, prelabel] = await Promise.all([
+    api.getProject(image.project), api.listClasses(image.project), api.me(),
+    task.prelabel !== null ? api.getAnnotation(task.prelabel) : Promise.resolve(null),
+  ]);
+  const shown: api.AnnotationDetail = prelabel ?? {
+    id: 0, image: image.id, annotator: null, annotator_name: "", state: "draft", submitted_at: null, version: 0,
+    tile_size: task.tile_size, width: image.width, height: image.height, created_at: image.created_at,
+    updated_at: image.created_at, tiles: [], segments: [],
+  };
+  const session = new EditorSession({ image, project, classes, annotation: shown, me });
+  await session.loadServerState(shown); // the pre-label's tiles are read under its own id
+  session.version = prelabel ? 1 : 0; // what a new annotation starts at: a copy of the pre-label is its revision 1
+  session.data.annotation = {
+    ...shown, id: previewAnnotationId(image.id), annotator: me.id, annotator_name: me.username, state: "draft", submitted_at: null,
+  };
+  return session;
 }
 
 /** Review mode without an annotation named: the submitted one waiting longest, else the approved one. */
@@ -82,8 +141,8 @@ async function annotationToReview(imageId: number): Promise<number> {
   return chosen.id;
 }
 
-function buildEditor(root: HTMLElement, session: EditorSession, options: EditorOptions & { mode: EditorMode },
-  reload: () => void): () => void {
+function buildEditor(root: HTMLElement, session: EditorSession, options: EditorOptions & { mode: EditorMode; preview: boolean },
+  reload: () => void, closed: (image: api.Image, refusal: TaskRefusal) => void): () => void {
   const { image, project, annotation } = session.data;
   const permissions = workflowPermissions({
     mode: options.mode,
@@ -92,6 +151,15 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     isAuthor: annotation.annotator !== null && annotation.annotator === session.data.me?.id,
   });
   const canEdit = permissions.canEdit;
+  // Messages name segments as the panel shows them ("person #1", "sky"), not by ids.
+  const segmentNames: SegmentNames = {
+    segment: (id) => {
+      const row = session.table.get(id);
+      if (!row) return null;
+      return `${session.classes.get(row.classId)?.name ?? "segment"}${row.instance !== null ? ` #${row.instance}` : ""}`;
+    },
+    className: (id) => session.classes.get(id)?.name ?? null,
+  };
   const glCanvas = h("canvas", { class: "editor-gl", testid: "editor-canvas" });
   const overlayCanvas = h("canvas", { class: "editor-overlay", testid: "editor-overlay", tabindex: 0 });
   const stage = h("div", { class: "editor-stage" }, glCanvas, overlayCanvas);
@@ -108,6 +176,18 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     : typeof Worker !== "undefined" ? new WorkerPendingStore() : new PendingStore();
   const autosave = new Autosaver(session, store);
 
+  // Opening claimed nothing: in a preview, the first edit starts the user's annotation (editor/workflowStart.ts).
+  const starter = new TaskStarter({
+    session, autosave, store, startVersion: session.version,
+    status: (s) => renderStatus(s),
+    started: () => workflow.started(),
+    refused: (refusal) => closed(image, refusal),
+    reopen: () => {
+      toast("The pre-labels of this image changed while you looked; it is opened again", "info", 6000);
+      reload();
+    },
+  }, options.preview);
+
   // --- view ---------------------------------------------------------------------------------------------
   const setViewport = (v: Viewport, interactive = true) => {
     if (interactive) renderer.interacting();
@@ -115,8 +195,10 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     renderer.setViewport(v);
     overlay.setViewport(v);
     twin?.renderer.setViewport(v);
-    rememberView(image.id, v);
+    rememberView(image.id, v, stamp());
   };
+  // What the view is of: a view of an older version of the map is not restored (the changes may be off screen).
+  const stamp = () => viewStamp(session.annotationId, session.version);
   /** Centre an image point, or a box with room around it, without zooming out past the current view. */
   const jumpTo = (t: { x: number; y: number; width?: number; height?: number }) => {
     const { width, height } = renderer.size;
@@ -213,7 +295,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     viewport: () => viewport,
     brushRadius: () => brushRadius,
     redraw: () => overlay.requestDraw(),
-    notify: (message, kind = "info") => toast(message, kind),
+    notify: (message, kind = "info") => toast(nameSegments(message, segmentNames), kind),
     panBy: (dx, dy) => setViewport(panBy(viewport, dx, dy)),
   };
   const polygon = new PolygonTool(ctx);
@@ -336,10 +418,11 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   const redoButton = h("button", { testid: "redo", title: "Redo (Ctrl+Shift+Z)", onclick: () => session.redo() }, "Redo");
   const help = helpOverlay();
   const workflow = new WorkflowPanel({
-    session, mode: options.mode, permissions, overlay, jumpTo, reload,
+    session, mode: options.mode, permissions, overlay, jumpTo, reload, preview: options.preview,
     sideBySide: (annotationId) => showTwin(annotationId),
-    notify: (message, kind = "info") => toast(message, kind),
+    notify: ctx.notify,
     flush: async () => {
+      if (!(await starter.start())) return false;
       await autosave.saveNow();
       return !autosave.hasUnsaved();
     },
@@ -363,7 +446,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   }, "Log in again");
   status.after(relogin);
   const renderStatus = (s: SaveStatus) => {
-    status.textContent = s.message;
+    status.textContent = nameSegments(s.message, segmentNames);
     status.dataset.state = s.state;
     relogin.hidden = s.state !== "expired";
     if (s.merged) toast(s.merged, "info", 8000);
@@ -437,7 +520,8 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     if (kind === "segments" || kind === "view") updatePalette();
     else if (kind === "selection" || kind === "hover") updateStyle();
     if (kind === "selection" || kind === "view") renderClasses();
-    if (kind === "pixels" || kind === "segments") autosave.changed();
+    if (kind === "pixels" || kind === "segments") starter.edited();
+    if (kind === "saved") rememberView(image.id, viewport, stamp()); // the view is of the saved version now
     updateUndo();
   });
   const imagePoint = (e: MouseEvent) => {
@@ -515,7 +599,12 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     }
     if (mod && e.key.toLowerCase() === "s") {
       e.preventDefault();
-      void autosave.saveNow();
+      if (starter.started) void autosave.saveNow();
+      else if (autosave.hasUnsaved()) {
+        void starter.start().then((ok) => {
+          if (ok) void autosave.saveNow();
+        });
+      }
       return;
     }
     if (mod || e.altKey) return;
@@ -566,7 +655,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   };
   window.addEventListener("beforeunload", beforeUnload);
   // The view the user had on this image (e.g. before switching between review and edit) comes back.
-  const remembered = recallView(image.id);
+  const remembered = recallView(image.id, stamp());
   const onResize = new ResizeObserver(() => {
     renderer.resize();
     overlay.resize();
@@ -583,16 +672,35 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   updatePalette();
   updateUndo();
   setTool(canEdit ? "brush" : "select");
-  void autosave.restorePending().then((message) => message && toast(message, "info", 6000));
+  void (async () => {
+    // Edits of a preview whose start's answer the page never saw are this annotation's now.
+    if (store && starter.started && annotation.annotator !== null && annotation.annotator === session.data.me?.id) {
+      await adoptPreviewEdits(store, image.id, session.annotationId).catch(() => undefined);
+    }
+    const message = await autosave.restorePending();
+    if (message) toast(message, "info", 6000);
+  })();
   // For tests and benchmarks: the live session and renderer (read-only use).
   (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, store, shortcuts: SHORTCUTS, sam: { engine: samEngine, tool: samTool }, superpixel: superpixelTool, workflow, mode: options.mode, permissions };
 
   return () => {
-    // The last copy and save outlive the page; the store's worker stops once they are done.
-    void Promise.allSettled([autosave.persist(), autosave.saveNow()]).then(() => {
+    // The last copy and save outlive the page; the store's worker stops once they are done. Edits made while the
+    // task was starting are saved once it has.
+    starter.dispose();
+    const destroyStore = () => {
       if (store instanceof WorkerPendingStore) store.destroy();
-    });
-    autosave.dispose();
+    };
+    if (starter.started) {
+      void Promise.allSettled([autosave.persist(), autosave.saveNow()]).then(destroyStore);
+      autosave.dispose();
+    } else {
+      void starter.settled()
+        .then((ok) => Promise.allSettled([autosave.persist(), ok ? autosave.saveNow() : Promise.resolve()]))
+        .finally(() => {
+          autosave.dispose();
+          destroyStore();
+        });
+    }
     unsubscribe();
     unsubscribeStatus();
     window.removeEventListener("keydown", onKey);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Transition } from "../../src/api/client";
-import { describeTransition, latestRejection, stepSegment, workflowPermissions, type WorkflowFacts } from "../../src/editor/workflow";
+import { describeTransition, latestRejection, refusalTitle, sameSegments, stepSegment, workflowPermissions, type WorkflowFacts } from "../../src/editor/workflow";
 
 const facts = (patch: Partial<WorkflowFacts>): WorkflowFacts => ({ mode: "edit", role: "annotator", state: "draft", isAuthor: true, ...patch });
 
@@ -74,5 +74,23 @@ describe("latestRejection", () => {
   it("describes a transition in one line", () => {
     expect(describeTransition(t(1, null, "in_progress", "submitted"))).toBe("rev: image in progress → submitted");
     expect(describeTransition(t(2, 7, "submitted", "rejected", "blurry"))).toBe("rev: annotation submitted → rejected — blurry");
+  });
+});
+
+describe("opening an image without a task (issue 16 items 17, 18)", () => {
+  it("titles each refusal to start labelling in words", () => {
+    expect(refusalTitle({ code: "task_closed", message: "", extra: { state: "approved" } })).toBe("This image is approved");
+    expect(refusalTitle({ code: "task_closed", message: "", extra: { state: "submitted" } })).toBe("This image waits for review");
+    expect(refusalTitle({ code: "task_full", message: "", extra: { annotators_per_image: 1 } })).toBe("Someone else is labelling this image");
+    expect(refusalTitle({ code: "not_a_labeller", message: "" })).toBe("Reviewers do not label images");
+    expect(refusalTitle({ code: "something_new", message: "" })).toBe("There is nothing to label here");
+  });
+
+  it("keeps the edits made before the start when the started annotation holds what the user saw", () => {
+    const seen = [{ segment_id: 1, class_id: 9, instance: 1 }, { segment_id: 4, class_id: 2, instance: null }];
+    expect(sameSegments([...seen].reverse(), seen)).toBe(true);
+    expect(sameSegments([], [])).toBe(true); // nothing pre-labelled, nothing started from
+    expect(sameSegments([seen[0]], seen)).toBe(false); // the pre-label changed meanwhile
+    expect(sameSegments([{ ...seen[0], class_id: 3 }, seen[1]], seen)).toBe(false);
   });
 });
