@@ -224,10 +224,13 @@ export class Overlay {
     ctx.fillText(label, p.x, p.y + 0.5);
   }
 
-  /** A picture stretched over the image rect (0, 0)-(width, height) in image pixels, e.g. a heat map. */
-  drawPicture(picture: CanvasImageSource, width: number, height: number): void {
+  /**
+   * A picture stretched over the image rect (x, y)-(x + width, y + height) in image pixels, e.g. a heat map
+   * (the whole image) or a proposal over a region of it.
+   */
+  drawPicture(picture: CanvasImageSource, width: number, height: number, x = 0, y = 0): void {
     const ctx = this.begin();
-    const p = this.toScreen({ x: 0, y: 0 });
+    const p = this.toScreen({ x, y });
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(picture, p.x, p.y, width * this.view.scale, height * this.view.scale);
   }

@@ -453,6 +453,57 @@ export class EditorSession {
     return target;
   }
 
+  /**
+   * True when painting `classId` as a model's part (paintClassParts) keeps a pixel holding `id`: locked and
+   * hidden segments, and with Protect existing every other segment (a stuff class's own segment takes paint).
+   */
+  keepsFor(classId: number, id: number): boolean {
+    if (id === 0) return false;
+    const stuff = this.table.classKind(classId) === "stuff" ? this.table.segmentForStuff(classId) : undefined;
+    return this.protection(stuff?.segmentId ?? -1, id) !== null;
+  }
+
+  /**
+   * Paint class parts (an accepted scribble proposal) as ONE undo step: a stuff class's part goes into the
+   * class's one segment, each thing part becomes a new segment; all with `source`, each with its score. Locks,
+   * hidden segments and Protect existing are respected as by the brush. Returns the segments painted (none when
+   * every pixel was kept: then nothing is recorded).
+   */
+  paintClassParts(parts: ReadonlyArray<{ classId: number; mask: RegionMask; score: number | null }>,
+    opts: { label: string; source: SegmentSource }): number[] {
+    const rows: SegmentChange[] = [];
+    const recorder = new ChangeRecorder(this.map);
+    const lost = new Set<number>();
+    const painted = new Set<number>();
+    for (const part of parts) {
+      const stuff = this.table.classKind(part.classId) === "stuff" ? this.table.segmentForStuff(part.classId) : undefined;
+      let target: number;
+      let added: SegmentChange | null = null;
+      if (stuff) target = stuff.segmentId;
+      else {
+        target = Math.max(this.table.nextSegmentId(), this.map.nextFreeId());
+        added = this.table.add({ segmentId: target, classId: part.classId, source: opts.source, score: part.score });
+      }
+      const took = new Set<number>();
+      this.map.paint(part.mask, target, { protect: this.protectFor(target), recorder, changedIds: took });
+      if (took.size) {
+        painted.add(target);
+        if (added) rows.push(added);
+        else this.toPixelSegment(target, rows);
+        for (const id of took) lost.add(id);
+      } else if (added) this.table.applyChanges([added], "undo"); // every pixel of it was kept
+    }
+    const tiles = recorder.finish();
+    if (tiles.length === 0) {
+      if (rows.length) this.table.applyChanges(rows, "undo");
+      return [];
+    }
+    this.settleLosers(lost, -1, rows);
+    this.history.push({ label: opts.label, tiles, rows });
+    this.changed();
+    return [...painted];
+  }
+
   // --- segment operations ---------------------------------------------------------------------------------
 
   deleteSegment(segmentId: number): void {

@@ -20,6 +20,8 @@ import { SamTool } from "../tools/sam";
 import { SuperpixelTool } from "../tools/superpixel";
 import { SuperpixelPanel } from "../editor/superpixelPanel";
 import { SamPanel } from "../editor/samPanel";
+import { ScribbleTool } from "../tools/scribble";
+import { ScribblePanel } from "../editor/scribblePanel";
 import { SamEngine, samOptionsFromUrl } from "../sam/engine";
 import type { Tool, ToolContext } from "../tools/tool";
 import type { RoleEnum } from "../api/client";
@@ -317,6 +319,10 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   const superpixelTool = new SuperpixelTool(ctx, image.id, { width: image.width, height: image.height });
   tools.superpixel = superpixelTool;
   const superpixelPanel = new SuperpixelPanel(superpixelTool);
+  // Scribble: strokes train a pixel classifier on the server; its proposal is accepted into the map.
+  const scribbleTool = new ScribbleTool(ctx, image.id, { width: image.width, height: image.height });
+  tools.scribble = scribbleTool;
+  const scribblePanel = new ScribblePanel(scribbleTool, session);
   let tool: Tool = tools.select;
   overlay.addPainter((o) => {
     tool.drawOverlay?.(o);
@@ -337,12 +343,13 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     brushOption.hidden = !(tool instanceof BrushTool);
     samPanel.el.hidden = name !== "sam";
     superpixelPanel.el.hidden = name !== "superpixel";
+    scribblePanel.el.hidden = name !== "scribble";
     hintLine.textContent = tool.hint?.() ?? "";
     overlay.requestDraw();
   };
 
   const toolbar = h("div", { class: "editor-toolbar", role: "toolbar", "aria-label": "Tools" });
-  for (const [name, label, key] of [["select", "Select / pan", "V"], ["polygon", "Polygon", "P"], ["brush", "Brush", "B"], ["eraser", "Eraser", "E"], ["sam", "SAM", "S"], ["superpixel", "Superpixel", "X"]] as const) {
+  for (const [name, label, key] of [["select", "Select / pan", "V"], ["polygon", "Polygon", "P"], ["brush", "Brush", "B"], ["eraser", "Eraser", "E"], ["sam", "SAM", "S"], ["superpixel", "Superpixel", "X"], ["scribble", "Scribble", "K"]] as const) {
     const button = h("button", { class: "tool", testid: `tool-${name}`, title: `${label} (${key})`, onclick: () => setTool(name), disabled: !canEdit && name !== "select" }, `${label} · ${key}`);
     toolButtons.set(name, button);
     toolbar.append(button);
@@ -395,6 +402,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     h("button", { testid: "fit", onclick: fit, title: "Fit the image (F)" }, "Fit"),
     samPanel.el,
     superpixelPanel.el,
+    scribblePanel.el,
   );
   // The hint follows the tool's state (loading, not computed yet, computing, ready).
   superpixelTool.onChange(() => {
@@ -620,6 +628,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
       case "e": case "E": setTool("eraser"); break;
       case "s": case "S": if (!toolButtons.get("sam")!.disabled) setTool("sam"); break;
       case "x": case "X": setTool("superpixel"); break;
+      case "k": case "K": setTool("scribble"); break;
       case "[": setBrush(brushRadius / 1.25); break;
       case "]": setBrush(brushRadius * 1.25); break;
       case "n": case "N": session.select(null); toast("Next stroke or polygon starts a new segment", "info", 1500); break;
@@ -681,7 +690,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     if (message) toast(message, "info", 6000);
   })();
   // For tests and benchmarks: the live session and renderer (read-only use).
-  (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, store, shortcuts: SHORTCUTS, sam: { engine: samEngine, tool: samTool }, superpixel: superpixelTool, workflow, mode: options.mode, permissions };
+  (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, store, shortcuts: SHORTCUTS, sam: { engine: samEngine, tool: samTool }, superpixel: superpixelTool, scribble: scribbleTool, workflow, mode: options.mode, permissions };
 
   return () => {
     // The last copy and save outlive the page; the store's worker stops once they are done. Edits made while the
@@ -713,6 +722,8 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     samPanel.dispose();
     superpixelPanel.dispose();
     superpixelTool.dispose();
+    scribblePanel.dispose();
+    scribbleTool.dispose();
     samEngine.dispose();
     workflow.dispose();
     disposedTwin = true;
