@@ -163,7 +163,8 @@ export class WorkflowPanel {
       this.reopen,
       this.consensus,
       this.decisions,
-      permissions.canComment && !permissions.canDecide ? h("button", { class: "btn btn-sm", testid: "comment-start", onclick: () => this.startPin() }, "Pin a comment · C") : null,
+      // Comments are pinned to an annotation: none exists in a preview.
+      permissions.canComment && !permissions.canDecide && !ctx.preview ? h("button", { class: "btn btn-sm", testid: "comment-start", onclick: () => this.startPin() }, "Pin a comment · C") : null,
       this.composer,
       h("h4", null, "Comments"),
       this.commentList,
@@ -440,7 +441,7 @@ export class WorkflowPanel {
   }
 
   startPin(): void {
-    if (!this.ctx.permissions.canComment) return;
+    if (!this.ctx.permissions.canComment || this.preview) return;
     this.pinning = true;
     this.ctx.notify(this.ctx.session.activeSegment !== null
       ? "Click the place the comment is about, or press Enter to pin it to the selected segment"
