@@ -54,7 +54,7 @@ def test_reviewer_exports_the_approved_set_as_coco(live_server, new_page, tmp_pa
     assert re.match(r"Review loop-coco_instances-\d+\.zip", download.suggested_filename)
     archive = zipfile.ZipFile(io.BytesIO(open(download.path(), "rb").read()))
     coco = COCO()
-    coco.dataset = json.loads(archive.read("annotations/instances.json"))
+    coco.dataset = json.loads(archive.read("annotations/instances_default.json"))
     coco.createIndex()
     (ann_row,) = coco.loadAnns(coco.getAnnIds(imgIds=[image.pk]))
     assert np.array_equal(coco.annToMask(ann_row).astype(bool), annotation_label_map(annotation=annotation) == 1)
