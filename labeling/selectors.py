@@ -87,10 +87,16 @@ def task_visibility(*, user, project: Project) -> TaskVisibility:
     return TaskVisibility(user=user, project=project, oversees=permissions.can(user, permissions.TASK_OVERSEE, project))
 
 
+def image_prelabels(*, image_id: int):
+    """The image's annotations without an annotator (imported labels, model pre-labels), newest first. The first
+    is what a new annotation of the image starts as a copy of, when it has segments."""
+    return Annotation.objects.filter(image_id=image_id, annotator__isnull=True).order_by("-updated_at", "-id")
+
+
 def image_prelabel(*, image: Image) -> Annotation | None:
-    """The pre-label a new annotation of the image starts as a copy of: the newest annotation without an annotator,
-    when it has segments (the one `labeling.services.labelmaps.annotation_get_or_create` copies)."""
-    prelabel = Annotation.objects.filter(image=image, annotator__isnull=True).order_by("-updated_at", "-id").first()
+    """The pre-label a new annotation of the image starts as a copy of (`image_prelabels`; the one
+    `labeling.services.labelmaps.annotation_get_or_create` copies), or None."""
+    prelabel = image_prelabels(image_id=image.pk).first()
     if prelabel is None or not Segment.objects.filter(annotation=prelabel).exists():
         return None
     return prelabel

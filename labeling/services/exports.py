@@ -34,13 +34,12 @@ _WORK_ORDER = {AnnotationState.SUBMITTED: 0, AnnotationState.REJECTED: 1, Annota
 UNASSIGNED = "unassigned"  # a stored split's images that have none
 
 
-def _work_rank(annotator_id: int | None, imported: bool, state: str) -> int:
+def _work_rank(annotator_id: int | None, state: str) -> int:
     """Which annotation "all work" exports for an image without an approved one, lowest first: people's work
-    (submitted, rejected, then drafts), then imported labels, then a model's pre-labels. Imported labels and
-    pre-labels count on their own, so an image nobody has opened yet still exports what it holds."""
-    if annotator_id is not None:
-        return _WORK_ORDER.get(state, 3)
-    return 4 if imported else 5
+    (submitted, rejected, then drafts), then the newest annotation without an annotator (imported labels or a
+    model's pre-labels: what a new annotation of the image would start from, `selectors.image_prelabel`), so an
+    image nobody has opened yet still exports what it holds."""
+    return _WORK_ORDER.get(state, 3) if annotator_id is not None else 4
 
 
 def _chosen_annotations(project: Project, approved_only: bool) -> list[tuple[int, int | None]]:
@@ -52,9 +51,9 @@ def _chosen_annotations(project: Project, approved_only: bool) -> list[tuple[int
         return sorted(approved.items())
     best: dict[int, tuple] = {}
     work = (Annotation.objects.filter(image__project=project)
-            .values_list("image_id", "id", "annotator_id", "imported", "state", "updated_at"))
-    for image_id, annotation_id, annotator_id, imported, state, updated_at in work.iterator(chunk_size=2000):
-        key = (_work_rank(annotator_id, imported, state), -updated_at.timestamp(), -annotation_id)
+            .values_list("image_id", "id", "annotator_id", "state", "updated_at"))
+    for image_id, annotation_id, annotator_id, state, updated_at in work.iterator(chunk_size=2000):
+        key = (_work_rank(annotator_id, state), -updated_at.timestamp(), -annotation_id)
         if image_id not in best or key < best[image_id][0]:
             best[image_id] = (key, annotation_id)
     image_ids = Image.objects.filter(project=project).order_by("id").values_list("id", flat=True)

@@ -40,6 +40,7 @@ from labeling.models import (
     SegmentReview,
     SegmentSource,
 )
+from labeling.selectors import image_prelabels
 from labeling.services.tasks import annotation_check_editable, annotation_edited, task_started
 
 MAX_SEGMENT_ID = 2**32 - 1
@@ -108,10 +109,7 @@ def _start_from_prelabel(annotation: Annotation) -> None:
     """Copy the newest pre-label annotation of the image (no annotator) into a new annotation: tiles, stats and
     segments with their source and score, recorded as revision 1 with no author."""
     # Locked, so a pre-label job saving meanwhile cannot leave us tiles from one version and segments from another.
-    prelabel = (
-        Annotation.objects.select_for_update().filter(image_id=annotation.image_id, annotator__isnull=True)
-        .exclude(pk=annotation.pk).order_by("-updated_at", "-id").first()
-    )
+    prelabel = image_prelabels(image_id=annotation.image_id).select_for_update().exclude(pk=annotation.pk).first()
     if prelabel is None:
         return
     segments = list(Segment.objects.filter(annotation=prelabel).order_by("segment_id"))
