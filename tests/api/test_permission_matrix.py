@@ -235,6 +235,10 @@ ENDPOINTS = [
              lambda w, a, j: {"points": [[10.5, 20.5]], "labels": [1]}),
     Endpoint("image-proposals", "get", scopes.IMAGE_VIEW, _with_tiny_sam),
     Endpoint("image-proposals", "post", scopes.ASSIST_RUN, _with_tiny_sam),
+    Endpoint("image-scribble-proposal", "post", scopes.ASSIST_RUN, lambda w, a, j: {"pk": w.image.pk},
+             lambda w, a, j: {"resolution": "coarse", "region": [0, 0, 64, 48], "strokes": [
+                 {"class_id": w.thing.pk, "radius": 3, "points": [[5, 5], [30, 5]]},
+                 {"class_id": None, "radius": 3, "points": [[5, 40], [60, 40]]}]}),
     Endpoint("image-annotations", "get", scopes.ANNOTATION_VIEW, lambda w, a, j: {"pk": w.image.pk}),
     Endpoint("image-annotations", "post", scopes.ANNOTATION_CREATE, _room_for_more),
     Endpoint("annotation-detail", "get", scopes.ANNOTATION_VIEW, _annotation),
