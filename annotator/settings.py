@@ -284,7 +284,8 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("ANNOTATOR_CPU_QUEUE", "cpu")
 CELERY_GPU_QUEUE = os.environ.get("ANNOTATOR_GPU_QUEUE", "gpu")
 CELERY_TASK_ROUTES = {
     name: {"queue": CELERY_GPU_QUEUE}
-    for name in ("workers.tasks.compute_embeddings", "workers.tasks.segment_everything", "workers.tasks.run_prelabel")
+    for name in ("workers.tasks.compute_embeddings", "workers.tasks.segment_everything", "workers.tasks.run_prelabel",
+                 "workers.tasks.train_model")
 }
 if not CELERY_BROKER_URL.startswith("filesystem://"):
     # Redis re-delivers a message nobody acknowledged (its worker died) after this many seconds; it must be

@@ -50,6 +50,8 @@ JOB_CANCEL = "job:cancel"
 ASSIST_RUN = "assist:run"
 MODEL_VIEW = "model:view"
 MODEL_MANAGE = "model:manage"
+# Training a model on the project's approved labels (a worker job on the GPU queue): managers only.
+MODEL_TRAIN = "model:train"
 # Workflow: assigning images (managers), submitting one's own annotation, deciding reviews (approve / reject
 # images and segments), pinning review comments, and resolving or reopening comments.
 TASK_ASSIGN = "task:assign"
@@ -92,6 +94,7 @@ ALL_SCOPES = frozenset(
         ASSIST_RUN,
         MODEL_VIEW,
         MODEL_MANAGE,
+        MODEL_TRAIN,
         TASK_ASSIGN,
         TASK_SUBMIT,
         REVIEW_DECIDE,

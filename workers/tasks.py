@@ -63,3 +63,12 @@ def run_import(job_id: int) -> None:
 @shared_task(name="workers.tasks.run_evaluation", acks_late=True, reject_on_worker_lost=True)
 def run_evaluation(job_id: int) -> None:
     job_run(job_id, lambda job, progress: evaluation_run(job=job, progress=progress))
+
+
+@shared_task(name="workers.tasks.train_model", acks_late=True, reject_on_worker_lost=True)
+def train_model(job_id: int) -> None:
+    # Heavy (scikit-learn, via the pixel classifier): imported by the worker that trains, never by a web process
+    # (which loads this module to send tasks).
+    from labeling.services.training import training_run
+
+    job_run(job_id, lambda job, progress: training_run(job=job, progress=progress))

@@ -42,11 +42,17 @@ class AnnotationSerializer(serializers.ModelSerializer):
     annotator_name = serializers.CharField(source="annotator.username", default=None, read_only=True)
     width = serializers.IntegerField(source="image.width", read_only=True)
     height = serializers.IntegerField(source="image.height", read_only=True)
+    # A pre-label (no annotator) says which model wrote it; a deleted model leaves these empty.
+    trained_model_name = serializers.CharField(source="trained_model.name", default=None, read_only=True,
+                                               allow_null=True)
+    trained_model_origin = serializers.CharField(source="trained_model.origin", default=None, read_only=True,
+                                                 allow_null=True, help_text="uploaded or trained")
 
     class Meta:
         model = Annotation
         fields = ["id", "image", "annotator", "annotator_name", "state", "submitted_at", "version", "tile_size",
-                  "width", "height", "created_at", "updated_at"]
+                  "width", "height", "trained_model", "trained_model_name", "trained_model_origin", "imported",
+                  "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -137,7 +143,7 @@ class ImageAnnotationsView(ScopedAPIView):
 
     def get(self, request, pk):
         image = self._image()
-        annotations = self.get_queryset().filter(image=image).select_related("annotator", "image")
+        annotations = self.get_queryset().filter(image=image).select_related("annotator", "image", "trained_model")
         return Response(AnnotationSerializer(annotations, many=True).data)
 
     @extend_schema(request=None, responses={200: AnnotationDetailSerializer, 201: AnnotationDetailSerializer})
@@ -155,7 +161,7 @@ class AnnotationDetailView(ScopedAPIView):
     scopes = {"GET": scopes.ANNOTATION_VIEW}
 
     def get_queryset(self):
-        return super().get_queryset().select_related("image__project", "annotator")
+        return super().get_queryset().select_related("image__project", "annotator", "trained_model")
 
     def get(self, request, pk):
         return Response(_detail(self.get_object()))

@@ -1,6 +1,7 @@
 import mimetypes
 
 from django.core.files.storage import default_storage
+from django.db.models import F
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -30,7 +31,7 @@ class ImageSerializer(serializers.ModelSerializer):
         fields = [
             "id", "project", "original_name", "format", "width", "height", "size_bytes", "sha256", "split",
             "state", "approved_annotation", "is_gold", "pyramid_status", "pyramid_tile_size", "pyramid_format",
-            "pyramid_levels", "created_at",
+            "pyramid_levels", "uncertainty", "created_at",
         ]
         read_only_fields = fields
 
@@ -71,6 +72,16 @@ class UploadRequestSerializer(serializers.Serializer):
     files = serializers.ListField(child=serializers.FileField(), help_text="Images and ZIP archives of images.")
 
 
+# The image list's orderings; the id breaks ties, and images without an uncertainty (no trained model scored
+# them) come last in both directions.
+IMAGE_ORDERINGS = {
+    "id": ["id"],
+    "-id": ["-id"],
+    "uncertainty": [F("uncertainty").asc(nulls_last=True), "id"],
+    "-uncertainty": [F("uncertainty").desc(nulls_last=True), "id"],
+}
+
+
 class ProjectImagesView(ScopedAPIView):
     model = Image
     serializer_class = ImageSerializer
@@ -80,6 +91,9 @@ class ProjectImagesView(ScopedAPIView):
         OpenApiParameter("state", enum=TaskState.values), OpenApiParameter("split", enum=Split.values),
         OpenApiParameter("gold", bool, description="only gold images (managers and reviewers)"),
         OpenApiParameter("search", str, description="part of the file name"),
+        OpenApiParameter("ordering", enum=list(IMAGE_ORDERINGS),
+                         description="id (default, oldest first), -id, uncertainty or -uncertainty (most uncertain "
+                                     "first); images no trained model scored come last either way"),
     ])
     def get(self, request, project_pk):
         project = self.get_project()
@@ -87,8 +101,11 @@ class ProjectImagesView(ScopedAPIView):
         state = request.query_params.get("state")
         if state and state not in TaskState.values:
             raise exceptions.ValidationError({"state": f"must be one of {', '.join(TaskState.values)}"})
-        images = visibility.images(Image.objects.filter(project=project).order_by("id"), state=state,
-                                   gold_only=request.query_params.get("gold") in ("1", "true"))
+        ordering = request.query_params.get("ordering") or "id"
+        if ordering not in IMAGE_ORDERINGS:
+            raise exceptions.ValidationError({"ordering": f"must be one of {', '.join(IMAGE_ORDERINGS)}"})
+        images = visibility.images(Image.objects.filter(project=project).order_by(*IMAGE_ORDERINGS[ordering]),
+                                   state=state, gold_only=request.query_params.get("gold") in ("1", "true"))
         split = request.query_params.get("split")
         if split is not None and "split" in request.query_params:
             if split not in Split.values:

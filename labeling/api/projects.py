@@ -5,7 +5,7 @@ from rest_framework.response import Response
 
 from labeling import permissions as scopes
 from labeling.api.base import ScopedAPIView
-from labeling.models import Project, ProjectKind
+from labeling.models import NextTaskOrder, Project, ProjectKind
 from labeling.permissions import role_in
 from labeling.services.projects import project_create, project_update
 from labeling.services.stored_files import project_delete
@@ -17,8 +17,8 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "kind", "guidelines", "annotators_per_image", "gold_share", "role", "image_count",
-                  "created_at", "updated_at"]
+        fields = ["id", "name", "kind", "guidelines", "annotators_per_image", "gold_share", "retrain_every",
+                  "prelabel_new", "next_task_order", "role", "image_count", "created_at", "updated_at"]
         read_only_fields = fields
 
     def get_role(self, project) -> str | None:
@@ -35,6 +35,15 @@ class ProjectInputSerializer(serializers.Serializer):
     gold_share = serializers.FloatField(
         min_value=0, max_value=0.5, required=False, default=0.0,
         help_text="Share of each annotator's tasks that are gold images, handed out unseen.")
+    retrain_every = serializers.IntegerField(
+        min_value=0, max_value=100_000, required=False, default=0,
+        help_text="Train a pixel classifier again after this many newly approved images (0 = off).")
+    prelabel_new = serializers.BooleanField(
+        required=False, default=False,
+        help_text="After each training, pre-label the images nobody started (state new) with the best model.")
+    next_task_order = serializers.ChoiceField(
+        choices=NextTaskOrder.choices, required=False, default=NextTaskOrder.DEFAULT,
+        help_text="Within each Next-task tier: oldest first (default) or the most uncertain image first.")
 
 
 class ProjectListView(ScopedAPIView):

@@ -10,15 +10,20 @@ from labeling.services.trained_models import prelabel_start, trained_model_creat
 
 
 class TrainedModelSerializer(serializers.ModelSerializer):
-    output = serializers.SerializerMethodField(help_text="semantic_logits, instance_masks or panoptic")
+    output = serializers.SerializerMethodField(help_text="semantic_logits, instance_masks or panoptic (uploaded); "
+                                                         "class_probabilities (a trained pixel classifier)")
     classes = serializers.SerializerMethodField(help_text="Project class names the model writes, in index order.")
     created_by_name = serializers.CharField(source="created_by.username", default=None, read_only=True,
                                             allow_null=True)
 
     class Meta:
         model = TrainedModel
-        fields = ["id", "project", "name", "format", "output", "classes", "manifest", "sha256", "size_bytes",
-                  "created_by", "created_by_name", "created_at"]
+        fields = ["id", "project", "name", "format", "origin", "output", "classes", "manifest", "training", "sha256",
+                  "size_bytes", "created_by", "created_by_name", "created_at"]
+        extra_kwargs = {"training": {"help_text": "A trained model's record (empty when uploaded): learner, params, "
+                                                  "split, train_image_ids, val_image_ids, approved_image_ids, "
+                                                  "rounds, val (images, miou, pixel_accuracy, per_class), job, "
+                                                  "seconds."}}
         read_only_fields = fields
 
     def get_output(self, obj) -> str:

@@ -9,6 +9,7 @@ from labeling.api import (
     images,
     imports,
     jobs,
+    learning,
     members,
     projects,
     sam,
@@ -86,6 +87,8 @@ urlpatterns = [
     path("projects/<id:project_pk>/models/", trained_models.ProjectModelsView.as_view(), name="project-models"),
     path("models/<id:pk>/", trained_models.TrainedModelDetailView.as_view(), name="model-detail"),
     path("models/<id:pk>/prelabel/", trained_models.TrainedModelPrelabelView.as_view(), name="model-prelabel"),
+    path("projects/<id:project_pk>/models/train/", learning.ProjectTrainView.as_view(), name="project-models-train"),
+    path("images/<id:pk>/uncertainty/", learning.ImageUncertaintyView.as_view(), name="image-uncertainty"),
     # Workflow: task states, assignments, review decisions and comments.
     path("projects/<id:project_pk>/assignments/", workflow.ProjectAssignmentsView.as_view(),
          name="project-assignments"),

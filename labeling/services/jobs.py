@@ -39,6 +39,7 @@ JOB_TASKS = {
     "export": "workers.tasks.run_export",
     "import": "workers.tasks.run_import",
     "evaluation": "workers.tasks.run_evaluation",
+    "train": "workers.tasks.train_model",
 }
 
 

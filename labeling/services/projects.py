@@ -8,7 +8,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from labeling.errors import Conflict, ValidationFailed
-from labeling.models import CLASS_KINDS_FOR_PROJECT, LabelClass, Membership, Project, ProjectKind, Role, Segment
+from labeling.models import (
+    CLASS_KINDS_FOR_PROJECT,
+    LabelClass,
+    Membership,
+    NextTaskOrder,
+    Project,
+    ProjectKind,
+    Role,
+    Segment,
+)
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _ATTRIBUTE_TYPES = {"text", "number", "boolean", "select"}
@@ -16,11 +25,14 @@ _ATTRIBUTE_TYPES = {"text", "number", "boolean", "select"}
 
 @transaction.atomic
 def project_create(*, user, name: str, kind: str, guidelines: str = "", annotators_per_image: int = 1,
-                   gold_share: float = 0.0) -> Project:
+                   gold_share: float = 0.0, retrain_every: int = 0, prelabel_new: bool = False,
+                   next_task_order: str = NextTaskOrder.DEFAULT) -> Project:
     if kind not in ProjectKind.values:
         raise ValidationFailed(f"kind must be one of {', '.join(ProjectKind.values)}", code="bad_kind")
     project = Project.objects.create(name=name, kind=kind, guidelines=guidelines, created_by=user,
-                                     annotators_per_image=annotators_per_image, gold_share=gold_share)
+                                     annotators_per_image=annotators_per_image, gold_share=gold_share,
+                                     retrain_every=retrain_every, prelabel_new=prelabel_new,
+                                     next_task_order=next_task_order)
     # Whoever creates a project manages it.
     Membership.objects.create(project=project, user=user, role=Role.MANAGER)
     return project
@@ -38,7 +50,8 @@ def project_update(*, project: Project, data: dict[str, Any]) -> Project:
                 f"a {data['kind']} project cannot keep classes of another kind: {', '.join(misfits)}",
                 code="class_kind_mismatch", extra={"classes": misfits},
             )
-    for field in ("name", "kind", "guidelines", "annotators_per_image", "gold_share"):
+    for field in ("name", "kind", "guidelines", "annotators_per_image", "gold_share", "retrain_every", "prelabel_new",
+                  "next_task_order"):
         if field in data:
             setattr(project, field, data[field])
     project.save()

@@ -28,6 +28,7 @@ from labeling.models import ACTIVE_JOB_STATUSES, Image, ImageEmbedding, Job, Pyr
 from labeling.services import jobs as job_service
 from labeling.services.images import image_processing_enqueue
 from labeling.services.stored_files import stored_folder_files
+from labeling.services.uncertainty import FOLDER as UNCERTAINTY_FOLDER
 
 logger = logging.getLogger(__name__)
 
@@ -159,9 +160,10 @@ def _old_enough(name: str, cutoff) -> bool:
 
 
 def orphan_files_sweep(*, now=None) -> dict[str, int]:
-    """Remove stored image files, thumbnails, pyramids and superpixel grids that no image row refers to (a
-    request or worker killed between writing a file and committing its row, an image deleted while its pyramid
-    was being built). Files younger than ANNOTATOR_ORPHAN_FILE_GRACE_SECONDS are left: they may be in flight."""
+    """Remove stored image files, thumbnails, pyramids, superpixel grids and uncertainty maps that no image row
+    refers to (a request or worker killed between writing a file and committing its row, an image deleted while
+    its pyramid was being built). Files younger than ANNOTATOR_ORPHAN_FILE_GRACE_SECONDS are left: they may be in
+    flight."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.ANNOTATOR["ORPHAN_FILE_GRACE_SECONDS"])
     image_ids = set(Image.objects.values_list("pk", flat=True))
@@ -191,14 +193,15 @@ def orphan_files_sweep(*, now=None) -> dict[str, int]:
                 continue
             for name in stored_folder_files(f"{folder}/{owner}"):
                 remove(kind, name)
-    try:
-        _, thumbs = default_storage.listdir("thumbnails")
-    except FileNotFoundError:
-        thumbs = []
-    for name in thumbs:
-        stem = name.split(".", 1)[0]
-        if not (stem.isdigit() and int(stem) in image_ids):
-            remove("thumbnails", f"thumbnails/{name}")
+    for folder, kind in (("thumbnails", "thumbnails"), (UNCERTAINTY_FOLDER, "uncertainty_maps")):
+        try:
+            _, names = default_storage.listdir(folder)  # <image id>.jpg, <image id>.png
+        except FileNotFoundError:
+            continue
+        for name in names:
+            stem = name.split(".", 1)[0]
+            if not (stem.isdigit() and int(stem) in image_ids):
+                remove(kind, f"{folder}/{name}")
     if removed:
         logger.info("removed orphan stored files: %s", dict(removed))
     return dict(removed)

@@ -16,6 +16,7 @@ from django.db import transaction
 from labeling.models import Image, Project
 from labeling.services.images import pyramid_tile_path
 from labeling.services.jobs import job_create, job_enqueue
+from labeling.services.uncertainty import uncertainty_map_path
 
 
 def stored_file_replace(name: str, data: bytes) -> None:
@@ -33,6 +34,8 @@ def image_stored_files(image: Image) -> dict[str, Any]:
     whose pyramid was never finished has no layout: its folder is listed instead (`folders`), so the tiles a
     half-built or failed pyramid left are removed too."""
     files = {name for name in (image.file.name, image.thumbnail.name, f"thumbnails/{image.pk}.jpg") if name}
+    if image.uncertainty is not None:  # a trained model scored it (a map written after the row went is an orphan)
+        files.add(uncertainty_map_path(image.pk))
     files.update(image.superpixels.values_list("file", flat=True))
     spec: dict[str, Any] = {"files": sorted(files), "pyramids": [[image.pk, image.pyramid_levels or []]],
                             "folders": [f"superpixels/{image.pk}"]}

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from labeling.models import (
     AnnotationState,
     Image,
     Membership,
+    NextTaskOrder,
     Project,
     Role,
     TaskAssignment,
@@ -30,6 +31,7 @@ from labeling.models import (
     TaskTransition,
 )
 from labeling.services.export_artifacts import artifacts_refresh_enqueue
+from labeling.services.learning import retrain_on_approval
 
 IMAGE_TRANSITIONS: dict[str, set[str]] = {
     TaskState.NEW: {TaskState.IN_PROGRESS},
@@ -73,6 +75,7 @@ def _move_image(image: Image, to_state: str, *, actor, reason: str = "", annotat
                                   reason=reason)
     if to_state == TaskState.APPROVED:  # every approval passes here: refresh its export artifacts after commit
         artifacts_refresh_enqueue(image_id=image.pk, annotation_id=annotation.pk)
+        retrain_on_approval(project_id=image.project_id)  # and, after commit, train again when it is due
 
 
 def _move_annotation(annotation: Annotation, to_state: str, *, actor, reason: str = "") -> None:
@@ -480,9 +483,10 @@ def task_open(*, image: Image, user) -> tuple[Annotation, bool]:
 
 def next_task(*, project: Project, user) -> NextTask:
     """The next image for this annotator, by priority: their rejected work, their unfinished drafts, images
-    assigned to them, pre-labelled images, then the rest (oldest first within each). Starting a new image opens
-    the user's annotation of it (a copy of the pre-label, if any). Never an image the user already labelled, nor
-    one that already has its k annotators."""
+    assigned to them, pre-labelled images, then the rest (oldest first within each; with the project's
+    `next_task_order` "uncertainty", the images a trained model is least sure of first). Starting a new image
+    opens the user's annotation of it (a copy of the pre-label, if any). Never an image the user already
+    labelled, nor one that already has its k annotators."""
     from labeling.services.labelmaps import annotation_get_or_create
 
     mine = Annotation.objects.filter(image__project=project, annotator=user).select_related("image")
@@ -504,10 +508,13 @@ def next_task(*, project: Project, user) -> NextTask:
         ("prelabelled", Q(assigned_to_me=False, prelabelled=True)),
         ("unlabelled", Q(assigned_to_me=False, prelabelled=False)),
     )
+    # Active learning: within a tier, the image a trained model is least sure of first (unscored images last).
+    order = ([F("uncertainty").desc(nulls_last=True), "id"] if project.next_task_order == NextTaskOrder.UNCERTAINTY
+             else ["id"])
     for why, condition in tiers:
         # A few tries per tier: a candidate another annotator claims meanwhile is skipped, not handed out twice.
         for _attempt in range(5):
-            image_id = _startable_images(project, user).filter(condition).order_by("id").values_list(
+            image_id = _startable_images(project, user).filter(condition).order_by(*order).values_list(
                 "pk", flat=True).first()
             if image_id is None:
                 break

@@ -1,13 +1,15 @@
 """A project's own models: upload (validated without unpickling anything), delete, and pre-label jobs.
 
-The compute core is workers/runners/own_models.py (pure); this module owns storage, rows and jobs.
+The compute core is workers/runners/own_models.py (pure; pixel classifiers trained here: pixel_forest.py); this
+module owns storage, rows and jobs.
 
 Pre-label jobs (`kind="prelabel"`, task `workers.tasks.run_prelabel` on the GPU queue): the model is loaded once;
 a model that cannot be loaded, or whose classes left the project, fails the job. Each image is then predicted
 and written into that model's pre-label annotation of the image (no annotator, `trained_model` set), replacing
 what an earlier run wrote. An image that fails (the model raises or runs out of memory, the image cannot be
 read) is listed in `result.errors` and skipped; the job fails only when every image failed. Re-running an image
-writes the same content again, so a redelivered job is safe.
+writes the same content again, so a redelivered job is safe. A trained pixel classifier also scores each image's
+uncertainty (`image_uncertainty_save`; `result.uncertainty_scored` counts them).
 """
 
 import hashlib
@@ -15,7 +17,7 @@ import json
 import logging
 import zipfile
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,6 +37,7 @@ from labeling.models import (
     Job,
     JobStatus,
     LabelClass,
+    ModelFormat,
     Project,
     SegmentSource,
     TaskState,
@@ -42,6 +45,8 @@ from labeling.models import (
 )
 from labeling.services.jobs import JobCancelled, job_create, job_enqueue
 from labeling.services.labelmaps import SegmentInput, labelmap_replace
+from labeling.services.stored_files import stored_file_replace
+from labeling.services.uncertainty import uncertainty_map_path
 from workers.runners.device import pick_device
 from workers.runners.model_manifest import ManifestError, parse_manifest
 from workers.runners.own_models import (
@@ -56,6 +61,9 @@ from workers.runners.own_models import (
     inspect_model_file,
 )
 
+if TYPE_CHECKING:
+    from workers.runners.pixel_forest import PixelForestRunner
+
 logger = logging.getLogger(__name__)
 
 PRELABEL_KIND = "prelabel"
@@ -66,8 +74,12 @@ class PrelabelFailed(Exception):
     """A pre-label job that cannot go on (the message is what the job's `error` shows)."""
 
 
+# A trained pixel classifier is a skops archive (workers/runners/pixel_forest.py).
+MODEL_FILE_EXTENSIONS = {**FILE_EXTENSIONS, ModelFormat.PIXEL_FOREST: "skops"}
+
+
 def model_storage_path(*, project_id: int, sha256: str, format: str) -> str:
-    return f"models/{project_id}/{sha256}.{FILE_EXTENSIONS[format]}"
+    return f"models/{project_id}/{sha256}.{MODEL_FILE_EXTENSIONS[format]}"
 
 
 def project_class_kinds(project: Project) -> dict[str, str]:
@@ -239,11 +251,11 @@ def prelabel_start(*, trained_model: TrainedModel, image_ids: list[int] | None =
     return job
 
 
-class _ImageUnreadable(Exception):
+class ImageUnreadable(Exception):
     pass
 
 
-def _image_rgb(image: Image) -> np.ndarray:
+def image_rgb(image: Image) -> np.ndarray:
     """The stored image as an (H, W, 3) uint8 array (already validated and made upright at upload)."""
     try:
         with pillow_pixel_limit(settings.ANNOTATOR["MAX_IMAGE_PIXELS"]):
@@ -251,9 +263,9 @@ def _image_rgb(image: Image) -> np.ndarray:
                 upright = ImageOps.exif_transpose(img)
                 rgb = np.asarray(upright.convert("RGB"))
     except (OSError, ValueError, PILImage.DecompressionBombError) as exc:
-        raise _ImageUnreadable(f"the image could not be read: {exc}") from exc
+        raise ImageUnreadable(f"the image could not be read: {exc}") from exc
     if rgb.shape[:2] != (image.height, image.width):
-        raise _ImageUnreadable(f"the stored image is {rgb.shape[1]}x{rgb.shape[0]}, expected "
+        raise ImageUnreadable(f"the stored image is {rgb.shape[1]}x{rgb.shape[0]}, expected "
                                f"{image.width}x{image.height}")
     return rgb
 
@@ -299,7 +311,17 @@ def _read_model_file(trained_model: TrainedModel) -> bytes:
     return data
 
 
-def _load_runner(trained_model: TrainedModel) -> OwnModelRunner:
+def _load_runner(trained_model: TrainedModel) -> "OwnModelRunner | PixelForestRunner":
+    if trained_model.format == ModelFormat.PIXEL_FOREST:
+        # Heavy (scikit-learn): imported where a pixel classifier runs, so web processes never load it.
+        from skops.io.exceptions import UntrustedTypesFoundException
+
+        from workers.runners import pixel_forest
+
+        try:
+            return pixel_forest.cached_runner(key=trained_model.sha256, read=lambda: _read_model_file(trained_model))
+        except (ValueError, OSError, UntrustedTypesFoundException) as exc:
+            raise PrelabelFailed(f"the model could not be loaded: {exc}") from exc
     try:
         return cached_runner(key=trained_model.sha256, format=trained_model.format, device=pick_device(),
                              read=lambda: _read_model_file(trained_model))
@@ -316,10 +338,18 @@ def prelabel_run(*, job: Job, progress: Callable[[float], bool]) -> dict[str, An
         raise PrelabelFailed("the model was deleted before the job ran")
     classes = {c.name: c for c in LabelClass.objects.filter(project_id=trained_model.project_id)}
     kinds = {name: c.kind for name, c in classes.items()}
-    try:
-        manifest = parse_manifest(trained_model.manifest, classes=kinds)
-    except ManifestError as exc:
-        raise PrelabelFailed(f"the model's manifest no longer fits the project: {exc.message}") from exc
+    if trained_model.format == ModelFormat.PIXEL_FOREST:
+        from workers.runners.pixel_forest import manifest_problems  # heavy: see _load_runner
+
+        manifest = trained_model.manifest
+        problem = manifest_problems(manifest, classes=kinds)
+        if problem:
+            raise PrelabelFailed(f"the model's manifest no longer fits the project: {problem}")
+    else:
+        try:
+            manifest = parse_manifest(trained_model.manifest, classes=kinds)
+        except ManifestError as exc:
+            raise PrelabelFailed(f"the model's manifest no longer fits the project: {exc.message}") from exc
     runner = _load_runner(trained_model)
 
     image_ids = [int(i) for i in job.params.get("image_ids", [])]
@@ -331,13 +361,16 @@ def prelabel_run(*, job: Job, progress: Callable[[float], bool]) -> dict[str, An
             result["skipped"] += 1  # deleted since the job was queued
         else:
             try:
-                rgb = _image_rgb(image)
+                rgb = image_rgb(image)
                 prediction = runner.predict(rgb, manifest=manifest, class_kinds=kinds)
                 del rgb
                 prelabel_write(image=image, trained_model=trained_model, prediction=prediction, classes=classes)
+                if prediction.uncertainty is not None and prediction.uncertainty_png is not None:
+                    image_uncertainty_save(image=image, score=prediction.uncertainty, png=prediction.uncertainty_png)
+                    result["uncertainty_scored"] = result.get("uncertainty_scored", 0) + 1
                 result["labeled"] += 1
                 result["segments"] += len(prediction.segments)
-            except (ModelRunError, ModelOutputError, _ImageUnreadable) as exc:
+            except (ModelRunError, ModelOutputError, ImageUnreadable) as exc:
                 _record_error(result, image, str(exc))
             except (MemoryError, torch.OutOfMemoryError) as exc:
                 _record_error(result, image, describe_failure(exc))
@@ -353,6 +386,14 @@ def prelabel_run(*, job: Job, progress: Callable[[float], bool]) -> dict[str, An
             f"{first['message']}"
         )
     return result
+
+
+def image_uncertainty_save(*, image: Image, score: float, png: bytes) -> None:
+    """Store the image's uncertainty map (uncertainty/<id>.png), then its score: a map without a score is
+    harmless, a score whose map is missing is not. See labeling/services/uncertainty.py for the definition."""
+    stored_file_replace(uncertainty_map_path(image.pk), png)
+    Image.objects.filter(pk=image.pk).update(uncertainty=float(score))
+    image.uncertainty = float(score)
 
 
 def _record_error(result: dict[str, Any], image: Image, message: str) -> None:

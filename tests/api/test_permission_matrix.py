@@ -88,6 +88,20 @@ def _model(w, a, j):
     return {"pk": trained_model.pk}
 
 
+def _nested_ready_to_train(w, a, j):
+    """An approved image: something to learn from (the job stays queued: its on-commit send never fires here)."""
+    _approved(w, a, j)
+    return _nested(w, a, j)
+
+
+def _with_uncertainty(w, a, j):
+    from labeling.services.trained_models import image_uncertainty_save
+    from workers.runners.pixel_forest import uncertainty_png
+
+    image_uncertainty_save(image=w.image, score=0.25, png=uncertainty_png(np.full((6, 8), 0.25, np.float32)))
+    return {"pk": w.image.pk}
+
+
 def _import_body(w, a, j):
     coco = b'{"images": [], "annotations": [], "categories": []}'
     return {"format": "coco_instances", "file": SimpleUploadedFile("labels.json", coco, "application/json")}
@@ -253,6 +267,9 @@ ENDPOINTS = [
     Endpoint("model-detail", "get", scopes.MODEL_VIEW, _model),
     Endpoint("model-detail", "delete", scopes.MODEL_MANAGE, _model),
     Endpoint("model-prelabel", "post", scopes.MODEL_MANAGE, _model, lambda w, a, j: {"all": True}),
+    Endpoint("project-models-train", "post", scopes.MODEL_TRAIN, _nested_ready_to_train,
+             lambda w, a, j: {"learner": "pixel_classifier", "params": {"n_estimators": 4}}),
+    Endpoint("image-uncertainty", "get", scopes.IMAGE_VIEW, _with_uncertainty),
     Endpoint("project-assignments", "get", scopes.IMAGE_VIEW, _nested),
     Endpoint("project-assignments", "post", scopes.TASK_ASSIGN, _nested,
              lambda w, a, j: {"image_ids": [w.image.pk], "user_ids": [w.users[Role.ANNOTATOR].pk]}),

@@ -63,6 +63,10 @@ class PredictedSegment:
 class Prediction:
     label_map: np.ndarray  # uint32 (height, width), 0 = unlabeled
     segments: list[PredictedSegment]
+    # Set by learners that give per-pixel class probabilities (the trained pixel classifier): the image's score
+    # and its map as an 8-bit PNG (labeling.services.uncertainty says what they mean).
+    uncertainty: float | None = None
+    uncertainty_png: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -350,10 +354,19 @@ def semantic_to_prediction(
             conf = 1.0 / (1.0 + np.exp(-top)) if manifest.activation == "sigmoid" else np.clip(top, 0.0, 1.0)
         class_of[y0:y1] = lut[best]
         confidence[y0:y1] = conf
+    return class_map_to_prediction(class_of, confidence, class_names=names, class_kinds=class_kinds)
 
+
+def class_map_to_prediction(
+    class_of: np.ndarray, confidence: np.ndarray, *, class_names: list[str], class_kinds: Mapping[str, str],
+) -> Prediction:
+    """A per-pixel class choice (position in `class_names`, -1 = none) and its confidence (0..1) -> label map:
+    a stuff class is one segment, a thing class one instance per 8-connected component (numbered by descending
+    mean confidence); a segment's score is the mean confidence of its pixels."""
+    height, width = class_of.shape
     label_map = np.zeros((height, width), dtype=np.uint32)
     segments: list[PredictedSegment] = []
-    for position, name in enumerate(names):
+    for position, name in enumerate(class_names):
         mask = class_of == position
         if not mask.any():
             continue

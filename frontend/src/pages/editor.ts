@@ -123,6 +123,7 @@ async function previewSession(image: api.Image, task: api.ImageTask): Promise<Ed
     id: 0, image: image.id, annotator: null, annotator_name: "", state: "draft", submitted_at: null, version: 0,
     tile_size: task.tile_size, width: image.width, height: image.height, created_at: image.created_at,
     updated_at: image.created_at, tiles: [], segments: [],
+    trained_model: null, trained_model_name: null, trained_model_origin: null, imported: false,
   };
   const session = new EditorSession({ image, project, classes, annotation: shown, me });
   await session.loadServerState(shown); // the pre-label's tiles are read under its own id
