@@ -102,7 +102,8 @@ export class ScribbleTool implements Tool {
   }
 
   private describe(p: DecodedProposal): string {
-    const seconds = Object.values(p.seconds).reduce((a, b) => a + b, 0);
+    // The server's own time: its total, else the sum of its steps.
+    const seconds = p.seconds.total ?? Object.values(p.seconds).reduce((a, b) => a + b, 0);
     const took = seconds >= 1 ? `, ${seconds.toFixed(1)} s` : seconds > 0 ? `, ${Math.round(seconds * 1000)} ms` : "";
     return `Proposal (${p.resolution === "full" || p.scale >= 1 ? "full resolution" : "coarse"}${took})`;
   }
