@@ -178,6 +178,8 @@ export interface ImageFilters {
   state?: string;
   split?: string;
   search?: string;
+  /** id (default), -id, uncertainty or -uncertainty (most uncertain first; unscored images last). */
+  ordering?: string;
 }
 export const listImages = (projectId: number, filters: ImageFilters = {}) =>
   json<Page<Image>>("GET", `/api/projects/${projectId}/images/${query({ ...filters })}`);

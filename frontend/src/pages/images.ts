@@ -68,12 +68,19 @@ export async function imagesPage(ctx: PageContext): Promise<void> {
     h("option", { value: "" }, "Any split"),
     SPLITS.map((s) => h("option", { value: s }, SPLIT_LABELS[s])),
   );
+  const orderingSelect = h(
+    "select",
+    { testid: "image-ordering" },
+    h("option", { value: "" }, "Oldest first"),
+    h("option", { value: "-uncertainty" }, "Most uncertain first"),
+  );
   const search = h("input", { type: "search", placeholder: "File name contains…", testid: "filter-search", autocomplete: "off" });
   const pageSize = h("select", { testid: "page-size" }, PAGE_SIZES.map((n) => h("option", { value: n }, `${n} per page`)));
   const clearFilters = h("button", { type: "button", class: "btn btn-ghost btn-sm", testid: "filter-clear" }, "Clear filters");
 
   stateSelect.addEventListener("change", () => change({ state: stateSelect.value as ImageQuery["state"] }));
   splitSelect.addEventListener("change", () => change({ split: splitSelect.value as ImageQuery["split"] }));
+  orderingSelect.addEventListener("change", () => change({ ordering: orderingSelect.value as ImageQuery["ordering"] }));
   pageSize.addEventListener("change", () => change({ pageSize: Number(pageSize.value) }));
   search.addEventListener("input", () => {
     window.clearTimeout(searchTimer);
@@ -94,6 +101,7 @@ export async function imagesPage(ctx: PageContext): Promise<void> {
     labelled("Search", search),
     labelled("State", stateSelect),
     labelled("Split", splitSelect),
+    labelled("Order", orderingSelect),
     clearFilters,
     h("div", { class: "toolbar-spacer" }),
     summary,
@@ -109,6 +117,7 @@ export async function imagesPage(ctx: PageContext): Promise<void> {
   const syncControls = () => {
     stateSelect.value = query.state;
     splitSelect.value = query.split;
+    orderingSelect.value = query.ordering;
     pageSize.value = String(query.pageSize);
     if (document.activeElement !== search) search.value = query.search;
     clearFilters.hidden = !query.state && !query.split && !query.search;
@@ -210,6 +219,10 @@ export async function imagesPage(ctx: PageContext): Promise<void> {
             badge(STATE_LABELS[image.state] ?? image.state, image.state, "image-state"),
           ),
           image.split ? h("span", { class: "image-split muted" }, SPLIT_LABELS[image.split] ?? image.split) : null,
+          image.uncertainty == null ? null : h("span", {
+            class: "image-split muted", testid: "image-uncertainty",
+            title: "Mean of 1 − the top class probability under the latest trained model that pre-labelled it",
+          }, `Uncertainty ${image.uncertainty.toFixed(3)}`),
         ),
       ),
     );
@@ -321,5 +334,5 @@ function managerBar(project: Project, selected: Set<number>, showError: (message
 
 function sameCard(a: Image, b: Image): boolean {
   return a.pyramid_status === b.pyramid_status && a.state === b.state && a.split === b.split && a.original_name === b.original_name
-    && a.is_gold === b.is_gold;
+    && a.is_gold === b.is_gold && a.uncertainty === b.uncertainty;
 }

@@ -7,6 +7,7 @@ export const OUTPUT_LABELS: Record<string, string> = {
   semantic_logits: "Semantic logits",
   instance_masks: "Instance masks",
   panoptic: "Panoptic",
+  class_probabilities: "Class probabilities",
 };
 
 /** A starting manifest for a project: its classes mapped from model index 1 on (0 is background). */

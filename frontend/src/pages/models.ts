@@ -2,10 +2,13 @@
 // managers upload models (file + name + manifest JSON, with the server's validation message shown at the field
 // it concerns), delete them, and run one as a pre-label job over all images or the images in one task state,
 // following the job with a progress bar until it ends and then showing its counts and per-image errors.
+// Managers also train a pixel classifier on the approved labels ("Train from approved labels", followed the same
+// way); a trained model's row shows what it learned from and its validation mIoU.
 import {
   ApiError,
   deleteModel,
   listClasses,
+  listJobs,
   listModels,
   runPrelabel,
   uploadModel,
@@ -14,6 +17,7 @@ import {
   type TrainedModel,
 } from "../api/client";
 import { followJob, isFinished } from "../api/jobs";
+import { trainModel, type TrainingRecord, type TrainingResult } from "../api/training";
 import type { PageContext } from "../ui/app";
 import { field, h, replaceChildren } from "../ui/dom";
 import { STATE_LABELS, formatBytes, formatDate } from "../ui/format";
@@ -31,6 +35,7 @@ import {
 import { isManager, projectPage } from "./projectShell";
 
 const JOB_POLL_MS = 1000;
+const FORMAT_LABELS: Record<string, string> = { onnx: "ONNX", torchscript: "TorchScript", pixel_forest: "Pixel classifier" };
 const ACCEPT = ".pt,.pth,.ts,.torchscript,.onnx,application/octet-stream";
 
 export async function modelsPage(ctx: PageContext): Promise<void> {
@@ -60,7 +65,7 @@ export async function modelsPage(ctx: PageContext): Promise<void> {
       h(
         "table",
         { class: "table", testid: "model-table" },
-        h("thead", null, h("tr", null, h("th", null, "Name"), h("th", null, "Format"), h("th", null, "Output"), h("th", null, "Classes"), h("th", { class: "num" }, "Size"), h("th", null, "Added"), manager ? h("th", null, "") : null)),
+        h("thead", null, h("tr", null, h("th", null, "Name"), h("th", null, "Format"), h("th", null, "Origin"), h("th", null, "Output"), h("th", null, "Classes"), h("th", { class: "num" }, "Images seen"), h("th", { class: "num" }, "Val mIoU"), h("th", { class: "num" }, "Size"), h("th", null, "Added"), manager ? h("th", null, "") : null)),
         h("tbody", null, models.map(row)),
       ),
     );
@@ -86,13 +91,19 @@ export async function modelsPage(ctx: PageContext): Promise<void> {
       });
       actions.append(run, remove);
     }
+    const training = (model.training ?? {}) as TrainingRecord;
+    const miou = training.val?.miou;
     return h(
       "tr",
       { testid: "model-row", "data-name": model.name },
       h("td", null, h("strong", null, model.name)),
-      h("td", null, badge(model.format === "onnx" ? "ONNX" : "TorchScript", "new")),
+      h("td", null, badge(FORMAT_LABELS[model.format] ?? model.format, "new")),
+      h("td", { testid: "model-origin" }, model.origin === "trained" ? badge("Trained", "approved") : "Uploaded"),
       h("td", null, OUTPUT_LABELS[model.output] ?? model.output),
       h("td", { class: "model-classes" }, model.classes.join(", ")),
+      h("td", { class: "num", testid: "model-images-seen" }, training.train_image_ids ? String(training.train_image_ids.length) : "—"),
+      h("td", { class: "num", testid: "model-val-miou", title: training.val ? `${training.val.images} validation image(s)` : "" },
+        miou == null ? "—" : miou.toFixed(3)),
       h("td", { class: "num muted" }, formatBytes(model.size_bytes)),
       h("td", { class: "muted" }, formatDate(model.created_at), model.created_by_name ? ` by ${model.created_by_name}` : ""),
       actions,
@@ -188,8 +199,68 @@ export async function modelsPage(ctx: PageContext): Promise<void> {
     h("section", { class: "card", "aria-labelledby": "models-title" }, h("div", { class: "card-title-row" }, h("h2", { id: "models-title", class: "card-title" }, "Models"), count), listing),
     runPanel,
   );
-  if (manager) ctx.el.append(uploadForm(project));
+  if (manager) ctx.el.append(trainCard(project), uploadForm(project));
   render();
+
+  // A pixel classifier trained on the approved labels: one training per project at a time (a running one is
+  // followed again when the page opens); when it succeeds the list is reloaded with the new model.
+  function trainCard(project: Project): HTMLElement {
+    const start = h("button", { type: "button", class: "btn btn-primary", testid: "train-start" }, "Train from approved labels");
+    const bar = progressBar("Training", "train-progress");
+    const line = h("p", { class: "muted", testid: "train-status" });
+    const job = h("div", { class: "job", testid: "train-job", hidden: true }, bar.el, line);
+    const follow = (initial: Job) => {
+      start.disabled = true;
+      job.hidden = false;
+      const controller = new AbortController();
+      ctx.onLeave(() => controller.abort(new DOMException("left the page", "AbortError")));
+      const show = (current: Job) => {
+        bar.set(current.progress ?? 0);
+        job.dataset.status = current.status;
+        const result = (current.result ?? {}) as TrainingResult;
+        const miou = result.val?.miou;
+        line.textContent =
+          current.status === "succeeded" ? `Done: ${result.name ?? "a model"} learned from ${result.train_images ?? 0} image(s)${miou == null ? "" : `, validation mIoU ${miou.toFixed(3)} on ${result.val_images} image(s)`}.` :
+          current.status === "failed" ? `Failed: ${current.error || "unknown error"}` :
+          current.status === "cancelled" ? "Cancelled." :
+          current.status === "queued" ? "Waiting for a GPU worker…" : "Training…";
+      };
+      followJob(initial, show, { signal: controller.signal, intervalMs: JOB_POLL_MS, maxIntervalMs: JOB_POLL_MS })
+        .then(async (finished) => {
+          start.disabled = false;
+          if (finished.status !== "succeeded") return;
+          models = await listModels(project.id);
+          render();
+          toast(line.textContent ?? "Model trained", "success");
+        })
+        .catch((err) => {
+          start.disabled = false;
+          if (!controller.signal.aborted) line.textContent = `Could not follow the job: ${errorMessage(err) ?? ""}`;
+        });
+    };
+    start.addEventListener("click", async () => {
+      error.show(null);
+      start.disabled = true;
+      try {
+        follow((await trainModel(project.id)).job);
+      } catch (err) {
+        start.disabled = false;
+        error.show(errorMessage(err));
+      }
+    });
+    listJobs(project.id).then((page) => {
+      const active = page.results.find((j) => j.kind === "train" && !isFinished(j));
+      if (active && !ctx.signal.aborted) follow(active);
+    }).catch(() => { /* the button still works */ });
+    return h(
+      "section",
+      { class: "card card-pad", "aria-labelledby": "train-title", testid: "train-card" },
+      h("h2", { id: "train-title" }, "Learn from approved labels"),
+      h("p", { class: "muted" }, "Trains a pixel classifier (a random forest over colour, edge and texture features) on the approved images on a worker, and validates it on some of them. The project's settings can retrain it every N approvals, pre-label new images with it and hand out the most uncertain images first."),
+      h("div", { class: "form-footer" }, start),
+      job,
+    );
+  }
 
   function uploadForm(project: Project): HTMLElement {
     const file = h("input", { type: "file", accept: ACCEPT, testid: "model-file" });

@@ -96,6 +96,22 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
     hint: "0 to 50. Mark approved images as gold in the image grid; annotators get them unseen and are scored against the approved labels.",
   });
 
+  // --- learning from approved labels (README "Learning from approved labels")
+  const retrainEvery = h("input", { type: "number", min: 0, max: 100000, step: 1, value: project?.retrain_every ?? 0, testid: "project-retrain-every" });
+  const retrainField = field("Retrain after every N approved images", retrainEvery, {
+    hint: "0: off. Otherwise a pixel classifier is trained again on the approved labels once N more images are approved.",
+  });
+  const prelabelNew = h("input", { type: "checkbox", checked: project?.prelabel_new ?? false, testid: "project-prelabel-new" });
+  const nextOrder = h(
+    "select",
+    { testid: "project-next-task-order" },
+    h("option", { value: "default", selected: (project?.next_task_order ?? "default") === "default" }, "Oldest first"),
+    h("option", { value: "uncertainty", selected: project?.next_task_order === "uncertainty" }, "Most uncertain first (active learning)"),
+  );
+  const nextOrderField = field("Next task", nextOrder, {
+    hint: "Within each priority (own rejected work, drafts, assignments, pre-labelled images, the rest): which image comes first.",
+  });
+
   // --- classes
   const classes_: ClassEditor = classEditor(classes.map(draftFromServer), kind);
 
@@ -115,6 +131,13 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
       h("div", { class: "form-grid" }, nameField.wrap, kindGroup),
       h("div", { class: "form-grid" }, consensusField.wrap, goldField.wrap),
       h("div", { class: "guidelines-editor" }, guidelinesField.wrap, h("div", { class: "field" }, h("div", { class: "label-like" }, "Preview"), preview)),
+    ),
+    h(
+      "section",
+      { class: "card card-pad", "aria-labelledby": "learning-section" },
+      h("h2", { id: "learning-section" }, "Learning from approved labels"),
+      h("div", { class: "form-grid" }, retrainField.wrap, nextOrderField.wrap),
+      h("label", { class: "tool-option inline" }, prelabelNew, " After each training, pre-label the images nobody has started with the best trained model"),
     ),
     h(
       "section",
@@ -140,10 +163,13 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
     const share = Number(goldShare.value);
     const goldProblem = Number.isFinite(share) && share >= 0 && share <= 50 ? null : "A percentage from 0 to 50";
     goldField.setError(goldProblem);
+    const every = Number(retrainEvery.value);
+    const retrainProblem = Number.isInteger(every) && every >= 0 && every <= 100000 ? null : "A whole number, 0 for off";
+    retrainField.setError(retrainProblem);
     const classesOk = classes_.validate();
-    if (consensusProblem || goldProblem) {
+    if (consensusProblem || goldProblem || retrainProblem) {
       formError.show("Check the workflow settings.");
-      (consensusProblem ? consensus : goldShare).focus();
+      (consensusProblem ? consensus : goldProblem ? goldShare : retrainEvery).focus();
       return;
     }
     if (nameProblem || !classesOk) {
@@ -164,7 +190,10 @@ function projectForm(ctx: PageContext, existing: Project | null, classes: LabelC
   });
 
   async function saveAll(): Promise<void> {
-    const data = { name: name.value.trim(), kind, guidelines: guidelines.value, annotators_per_image: Number(consensus.value), gold_share: Number(goldShare.value) / 100 };
+    const data = {
+      name: name.value.trim(), kind, guidelines: guidelines.value, annotators_per_image: Number(consensus.value), gold_share: Number(goldShare.value) / 100,
+      retrain_every: Number(retrainEvery.value), prelabel_new: prelabelNew.checked, next_task_order: nextOrder.value as "default" | "uncertainty",
+    };
     const created = project === null;
     const plan = planClassSave(classes_.drafts, classes_.deleted.map((d) => d.draft.id!), project?.kind ?? null, kind);
 

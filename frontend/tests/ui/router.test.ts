@@ -103,27 +103,29 @@ describe("login redirects", () => {
 
 describe("image grid query", () => {
   it("parses the URL with defaults and ignores junk", () => {
-    expect(parseImageQuery(new URLSearchParams(""))).toEqual({ state: "", split: "", search: "", page: 1, pageSize: 48 });
-    expect(parseImageQuery(new URLSearchParams("state=submitted&split=val&search=%20cat%20&page=3&page_size=96"))).toEqual({
+    expect(parseImageQuery(new URLSearchParams(""))).toEqual({ state: "", split: "", search: "", ordering: "", page: 1, pageSize: 48 });
+    expect(parseImageQuery(new URLSearchParams("state=submitted&split=val&search=%20cat%20&ordering=-uncertainty&page=3&page_size=96"))).toEqual({
       state: "submitted",
       split: "val",
       search: "cat",
+      ordering: "-uncertainty",
       page: 3,
       pageSize: 96,
     });
-    expect(parseImageQuery(new URLSearchParams("state=bogus&split=x&page=-1&page_size=7"))).toEqual({
+    expect(parseImageQuery(new URLSearchParams("state=bogus&split=x&ordering=name&page=-1&page_size=7"))).toEqual({
       state: "",
       split: "",
       search: "",
+      ordering: "",
       page: 1,
       pageSize: 48,
     });
   });
 
   it("round-trips through the URL and omits defaults", () => {
-    const q = { state: "approved" as const, split: "" as const, search: "dog", page: 2, pageSize: 24 };
+    const q = { state: "approved" as const, split: "" as const, search: "dog", ordering: "-uncertainty" as const, page: 2, pageSize: 24 };
     const url = buildUrl("/app/projects/1", imageQueryParams(q));
-    expect(url).toBe("/app/projects/1?state=approved&search=dog&page=2&page_size=24");
+    expect(url).toBe("/app/projects/1?state=approved&search=dog&ordering=-uncertainty&page=2&page_size=24");
     expect(parseImageQuery(new URL(url, "http://x").searchParams)).toEqual(q);
     expect(buildUrl("/app/projects/1", imageQueryParams(parseImageQuery(new URLSearchParams())))).toBe("/app/projects/1");
   });
