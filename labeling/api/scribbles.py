@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from labeling import permissions as scopes
 from labeling.api.base import ScopedAPIView
+from labeling.errors import ValidationFailed
 from labeling.models import Image
 from labeling.services.scribbles import MAX_POINTS, RADIUS_MAX, RADIUS_MIN, RESOLUTIONS, scribble_proposal
 
@@ -27,12 +28,16 @@ class PointsField(serializers.Field):
         for point in data:
             if not (isinstance(point, list) and len(point) == 2
                     and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
-                            and abs(v) != float("inf") for v in point)):
+                            and abs(v) <= MAX_COORDINATE for v in point)):
                 self.fail("invalid")
         return data
 
     def to_representation(self, value):
         return value
+
+
+# Far beyond any image (a 400-digit integer would overflow float64): NaN, infinities and such are refused here.
+MAX_COORDINATE = 1e7
 
 
 class ScribbleStrokeSerializer(serializers.Serializer):
@@ -51,10 +56,21 @@ class ScribbleProposalRequestSerializer(serializers.Serializer):
     resolution = serializers.ChoiceField(
         choices=list(RESOLUTIONS), required=False, default="full",
         help_text="coarse: the region classified at <= 0.25 MP; full: at <= 1 MP (a larger region is classified "
-                  "scaled down and the answer upsampled to its size).")
+                  "scaled down and the answer upsampled to its size, or to 4 MP when the region is larger).")
     region = serializers.ListField(
         child=serializers.IntegerField(), min_length=4, max_length=4, allow_null=True, required=False,
         default=None, help_text="[x, y, w, h] in image pixels, inside the image; null or absent: the whole image.")
+
+    def to_internal_value(self, data):
+        # The total is checked on the raw lists first, so a request cannot make each of many strokes' points be
+        # validated one by one before the limit applies.
+        strokes = data.get("strokes") if isinstance(data, dict) else None
+        if isinstance(strokes, list):
+            points = sum(len(s["points"]) for s in strokes if isinstance(s, dict) and isinstance(s.get("points"), list))
+            if points > MAX_POINTS:
+                raise ValidationFailed(f"at most {MAX_POINTS} points over all strokes", code="too_many_points",
+                                       extra={"points": points, "max_points": MAX_POINTS})
+        return super().to_internal_value(data)
 
 
 class ScribbleSecondsSerializer(serializers.Serializer):

@@ -25,8 +25,9 @@ TRAIN_KIND = "train"
 LEARNERS = ("pixel_classifier",)
 
 # Each learner's hyper-parameters: name -> (type, minimum, maximum, default). A training records them all.
-# The classifier's defaults are those of workers.runners.pixel_classifier (32 trees of depth 12); they are
-# written out here so that the web process never imports scikit-learn.
+# Training on whole approved images has its own defaults (more trees and samples than a scribble proposal,
+# which must answer in a second or two); they are written here so that the web process never imports
+# scikit-learn to check them.
 LEARNER_PARAMS: dict[str, dict[str, tuple[type, float, float, Any]]] = {
     "pixel_classifier": {
         # Images are resized so their longest side is at most this many pixels (features, labels, predictions).

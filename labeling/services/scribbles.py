@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 # Pixels of the region the classifier works on, per resolution.
 RESOLUTIONS = {"coarse": 250_000, "full": 1_000_000}
+# The most pixels an answer's rasters hold: a larger region is answered coarser (the client scales it).
+MAX_ANSWER_PIXELS = 4_000_000
 MAX_POINTS = 50_000  # over all strokes of a request
 RADIUS_MIN = 0.5  # image pixels
 RADIUS_MAX = 256.0
@@ -111,7 +113,10 @@ def scribble_proposal(*, image: Image, user, strokes: Sequence[Mapping[str, Any]
 
     predict_started = time.perf_counter()
     probabilities = runner.predict(classifier, features)
-    label_map, confidence = runner.to_proposal(probabilities, size=(h, w))
+    # Upsampled to the region's own size, but never past MAX_ANSWER_PIXELS: the client maps a coarser raster
+    # onto the region (its size says how coarse), and memory stays bounded whatever region a client asks for.
+    out = min(1.0, math.sqrt(MAX_ANSWER_PIXELS / (w * h)))
+    label_map, confidence = runner.to_proposal(probabilities, size=(max(1, round(h * out)), max(1, round(w * out))))
     if None in label_of:  # background is proposed as unlabelled
         label_map[label_map == label_of[None]] = 0
     predict_s = time.perf_counter() - predict_started
@@ -167,7 +172,7 @@ def _validate_strokes(strokes: Sequence[Mapping[str, Any]], image: Image) -> lis
                                    f"{radius!r}", code="invalid_radius", extra=where)
         try:
             points = np.asarray(stroke.get("points"), dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             points = np.zeros((0, 3))
         if points.ndim != 2 or points.shape[0] == 0 or points.shape[1] != 2:
             raise ValidationFailed(f"stroke {index}: points is a non-empty list of [x, y]", code="invalid_points",

@@ -138,6 +138,26 @@ def test_a_large_region_is_classified_scaled_down_and_upsampled(world, picture, 
     assert iou(labels == car, truth == 2) >= 0.9
 
 
+def test_an_answer_never_holds_more_than_its_pixel_budget(world, picture, monkeypatch):
+    image, truth = picture
+    monkeypatch.setattr(scribbles, "MAX_ANSWER_PIXELS", WIDTH * HEIGHT // 4)  # answered at half the size
+    body = client_for(world.users["manager"]).post(
+        url(image), {"strokes": strokes(world.stuff.pk, world.thing.pk), "resolution": "coarse"}, format="json").json()
+    labels, confidence = decode(body["labels"]), decode(body["confidence"])
+    assert labels.shape == confidence.shape == (HEIGHT // 2, WIDTH // 2) and body["region"] == [0, 0, WIDTH, HEIGHT]
+    car = body["classes"].index(world.thing.pk) + 1
+    assert iou(labels == car, truth[::2, ::2] == 2) >= 0.9
+
+
+def test_too_many_points_are_refused_before_each_stroke_is_read(world, picture):
+    image, _ = picture
+    from labeling.api.scribbles import MAX_POINTS
+
+    body = {"strokes": [{"class_id": None, "radius": 2, "points": [[1, 1]] * (MAX_POINTS // 2 + 1)}] * 2}
+    response = client_for(world.users[Role.ANNOTATOR]).post(url(image), body, format="json")
+    assert assert_error(response, 400, "too_many_points")["extra"]["points"] == 2 * (MAX_POINTS // 2 + 1)
+
+
 def test_a_jpeg_read_at_a_reduced_size_gives_the_same_regions(world, monkeypatch):
     rgb, truth = two_region_image(HEIGHT, WIDTH)
     buffer = io.BytesIO()
@@ -180,6 +200,7 @@ INVALID = [
     ("points not pairs", lambda w: _one_stroke_changed(w, points=[[1, 2, 3]]), "invalid", "strokes"),
     ("no points", lambda w: _one_stroke_changed(w, points=[]), "invalid", "strokes"),
     ("points not numbers", lambda w: _one_stroke_changed(w, points=[["a", 2]]), "invalid", "strokes"),
+    ("a coordinate past float64", lambda w: _one_stroke_changed(w, points=[[10**400, 2]]), "invalid", "strokes"),
     ("radius missing", lambda w: {**_body(w), "strokes": [{"class_id": None, "points": [[1, 1]]}]}, "invalid",
      "strokes"),
     ("empty strokes", lambda w: _body(w, strokes=[]), "no_strokes", None),
