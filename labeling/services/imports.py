@@ -112,12 +112,13 @@ def import_run(*, job: Job, progress) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="import-") as work:
             files = _files(params, Path(work), report)
+            archive_errors = report.errors  # the archive's own problems: the second read does not see them
             if files is not None:
                 targets = _targets(job.project)
                 _check(job, files, targets, report, summary, progress, options)
                 if (skip_invalid or not report.errors) and summary["images"] and not params["dry_run"]:
                     written = _apply(job, files, targets, report, options, skip_invalid=skip_invalid,
-                                     errors_before=report.errors)
+                                     errors_before=report.errors - archive_errors)
                     if written is not None:
                         summary["applied"] = True
                         summary["images"], summary["segments"] = written

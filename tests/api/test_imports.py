@@ -278,6 +278,21 @@ def test_skip_invalid_applies_every_valid_item_and_lists_each_invalid_one(world,
         (world.stuff.pk, SegmentSource.IMPORT)]
 
 
+def test_skip_invalid_applies_when_the_archive_itself_had_a_refused_member(world,
+                                                                           django_capture_on_commit_callbacks):
+    (other,) = more_images(world, 1)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("annotations/labels.json", _mixed_coco(world, other))
+        archive.writestr("../outside.txt", b"refused by the archive reader, not by the importer")
+    job = run_import(world, django_capture_on_commit_callbacks, format="coco_instances", data=buf.getvalue(),
+                     skip_invalid=True)
+    assert job.status == JobStatus.SUCCEEDED, (job.error, job.result)
+    assert job.result["applied"] is True and job.result["images"] == 2
+    assert "../outside.txt" in {p["where"] for p in job.result["problems"]}
+    assert "upload_changed" not in {p["code"] for p in job.result["problems"]}
+
+
 def test_skip_invalid_with_nothing_valid_fails_and_applies_nothing(world, django_capture_on_commit_callbacks):
     data = _coco(world, [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 2, 2]]}])
     job = run_import(world, django_capture_on_commit_callbacks, format="coco_instances", data=data, name="labels.json",
