@@ -4,7 +4,7 @@
 // class's colour, fainter where it is unsure. Enter (or the panel) accepts all of it, the panel one class, and
 // Shift+click the connected region under the cursor; accepting paints through the session as one undo step
 // (core/scribbleProposal plans the parts, session.paintClassParts paints them).
-import { type DecodedProposal, type ProposerState, ScribbleProposer } from "../api/scribbles";
+import { type DecodedProposal, NEED_TWO_LABELS, type ProposerState, ScribbleProposer } from "../api/scribbles";
 import type { Overlay, RGBA } from "../canvas/overlay";
 import { type Point, visibleImageRect } from "../canvas/viewport";
 import type { RegionMask } from "../core/raster";
@@ -220,7 +220,7 @@ export class ScribbleTool implements Tool {
   private ask(): void {
     if (strokeLabels(this.strokes) < 2) {
       this.proposer.cancel();
-      this.setState("error", "Scribble at least two classes (or a class and Background)");
+      this.setState("error", NEED_TWO_LABELS);
       return;
     }
     this.proposer.schedule(() => this.strokes.slice(), () => {
@@ -240,13 +240,14 @@ export class ScribbleTool implements Tool {
     }
     const session = this.ctx.session;
     // Protect existing and locks, per pixel; a run of pixels mostly holds one id, so remember the last answer.
-    let lastKey = "";
+    let lastClass = -1;
+    let lastId = -1;
     let lastKeep = false;
     const keep = (classId: number, x: number, y: number) => {
       const id = session.map.get(x, y);
-      const key = `${classId}:${id}`;
-      if (key !== lastKey) {
-        lastKey = key;
+      if (classId !== lastClass || id !== lastId) {
+        lastClass = classId;
+        lastId = id;
         lastKeep = session.keepsFor(classId, id);
       }
       return lastKeep;
