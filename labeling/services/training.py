@@ -25,8 +25,8 @@ from django.db import IntegrityError, transaction
 
 from labeling.masks.agreement import Labelling
 from labeling.masks.evaluation import Evaluator
-from labeling.models import Image, Job, LabelClass, ModelFormat, ModelOrigin, Segment, TaskState, TrainedModel
-from labeling.selectors import agreement_step, annotation_label_map, annotation_labelling, approved_label_maps
+from labeling.models import Image, Job, LabelClass, ModelFormat, ModelOrigin, TaskState, TrainedModel
+from labeling.selectors import agreement_step, annotation_labelling, approved_label_maps
 from labeling.services.jobs import JobCancelled
 from labeling.services.learning import best_trained_model
 from labeling.services.trained_models import ImageUnreadable, image_rgb, model_storage_path, prelabel_start
@@ -54,10 +54,9 @@ def training_split(images: list[Image], *, seed: int, val_share: float) -> tuple
 
 def _class_index(image: Image, *, index_of_class: dict[int, int]) -> np.ndarray:
     """The approved map as class indices (1..C by project class order), reduced like agreement on huge images."""
-    annotation = image.approved_annotation
-    segments = dict(Segment.objects.filter(annotation=annotation).values_list("segment_id", "label_class_id"))
-    label_map = annotation_label_map(annotation=annotation, step=agreement_step(image))
-    return pixel_forest.class_index_map(label_map, {sid: index_of_class.get(c, 0) for sid, c in segments.items()})
+    labelling = annotation_labelling(annotation=image.approved_annotation, step=agreement_step(image))
+    return pixel_forest.class_index_map(labelling.label_map,
+                                        {sid: index_of_class.get(c, 0) for sid, c in labelling.classes.items()})
 
 
 def _check(progress, fraction: float) -> None:
