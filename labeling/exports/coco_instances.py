@@ -56,7 +56,7 @@ def coco_annotations(image, context) -> bytes:
 
 
 @exporter(name="coco_instances", version=2, title="COCO instances (RLE, or polygons)", per_image=coco_annotations,
-          variant=lambda options: "polygons" if options.polygons else "")
+          variant=lambda options: "polygons" if options.polygons else "", polygons=True)
 def write_coco_instances(view, sink, options, progress) -> dict:
     # Streamed: annotations are written into the zip as each image is done, so memory does not grow with the
     # dataset (the small image entries are kept for the end of each file). Key order is free in JSON.

@@ -40,6 +40,7 @@ class Exporter:
     image_path: Callable[[Any], str] = images_folder
     per_image: Callable[[Any, Any], bytes] | None = None  # (image, ArtifactContext) -> bytes
     variant: Callable[[ExportOptions], str] = no_variant
+    polygons: bool = False  # whether it takes the `polygons` option
 
 
 EXPORTERS: dict[str, Exporter] = {}
@@ -47,12 +48,12 @@ EXPORTERS: dict[str, Exporter] = {}
 
 def exporter(*, name: str, version: int, title: str, image_path: Callable[[Any], str] = images_folder,
              per_image: Callable[[Any, Any], bytes] | None = None,
-             variant: Callable[[ExportOptions], str] = no_variant):
+             variant: Callable[[ExportOptions], str] = no_variant, polygons: bool = False):
     def register(write: Callable[[DatasetView, Any, ExportOptions, Callable[[float], None]], dict[str, Any]]):
         if name in EXPORTERS:
             raise ValueError(f"exporter {name!r} is registered twice")
         EXPORTERS[name] = Exporter(name=name, version=version, title=title, write=write, image_path=image_path,
-                                   per_image=per_image, variant=variant)
+                                   per_image=per_image, variant=variant, polygons=polygons)
         return write
 
     return register

@@ -208,13 +208,12 @@ def _split_params(split: str, fractions: dict[str, float] | None, seed: int) -> 
 
 # The options every format takes; polygons only those that can write them (COCO instances: RLE or polygons).
 _COMMON_OPTIONS = ("approved_only", "class_ids", "include_images", "split")
-POLYGON_FORMATS = frozenset({"coco_instances"})
 
 
 def export_formats() -> list[dict[str, Any]]:
     """The registered formats by name, each with the export options it takes: what clients offer and check."""
     return [{"name": e.name, "title": e.title, "version": e.version,
-             "options": sorted(_COMMON_OPTIONS + (("polygons",) if e.name in POLYGON_FORMATS else ()))}
+             "options": sorted(_COMMON_OPTIONS + (("polygons",) if e.polygons else ()))}
             for _, e in sorted(EXPORTERS.items())]
 
 
@@ -225,8 +224,9 @@ def export_enqueue(*, project: Project, user, format: str, approved_only: bool =
     `split_seed`, in `split_fractions`, default 80/10/10, stratified by the classes present in each image)."""
     if format not in EXPORTERS:
         raise ValidationFailed(f"format must be one of {', '.join(sorted(EXPORTERS))}", code="unknown_format")
-    if polygons and format not in POLYGON_FORMATS:
-        raise ValidationFailed("polygons apply to COCO instances only", code="polygons_unsupported")
+    if polygons and not EXPORTERS[format].polygons:
+        takers = ", ".join(sorted(name for name, e in EXPORTERS.items() if e.polygons))
+        raise ValidationFailed(f"polygons apply to {takers} only", code="polygons_unsupported")
     params = {"format": format, "approved_only": approved_only, "class_ids": class_ids,
               "include_images": include_images, "polygons": polygons,
               "split": _split_params(split, split_fractions, split_seed)}

@@ -481,7 +481,7 @@ def test_export_options_through_the_sdk(client, painted, tmp_path):
     assert len(_document(path, "train")["images"]) == 4
 
     # Bad options: the server's error, saying which.
-    refusals = [({"format": "semantic_png", "polygons": True}, "polygons_unsupported", "COCO instances only"),
+    refusals = [({"format": "semantic_png", "polygons": True}, "polygons_unsupported", "coco_instances only"),
                 ({"format": "coco_instances", "split": "stratified", "split_fractions": {"train": 0.9, "val": 0.2}},
                  "invalid_split", "sum to 1"),
                 ({"format": "coco_instances", "split": "random"}, "invalid", "split"),
@@ -531,7 +531,7 @@ def test_cli_export_options(client, painted, server, tmp_path, monkeypatch, caps
                         (["--classes", "car,bicycle"], "no class 'bicycle'")]:
         assert cli.main(["export", pid, "-f", "coco_instances", "-o", str(target), *argv]) == 2, argv
         assert words in capsys.readouterr().err, argv
-    for argv, words in [(["-f", "semantic_png", "--polygons"], "polygons apply to COCO instances only (HTTP 400, "
+    for argv, words in [(["-f", "semantic_png", "--polygons"], "polygons apply to coco_instances only (HTTP 400, "
                                                                "polygons_unsupported)"),
                         (["-f", "coco_instances", "--split", "stratified", "--fractions", "train=0.5"],
                          "must sum to 1, not 0.5 (HTTP 400, invalid_split)"),
