@@ -2,8 +2,11 @@
 existing", a polygon edited after the eraser took part of it, double-click on a polygon, and segments that
 would have no pixel."""
 
+import re
+
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from labeling.masks.polygons import rasterize_rings
 from labeling.models import Annotation, Segment
@@ -18,6 +21,9 @@ from tests.e2e.test_editor_flow import (
     server_map,
     wait_saved,
 )
+
+# The hint follows the tool's state on the next frame: the assertions wait for it (Playwright's expect retries).
+HINT_EDITING = re.compile(r"^Enter: commit")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,7 +74,7 @@ def test_eraser_with_protect_existing_erases_only_the_selected_segment(live_serv
 
     page.get_by_test_id("tool-eraser").click()
     page.get_by_test_id("protect-existing").check()
-    assert "selected segment only" in page.get_by_test_id("tool-hint").text_content()
+    expect(page.get_by_test_id("tool-hint")).to_contain_text("selected segment only")
     title = page.get_by_test_id("protect-existing-option").get_attribute("title")
     assert "Eraser: erase only the selected segment" in title
 
@@ -128,7 +134,7 @@ def test_erasing_part_of_a_polygon_survives_a_vertex_edit(live_server, new_page,
     # Double-click it with the polygon tool: its vertices open from the current pixels, not the old square.
     page.get_by_test_id("tool-polygon").click()
     page.mouse.dblclick(*canvas_point(page, 250, 250))
-    assert page.get_by_test_id("tool-hint").text_content().startswith("Enter: commit")
+    expect(page.get_by_test_id("tool-hint")).to_have_text(HINT_EDITING)
     shot(page, "edges-03-erased-polygon-opened")
     depth = undo_depth(page)
     page.keyboard.press("Enter")  # nothing moved: nothing changes
@@ -166,9 +172,9 @@ def test_double_click_edits_a_polygon_and_no_segment_is_ever_empty(live_server, 
 
     # Double-click the polygon: vertex editing, as the hint says, not a new polygon.
     page.keyboard.press("Escape")
-    assert "double-click a polygon segment" in page.get_by_test_id("tool-hint").text_content()
+    expect(page.get_by_test_id("tool-hint")).to_contain_text("double-click a polygon segment")
     page.mouse.dblclick(*canvas_point(page, 200, 200))
-    assert page.get_by_test_id("tool-hint").text_content().startswith("Enter: commit")
+    expect(page.get_by_test_id("tool-hint")).to_have_text(HINT_EDITING)
     assert page.evaluate("window.__editor.session.activeSegment") == polygon["id"]
     shot(page, "edges-05-double-click-opens-vertices")
     page.keyboard.press("Escape")

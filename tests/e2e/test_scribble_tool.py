@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
+from playwright.sync_api import expect
 
 from labeling.models import Annotation
 from tests.e2e.conftest import shot
@@ -53,13 +54,13 @@ def scribble_and_accept(page, classes: dict[str, int]) -> None:
     page.keyboard.press("k")
     assert page.get_by_test_id("tool-scribble").get_attribute("title") == "Scribble (K)"
     page.get_by_test_id("scribble-options").wait_for()
-    assert "drag a few strokes on each class" in page.get_by_test_id("tool-hint").text_content()
+    expect(page.get_by_test_id("tool-hint")).to_contain_text("drag a few strokes on each class")
 
     page.locator(f"[data-testid=scribble-class][data-class-id='{classes['soil']}']").click()
     drag(page, [(40.5, 40.5), (120.5, 90.5), (60.5, 180.5)])
     # One label is not enough: the panel says so (without asking the server).
     page.wait_for_function("window.__editor.scribble.state === 'error'")
-    assert "at least two classes" in page.get_by_test_id("scribble-status").text_content()
+    expect(page.get_by_test_id("scribble-status")).to_contain_text("at least two classes")
 
     page.locator(f"[data-testid=scribble-class][data-class-id='{classes['leaf']}']").click()
     drag(page, [(300.5, 40.5), (420.5, 110.5), (360.5, 190.5)])
@@ -74,10 +75,10 @@ def scribble_and_accept(page, classes: dict[str, int]) -> None:
                            timeout=60_000)
     # Coarse first; a region this small is classified at its own pixels already, which the panel says.
     assert page.evaluate("window.__editor.scribble.proposalsShown") >= 1
-    assert "full resolution" in page.get_by_test_id("scribble-status").text_content()
+    expect(page.get_by_test_id("scribble-status")).to_contain_text("full resolution")
     accept_buttons = page.get_by_test_id("scribble-accept-class")
     assert {int(b.get_attribute("data-class-id")) for b in accept_buttons.all()} == set(classes.values())
-    assert "Accept all" in page.get_by_test_id("scribble-accept-all").text_content()
+    expect(page.get_by_test_id("scribble-accept-all")).to_contain_text("Accept all")
     shot(page, "scribble-proposal")
 
     page.get_by_test_id("scribble-confidence").check()
@@ -86,7 +87,7 @@ def scribble_and_accept(page, classes: dict[str, int]) -> None:
     page.get_by_test_id("scribble-confidence").uncheck()
 
     # Shift+click accepts the connected region under the cursor (outlined while Shift is held): the soil half.
-    assert "Shift+click" in page.get_by_test_id("tool-hint").text_content()
+    expect(page.get_by_test_id("tool-hint")).to_contain_text("Shift+click")
     page.keyboard.down("Shift")
     page.mouse.move(*canvas_point(page, 150, 120))
     page.mouse.move(*canvas_point(page, 160, 130))
@@ -101,7 +102,7 @@ def scribble_and_accept(page, classes: dict[str, int]) -> None:
     # Accept all takes the rest (leaf) as a second undo step.
     page.get_by_test_id("scribble-accept-all").click()
     page.wait_for_function(f"window.__editor.session.table.all().some(r => r.classId === {classes['leaf']})")
-    assert "Accepted" in page.get_by_test_id("scribble-status").text_content()
+    expect(page.get_by_test_id("scribble-status")).to_contain_text("Accepted")
 
 
 def test_strokes_train_a_proposal_that_is_accepted_into_the_label_map(live_server, new_page):
