@@ -1,6 +1,6 @@
 // Learning from approved labels: start a training (a job; the model it registers is named by the job's
 // result.trained_model once it succeeds) and read an image's uncertainty map.
-import { json } from "./client";
+import { json, request } from "./client";
 import type { TrainInputRequest, TrainResponse } from "./schema";
 
 export type { TrainResponse };
@@ -31,3 +31,9 @@ export const trainModel = (projectId: number, body: TrainInputRequest = { learne
 
 /** The image's uncertainty map (8-bit PNG, 255 = a coin toss); 404 until a trained model scored the image. */
 export const uncertaintyMapUrl = (imageId: number) => `/api/images/${imageId}/uncertainty/`;
+
+/** The image's uncertainty map, decoded (grey: r = g = b = round(255 u)); 404 until a trained model scored it. */
+export async function getUncertaintyMap(imageId: number): Promise<ImageBitmap> {
+  const response = await request("GET", uncertaintyMapUrl(imageId), undefined, "*/*");
+  return createImageBitmap(await response.blob());
+}

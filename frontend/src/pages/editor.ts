@@ -22,6 +22,7 @@ import { SuperpixelPanel } from "../editor/superpixelPanel";
 import { SamPanel } from "../editor/samPanel";
 import { ScribbleTool } from "../tools/scribble";
 import { ScribblePanel } from "../editor/scribblePanel";
+import { UncertaintyOverlay } from "../editor/uncertaintyOverlay";
 import { SamEngine, samOptionsFromUrl } from "../sam/engine";
 import type { Tool, ToolContext } from "../tools/tool";
 import type { RoleEnum } from "../api/client";
@@ -324,6 +325,8 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
   const scribbleTool = new ScribbleTool(ctx, image.id, { width: image.width, height: image.height });
   tools.scribble = scribbleTool;
   const scribblePanel = new ScribblePanel(scribbleTool, session);
+  // Drawn under the tools' graphics: its painter is added first.
+  const uncertainty = new UncertaintyOverlay(image, overlay, ctx.notify);
   let tool: Tool = tools.select;
   overlay.addPainter((o) => {
     tool.drawOverlay?.(o);
@@ -400,6 +403,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     protect, " Protect existing"),
     h("label", { class: "tool-option" }, "Opacity ", opacityInput),
     modeButton,
+    uncertainty.el,
     h("button", { testid: "fit", onclick: fit, title: "Fit the image (F)" }, "Fit"),
     samPanel.el,
     superpixelPanel.el,
@@ -691,7 +695,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     if (message) toast(message, "info", 6000);
   })();
   // For tests and benchmarks: the live session and renderer (read-only use).
-  (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, store, shortcuts: SHORTCUTS, sam: { engine: samEngine, tool: samTool }, superpixel: superpixelTool, scribble: scribbleTool, workflow, mode: options.mode, permissions };
+  (window as unknown as { __editor?: unknown }).__editor = { session, renderer, autosave, store, shortcuts: SHORTCUTS, sam: { engine: samEngine, tool: samTool }, superpixel: superpixelTool, scribble: scribbleTool, uncertainty, workflow, mode: options.mode, permissions };
 
   return () => {
     // The last copy and save outlive the page; the store's worker stops once they are done. Edits made while the
@@ -725,6 +729,7 @@ function buildEditor(root: HTMLElement, session: EditorSession, options: EditorO
     superpixelTool.dispose();
     scribblePanel.dispose();
     scribbleTool.dispose();
+    uncertainty.dispose();
     samEngine.dispose();
     workflow.dispose();
     disposedTwin = true;
