@@ -1,6 +1,6 @@
 // /app/projects/:id/dashboard (managers and reviewers): progress by state over time, class balance, throughput
 // and rejection rate per annotator, the distributions of consensus agreement and gold scores, and evaluations
-// of annotation sets against the approved labels.
+// of annotation sets against the approved labels; the trained models and their learning curve (learningCurve.ts).
 import { getDashboard, type Dashboard } from "../api/client";
 import type { PageContext } from "../ui/app";
 import { h, replaceChildren } from "../ui/dom";
@@ -9,6 +9,7 @@ import { bars, histogram, stackedArea } from "../ui/charts";
 import { loadSection } from "../ui/session";
 import { emptyState, errorBox, spinner } from "../ui/widgets";
 import { evaluationSection } from "./evaluation";
+import { learningCurveSection } from "./learningCurve";
 import { projectPage } from "./projectShell";
 
 const STATE_COLORS: Record<string, string> = {
@@ -33,6 +34,7 @@ export async function dashboardPage(ctx: PageContext): Promise<void> {
       h("strong", null, String(data.states[s] ?? 0)), h("span", { class: "muted" }, STATE_LABELS[s] ?? s))));
   const charts = h("div", { class: "dashboard-charts", testid: "dashboard-charts" });
   replaceChildren(body, summary, charts, evaluationSection(project.id, ctx.signal));
+  charts.after(learningCurveSection(project.id, ctx.signal));
   // Charts are drawn at the width they get (text keeps its size), and again when the page is resized.
   let drawnAt = 0;
   const draw = () => {

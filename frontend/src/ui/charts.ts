@@ -1,4 +1,4 @@
-// Small SVG charts for the dashboard: a stacked area over days, horizontal bars and a histogram. No chart
+// Small SVG charts for the dashboard: a stacked area over days, horizontal bars, a histogram and a line of points. No chart
 // library: a few hundred points at most, drawn once. The scale helpers are pure (unit-tested).
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -131,6 +131,45 @@ export function histogram(counts: number[], opts: { title: string; width?: numbe
   root.append(svg("text", { x: pad.l - 4, y: pad.t + 8, "text-anchor": "end", class: "chart-tick" }, String(max)));
   root.append(svg("text", { x: pad.l, y: H - 6, class: "chart-tick" }, "0"));
   root.append(svg("text", { x: W - pad.r, y: H - 6, "text-anchor": "end", class: "chart-tick" }, "1"));
+  return figure(opts.title, root);
+}
+
+export interface LinePoint {
+  x: number;
+  y: number;
+  /** The point's tooltip. */
+  title?: string;
+}
+
+/** Points joined by a line, x and y from 0 (y up to `yMax`, else a round maximum), e.g. a learning curve. */
+export function lineChart(points: LinePoint[], opts: { title: string; xLabel: string; yLabel: string; width?: number; height?: number; yMax?: number; color?: string }): HTMLElement {
+  const W = opts.width ?? 640;
+  const H = opts.height ?? 200;
+  const pad = { l: 44, r: 12, t: 10, b: 38 };
+  const xMax = niceMax(Math.max(0, ...points.map((p) => p.x)));
+  const yMax = opts.yMax ?? niceMax(Math.max(0, ...points.map((p) => p.y)));
+  const x = (v: number) => pad.l + (v / xMax) * (W - pad.l - pad.r);
+  const y = (v: number) => H - pad.b - (v / yMax) * (H - pad.t - pad.b);
+  const color = opts.color ?? "#3b6fd8";
+  const root = chartRoot(W, H, opts.title);
+  for (const f of [0, 0.5, 1]) {
+    root.append(svg("line", { x1: pad.l, x2: W - pad.r, y1: y(yMax * f), y2: y(yMax * f), class: "chart-grid" }));
+    root.append(svg("text", { x: pad.l - 6, y: y(yMax * f) + 4, "text-anchor": "end", class: "chart-tick" }, String(yMax * f)));
+  }
+  root.append(svg("text", { x: pad.l, y: H - 22, class: "chart-tick" }, "0"));
+  root.append(svg("text", { x: W - pad.r, y: H - 22, "text-anchor": "end", class: "chart-tick" }, String(xMax)));
+  root.append(svg("text", { x: (pad.l + W - pad.r) / 2, y: H - 4, "text-anchor": "middle", class: "chart-tick" }, opts.xLabel));
+  root.append(svg("text", { x: 10, y: (pad.t + H - pad.b) / 2, "text-anchor": "middle", class: "chart-tick",
+    transform: `rotate(-90 10 ${(pad.t + H - pad.b) / 2})` }, opts.yLabel));
+  if (points.length > 1) {
+    root.append(svg("polyline", { points: points.map((p) => `${x(p.x)},${y(p.y)}`).join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
+  }
+  for (const p of points) {
+    const dot = svg("circle", { cx: x(p.x), cy: y(p.y), r: 4, fill: color, class: "chart-point" });
+    if (p.title) dot.append(svg("title", {}, p.title));
+    root.append(dot);
+  }
+  if (!points.length) root.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "chart-tick" }, "No data yet"));
   return figure(opts.title, root);
 }
 
