@@ -285,7 +285,7 @@ CELERY_GPU_QUEUE = os.environ.get("ANNOTATOR_GPU_QUEUE", "gpu")
 CELERY_TASK_ROUTES = {
     name: {"queue": CELERY_GPU_QUEUE}
     for name in ("workers.tasks.compute_embeddings", "workers.tasks.segment_everything", "workers.tasks.run_prelabel",
-                 "workers.tasks.train_model")
+                 "workers.tasks.train_model", "workers.tasks.check_labels")
 }
 if not CELERY_BROKER_URL.startswith("filesystem://"):
     # Redis re-delivers a message nobody acknowledged (its worker died) after this many seconds; it must be

@@ -163,6 +163,10 @@ class Image(models.Model):
     # The mean of 1 - top class probability of the latest pre-label by a trained pixel classifier (its map is
     # stored as uncertainty/<id>.png); empty until such a model ran on the image.
     uncertainty = models.FloatField(null=True, blank=True, db_index=True)
+    # The label-error finder's latest check of the approved labels (labeling/services/label_check.py): the worst
+    # segment's 1 - IoU with a confident trained model, and {"model", "annotation", "version", "segments": [...]}.
+    label_error_score = models.FloatField(null=True, blank=True, db_index=True)
+    label_check = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -52,6 +52,9 @@ MODEL_VIEW = "model:view"
 MODEL_MANAGE = "model:manage"
 # Training a model on the project's approved labels (a worker job on the GPU queue): managers only.
 MODEL_TRAIN = "model:train"
+# Running the label-error finder (a trained model checks the approved labels; writes no labels): managers and
+# reviewers, who read its list with DASHBOARD_VIEW and open the images for a second review.
+LABEL_CHECK = "label_check:run"
 # Workflow: assigning images (managers), submitting one's own annotation, deciding reviews (approve / reject
 # images and segments), pinning review comments, and resolving or reopening comments.
 TASK_ASSIGN = "task:assign"
@@ -95,6 +98,7 @@ ALL_SCOPES = frozenset(
         MODEL_VIEW,
         MODEL_MANAGE,
         MODEL_TRAIN,
+        LABEL_CHECK,
         TASK_ASSIGN,
         TASK_SUBMIT,
         REVIEW_DECIDE,
@@ -116,7 +120,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     # Reviewers may correct a map; the save service records the edit as the reviewer's own revision. That they
     # never decide on their own work is a guard of the workflow services, not a scope.
     Role.REVIEWER: frozenset(_READ | {ANNOTATION_EDIT, ASSIST_RUN, REVIEW_DECIDE, REVIEW_COMMENT, COMMENT_RESOLVE,
-                                       TASK_OVERSEE, DASHBOARD_VIEW, EXPORT_RUN}),
+                                       TASK_OVERSEE, DASHBOARD_VIEW, EXPORT_RUN, LABEL_CHECK}),
 }
 
 

@@ -205,3 +205,18 @@ def image_agreement(*, image: Image) -> dict:
         "mean": float(np.mean([p["score"] for p in pairs])) if pairs else None,
         "sample_step": step,
     }
+
+
+def label_errors(*, project, limit: int, min_score: float = 0.0) -> list[Image]:
+    """Approved images by their latest label check's score, worst first (the label-error finder's review queue).
+    A check of an annotation that is no longer the approved one (re-approved since) is left out."""
+    out = []
+    queryset = (Image.objects.filter(project=project, state=TaskState.APPROVED, label_error_score__gte=min_score)
+                .order_by("-label_error_score", "id"))
+    for image in queryset.iterator(chunk_size=200):
+        check = image.label_check or {}
+        if check.get("annotation") == image.approved_annotation_id:
+            out.append(image)
+            if len(out) >= limit:
+                break
+    return out

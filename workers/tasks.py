@@ -72,3 +72,11 @@ def train_model(job_id: int) -> None:
     from labeling.services.training import training_run
 
     job_run(job_id, lambda job, progress: training_run(job=job, progress=progress))
+
+
+@shared_task(name="workers.tasks.check_labels", acks_late=True, reject_on_worker_lost=True)
+def check_labels(job_id: int) -> None:
+    # Heavy (scikit-learn), as for train_model.
+    from labeling.services.label_check import label_check_run
+
+    job_run(job_id, lambda job, progress: label_check_run(job=job, progress=progress))

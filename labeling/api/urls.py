@@ -89,6 +89,10 @@ urlpatterns = [
     path("models/<id:pk>/prelabel/", trained_models.TrainedModelPrelabelView.as_view(), name="model-prelabel"),
     path("projects/<id:project_pk>/models/train/", learning.ProjectTrainView.as_view(), name="project-models-train"),
     path("images/<id:pk>/uncertainty/", learning.ImageUncertaintyView.as_view(), name="image-uncertainty"),
+    path("projects/<id:project_pk>/label-check/", learning.ProjectLabelCheckView.as_view(),
+         name="project-label-check"),
+    path("projects/<id:project_pk>/label-errors/", learning.ProjectLabelErrorsView.as_view(),
+         name="project-label-errors"),
     # Workflow: task states, assignments, review decisions and comments.
     path("projects/<id:project_pk>/assignments/", workflow.ProjectAssignmentsView.as_view(),
          name="project-assignments"),

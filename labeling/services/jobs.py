@@ -40,6 +40,7 @@ JOB_TASKS = {
     "import": "workers.tasks.run_import",
     "evaluation": "workers.tasks.run_evaluation",
     "train": "workers.tasks.train_model",
+    "label_check": "workers.tasks.check_labels",
 }
 
 

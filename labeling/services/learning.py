@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 
 from labeling.errors import ValidationFailed
-from labeling.models import ACTIVE_JOB_STATUSES, Job, ModelOrigin, Project, TrainedModel
+from labeling.models import ACTIVE_JOB_STATUSES, Job, ModelFormat, ModelOrigin, Project, TrainedModel
 from labeling.selectors import approved_label_maps
 from labeling.services.jobs import job_create, job_enqueue
 
@@ -137,3 +137,34 @@ def retrain_on_approval(*, project_id: int) -> None:
     """Called inside an approval's transaction: checks the loop once it committed, outside the image's lock. A
     failure there is logged, never the approval's error (it is committed by then)."""
     transaction.on_commit(lambda: retrain_if_due(project_id=project_id), robust=True)
+
+
+LABEL_CHECK_KIND = "label_check"
+# A pixel counts as confident when the model's top class probability is at least this (README "Label-error
+# finder"); the rule itself is workers/runners/label_check.py, run by labeling/services/label_check.py.
+LABEL_CHECK_CONFIDENCE = 0.8
+
+
+def label_check_start(*, project: Project, trained_model: TrainedModel | None = None,
+                      confidence: float = LABEL_CHECK_CONFIDENCE, user=None) -> Job:
+    """Queue a label check: a trained pixel classifier (the best one by default) scores every approved image's
+    segments against its confident predictions, writing no pre-labels. One check per project at a time: while
+    one is queued or running, that job."""
+    if trained_model is None:
+        trained_model = best_trained_model(project=project)
+        if trained_model is None:
+            raise ValidationFailed("no trained model yet: train one from the approved labels first",
+                                   code="no_trained_model")
+    if trained_model.project_id != project.pk or trained_model.format != ModelFormat.PIXEL_FOREST:
+        raise ValidationFailed("the label check runs a model trained in this project (a pixel classifier)",
+                               code="invalid", extra={"field": "trained_model"})
+    if not approved_label_maps(project=project).exists():
+        raise ValidationFailed("no image is approved yet: the check compares a model with approved labels",
+                               code="no_approved_images")
+    with transaction.atomic():
+        job, created = job_create(kind=LABEL_CHECK_KIND, project=project, user=user,
+                                  params={"trained_model_id": trained_model.pk, "confidence": float(confidence)},
+                                  dedup_key=f"label_check:{project.pk}")
+        if created:
+            job_enqueue(job)
+    return job

@@ -94,6 +94,17 @@ def _nested_ready_to_train(w, a, j):
     return _nested(w, a, j)
 
 
+def _nested_ready_to_check(w, a, j):
+    """An approved image and a trained pixel classifier (a row only: the job stays queued, as above)."""
+    from labeling.models import ModelFormat, ModelOrigin, TrainedModel
+
+    _approved(w, a, j)
+    TrainedModel.objects.create(project=w.project, name="Pixel classifier 1", format=ModelFormat.PIXEL_FOREST,
+                                file="models/x.skops", sha256="0" * 64, size_bytes=1, origin=ModelOrigin.TRAINED,
+                                manifest={"class_map": {}, "max_side": 64}, training={})
+    return _nested(w, a, j)
+
+
 def _with_uncertainty(w, a, j):
     from labeling.services.trained_models import image_uncertainty_save
     from workers.runners.pixel_forest import uncertainty_png
@@ -270,6 +281,8 @@ ENDPOINTS = [
     Endpoint("project-models-train", "post", scopes.MODEL_TRAIN, _nested_ready_to_train,
              lambda w, a, j: {"learner": "pixel_classifier", "params": {"n_estimators": 4}}),
     Endpoint("image-uncertainty", "get", scopes.IMAGE_VIEW, _with_uncertainty),
+    Endpoint("project-label-check", "post", scopes.LABEL_CHECK, _nested_ready_to_check, lambda w, a, j: {}),
+    Endpoint("project-label-errors", "get", scopes.DASHBOARD_VIEW, _nested),
     Endpoint("project-assignments", "get", scopes.IMAGE_VIEW, _nested),
     Endpoint("project-assignments", "post", scopes.TASK_ASSIGN, _nested,
              lambda w, a, j: {"image_ids": [w.image.pk], "user_ids": [w.users[Role.ANNOTATOR].pk]}),

@@ -35,7 +35,7 @@ def test_each_worker_consumes_its_queue_and_the_embedded_worker_both():
     assert settings.CELERY_TASK_DEFAULT_QUEUE == "cpu" and settings.CELERY_GPU_QUEUE == "gpu"
     gpu_tasks = {name for name, route in settings.CELERY_TASK_ROUTES.items() if route["queue"] == "gpu"}
     assert gpu_tasks == {"workers.tasks.compute_embeddings", "workers.tasks.segment_everything",
-                         "workers.tasks.run_prelabel", "workers.tasks.train_model"}
+                         "workers.tasks.run_prelabel", "workers.tasks.train_model", "workers.tasks.check_labels"}
     run_sh = (ROOT / "scripts" / "run.sh").read_text()
     both = r'--queues "\$\{ANNOTATOR_CPU_QUEUE:-cpu\},\$\{ANNOTATOR_GPU_QUEUE:-gpu\}"'
     assert re.search(r"celery -A annotator worker " + both, run_sh), "the embedded worker must consume both queues"
