@@ -133,6 +133,7 @@ class LabelErrorsQuerySerializer(serializers.Serializer):
 class ProjectLabelErrorsView(ScopedAPIView):
     model = Image
     serializer_class = LabelErrorSerializer
+    pagination_class = None  # a short ranked list (?limit=), not pages
     scopes = {"GET": scopes.DASHBOARD_VIEW}
 
     @extend_schema(parameters=[LabelErrorsQuerySerializer], responses=LabelErrorSerializer(many=True))

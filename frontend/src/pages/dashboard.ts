@@ -9,6 +9,7 @@ import { bars, histogram, stackedArea } from "../ui/charts";
 import { loadSection } from "../ui/session";
 import { emptyState, errorBox, spinner } from "../ui/widgets";
 import { evaluationSection } from "./evaluation";
+import { labelErrorsSection } from "./labelErrors";
 import { learningCurveSection } from "./learningCurve";
 import { projectPage } from "./projectShell";
 
@@ -35,6 +36,7 @@ export async function dashboardPage(ctx: PageContext): Promise<void> {
   const charts = h("div", { class: "dashboard-charts", testid: "dashboard-charts" });
   replaceChildren(body, summary, charts, evaluationSection(project.id, ctx.signal));
   charts.after(learningCurveSection(project.id, ctx.signal));
+  body.append(labelErrorsSection(project.id, ctx.signal));
   // Charts are drawn at the width they get (text keeps its size), and again when the page is resized.
   let drawnAt = 0;
   const draw = () => {
