@@ -42,7 +42,7 @@ export function learningCurveSection(projectId: number, signal: AbortSignal): HT
     }
     const measured = points.filter((p) => p.miou !== null);
     const chart = lineChart(measured.map((p) => ({ x: p.trainImages, y: p.miou!, title: `${p.name}: mIoU ${p.miou!.toFixed(3)} on ${p.valImages} validation image(s)` })),
-      { title: "Validation mIoU against approved images trained on", xLabel: "approved images trained on", yLabel: "val mIoU", width: Math.max(240, Math.min(width, 900)), yMax: 1, color: "#2e9d58" });
+      { title: "Validation mIoU against approved images trained on", xLabel: "approved images trained on", yLabel: "val mIoU", width: Math.max(240, width), yMax: 1, color: "#2e9d58" });
     const table = h("table", { class: "table compact", testid: "learning-curve-models" },
       h("thead", null, h("tr", null, ["Model", "Trained", "Images trained on", "Val mIoU"].map((t) => h("th", null, t)))),
       h("tbody", null, [...points].reverse().map((p) => h("tr", { testid: "learning-curve-model", "data-model-id": p.id },
