@@ -22,6 +22,7 @@ export const JOB_KIND_LABELS: Record<string, string> = {
   proposals: "Segment everything",
   prelabel: "Pre-labels",
   delete_files: "File cleanup",
+  label_check: "Label check",
 };
 
 /** Where a job stands beyond its status: not yet handed to the task queue, resumed, which worker runs it. */
