@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from labeling.models import Image, Job, JobStatus, Role, TrainedModel
 from labeling.services.labelmaps import SegmentInput, annotation_get_or_create, labelmap_replace
+from labeling.services.learning import label_check_start
 from labeling.services.tasks import annotation_submit, image_approve
 from tests.api.conftest import client_for
 from tests.api.test_training import street, upload
@@ -100,3 +101,30 @@ def test_label_check_requests(world, django_capture_on_commit_callbacks):
     assert client_for(world.users[Role.ANNOTATOR]).get(errors).status_code == 403
     assert manager.get(errors).json() == []
     assert manager.get(errors, {"limit": 0}).status_code == 400
+
+
+def test_one_check_at_a_time_and_cancel_stops_it(world, checked_streets, monkeypatch):
+    from labeling.services import label_check
+    from workers.tasks import check_labels
+
+    images, _done = checked_streets
+    Image.objects.filter(project=world.project).update(label_error_score=None, label_check=None)
+    job = label_check_start(project=world.project, user=world.users["manager"])  # queued: on-commit never fires
+    assert label_check_start(project=world.project).pk == job.pk
+    checked = []
+    real = label_check.segment_checks
+
+    def check_then_cancel(*args, **kwargs):
+        checked.append(1)
+        if len(checked) == 2:  # the manager cancels while the second image is checked (job:cancel)
+            assert client_for(world.users["manager"]).post(reverse("job-cancel", kwargs={"pk": job.pk})
+                                                           ).status_code == 200
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(label_check, "segment_checks", check_then_cancel)
+    check_labels(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED and len(checked) == 2
+    assert Image.objects.filter(project=world.project, label_check__isnull=False).count() == 2
+    check_labels(job.pk)  # a late copy of the message does nothing
+    assert len(checked) == 2
