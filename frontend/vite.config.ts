@@ -35,5 +35,8 @@ export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
     environment: "node",
+    // No test measures time: the limit only stops a hung test. Vitest's 5 s default failed the WASM decoder test
+    // on a busy 2-core machine (compiling onnxruntime-web and running every fixture prompt takes seconds of CPU).
+    testTimeout: 120_000,
   },
 });
