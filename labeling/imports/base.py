@@ -267,6 +267,18 @@ class ImageResolver:
         return None, "missing"
 
 
+def resolve_image_file(images: ImageResolver, name: str, report: Report) -> TargetImage | None:
+    """The project image a per-image file (a mask PNG, named by its image's stem) belongs to, or None, reported:
+    an error when the name fits several images, a warning (the file is skipped) when it fits none."""
+    image, why = images.resolve(PurePosixPath(name).stem)
+    if image is None:
+        if why == "ambiguous":
+            report.error("ambiguous_image", name, "its name fits more than one image of the project")
+        else:
+            report.warning("image_not_found", name, "no image of the project has this name; skipped")
+    return image
+
+
 class ClassResolver:
     """Matches the file's category names to the project's classes: exactly, else ignoring case when that is
     unique."""

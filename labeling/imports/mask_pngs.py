@@ -38,6 +38,7 @@ from labeling.imports.base import (
     is_int,
     read_png,
     report_overlap,
+    resolve_image_file,
 )
 
 
@@ -81,7 +82,7 @@ def _instance(files, pngs, classes, images, report, void: int | None) -> Iterato
     categories = _classes_by(table["categories"], "id", classes, report, table_name)
     for name in pngs:
         stem = PurePosixPath(name).stem
-        image = _image(images, name, report)
+        image = resolve_image_file(images, name, report)
         if image is None:
             continue
         rows = table["images"].get(stem)
@@ -126,7 +127,7 @@ def _semantic(files, pngs, classes, images, report, void: int | None) -> Iterato
         return
     by_index = _classes_by(rows, "index", classes, report, table_name)
     for name in pngs:
-        image = _image(images, name, report)
+        image = resolve_image_file(images, name, report)
         if image is None:
             continue
         crops = _read(files, name, image, report, void)
@@ -154,16 +155,6 @@ def _classes_by(rows: list, key: str, classes: ClassResolver, report: Report,
             report.error("unknown_category", f"{table_name}: {key} {number}",
                          f"no class named {row.get('name')!r} in the project")
     return found
-
-
-def _image(images: ImageResolver, name: str, report: Report):
-    image, why = images.resolve(PurePosixPath(name).stem)
-    if image is None:
-        if why == "ambiguous":
-            report.error("ambiguous_image", name, "its name fits more than one image of the project")
-        else:
-            report.warning("image_not_found", name, "no image of the project has this name; skipped")
-    return image
 
 
 def _read(files: Files, name: str, image, report: Report,

@@ -48,6 +48,7 @@ from labeling.imports.base import (
     crops_by_value,
     read_png,
     report_overlap,
+    resolve_image_file,
 )
 
 VOC2012_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -153,12 +154,8 @@ def parse_labelmap(text: str) -> tuple[list[str], list[tuple[int, int, int] | No
 
 def _image(files: Files, root: str, name: str, labelmap: _Labelmap, targets: list[TargetClass | None],
            images: ImageResolver, report: Report, void: int | None) -> ImportedImage | None:
-    image, why = images.resolve(PurePosixPath(name).stem)
+    image = resolve_image_file(images, name, report)
     if image is None:
-        if why == "ambiguous":
-            report.error("ambiguous_image", name, "its name fits more than one image of the project")
-        else:
-            report.warning("image_not_found", name, "no image of the project has this name; skipped")
         return None
     size = (image.width, image.height)
     try:
